@@ -1,0 +1,14 @@
+"""Alignment training (ReAlnet / ReAlnet-fMRI): encoder head, soft-rank Spearman, loss, trainer, sweeps."""
+from __future__ import annotations
+
+from brainalign._lazy import lazy_getattr
+
+_NAMES = {
+    "soft_spearman": ".soft_rank",
+    "EncoderHead": ".head",
+    "alignment_loss": ".loss",
+    "train": ".trainer",
+    "run_sweep": ".sweep",
+}
+__all__ = sorted(_NAMES)
+__getattr__ = lazy_getattr(__name__, _NAMES)

@@ -1,0 +1,64 @@
+"""The typer application object and the entry point that turns BrainAlignError into a clean message."""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+
+from brainalign import __version__
+from brainalign.errors import BrainAlignError
+
+app = typer.Typer(
+    name="brainalign",
+    help="Align vision models with human brain responses and measure how brain-like they are.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+error_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"brainalign {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Optional[bool] = typer.Option(
+        None, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """brainalign command line."""
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI on ``argv``; return the exit code. Bad input prints one message, no traceback."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="brainalign", standalone_mode=False)
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Abort:
+        error_console.print("[red]Aborted.[/red]")
+        return 130
+    except KeyboardInterrupt:
+        error_console.print("[red]Interrupted; finished parts are kept (re-run with --resume where offered).[/red]")
+        return 130
+    except BrainAlignError as error:
+        error_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        return 2
+    return 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -1,0 +1,25 @@
+"""Stimuli and neural responses: one response model, loaders for published formats, simulated observer."""
+from __future__ import annotations
+
+from brainalign._lazy import lazy_getattr
+
+_NAMES = {
+    # stimuli.py
+    "Stimuli": ".stimuli",
+    # responses.py
+    "Responses": ".responses",
+    # simulate.py
+    "simulate": ".simulate",
+    "SimulatedDataset": ".simulate",
+    # rdm_files.py
+    "load_rdms": ".rdm_files",
+    # things_eeg2.py
+    "load_things_eeg2": ".things_eeg2",
+    # kamitani.py
+    "load_kamitani_fmri": ".kamitani",
+    # downloads.py
+    "fetch": ".downloads",
+    "REGISTRY": ".downloads",
+}
+__all__ = sorted(_NAMES)
+__getattr__ = lazy_getattr(__name__, _NAMES)

@@ -1,0 +1,34 @@
+"""Errors raised on bad input. Every message names the input, what was wrong, and the fix."""
+from __future__ import annotations
+
+
+class BrainAlignError(Exception):
+    """Base of every error brainalign raises on bad input or a failed precondition."""
+
+
+class ValidationError(BrainAlignError, ValueError):
+    """An array, field or argument has the wrong shape, type or value."""
+
+
+class DataFormatError(BrainAlignError):
+    """A file exists but is not in the expected format (truncated, wrong keys, undecodable)."""
+
+
+class WeightsError(BrainAlignError):
+    """A weights file does not match the model (missing or unexpected keys, wrong shapes)."""
+
+
+class ConfigError(BrainAlignError):
+    """A YAML config has an unknown key, a missing key or a value outside the allowed set."""
+
+
+class DownloadError(BrainAlignError):
+    """A download failed, was partial, or its checksum did not match."""
+
+
+class RunExistsError(BrainAlignError):
+    """A finished run directory exists and would be overwritten without --force."""
+
+
+class MissingDatasetError(BrainAlignError):
+    """A dataset a config needs is not on disk; the message says where to get it."""

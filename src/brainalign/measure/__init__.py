@@ -1,0 +1,27 @@
+"""Measurements: features, RDMs, decoding RDMs, RSA comparisons, statistics, variability,
+object dimensions, training trajectories, accuracy and adversarial robustness."""
+from __future__ import annotations
+
+from brainalign._lazy import lazy_getattr
+
+_NAMES = {
+    # rdm.py
+    "RDMs": ".rdm",
+    "compute_rdms": ".rdm",
+    # compare.py
+    "compare": ".compare",
+    # noise_ceiling.py
+    "noise_ceiling": ".noise_ceiling",
+    # decoding.py
+    "decoding_rdms": ".decoding",
+    # dimensions.py
+    "partial_correlations": ".dimensions",
+    # robustness.py
+    "attack_accuracy": ".robustness",
+    # accuracy.py
+    "accuracy": ".accuracy",
+    # behaviour.py
+    "error_consistency": ".behaviour",
+}
+__all__ = sorted(_NAMES)
+__getattr__ = lazy_getattr(__name__, _NAMES)

@@ -1,0 +1,16 @@
+"""Vision models with named layers: CORnet-S, CORnet-Z, any torchvision classifier; weights loading."""
+from __future__ import annotations
+
+from brainalign._lazy import lazy_getattr
+
+_NAMES = {
+    "LayeredModel": ".base",
+    "cornet_s": ".cornet",
+    "cornet_z": ".cornet",
+    "backbone": ".torchvision_backbone",
+    "build_model": ".registry",
+    "load_weights": ".weights",
+    "KNOWN_WEIGHTS": ".weights",
+}
+__all__ = sorted(_NAMES)
+__getattr__ = lazy_getattr(__name__, _NAMES)

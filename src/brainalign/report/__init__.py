@@ -1,0 +1,1 @@
+"""Figures and self-contained HTML reports, drawn from result files alone."""
