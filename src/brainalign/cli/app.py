@@ -4,7 +4,6 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-import click
 import typer
 from rich.console import Console
 
@@ -41,15 +40,9 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv``; return the exit code. Bad input prints one message, no traceback."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="brainalign", standalone_mode=False)
-    except click.exceptions.Exit as exit_:
-        return exit_.exit_code
-    except click.ClickException as error:
-        error.show()
-        return error.exit_code
-    except click.exceptions.Abort:
-        error_console.print("[red]Aborted.[/red]")
-        return 130
+        command.main(args=argv, prog_name="brainalign", standalone_mode=True)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except KeyboardInterrupt:
         error_console.print("[red]Interrupted; finished parts are kept (re-run with --resume where offered).[/red]")
         return 130
