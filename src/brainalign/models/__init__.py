@@ -11,6 +11,8 @@ _NAMES = {
     "build_model": ".registry",
     "load_weights": ".weights",
     "KNOWN_WEIGHTS": ".weights",
+    "save_weights": ".weights",
+    "model_names": ".registry",
 }
 __all__ = sorted(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)

@@ -1,0 +1,105 @@
+"""Layer activations of a model for a set of stimuli, streamed in batches (optionally straight to disk)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from brainalign.data.stimuli import Stimuli
+from brainalign.errors import DataFormatError, ValidationError
+from brainalign.models.base import LayeredModel
+from brainalign.progress import track
+from brainalign.runs import atomic_path, atomic_write_json
+
+INDEX_FILE = "features.json"
+
+
+def extract(
+    model: LayeredModel,
+    stimuli: Stimuli,
+    layers: Sequence[str] | None = None,
+    batch_size: int = 32,
+    device: str | torch.device = "cpu",
+    image_size: int = 224,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> dict[str, np.ndarray]:
+    """Activations of ``layers`` (default ``model.layer_names``) for every stimulus, in stimulus order.
+
+    Returns ``{layer: float32 (n_stimuli, n_features)}`` (each layer output flattened). Runs in eval mode
+    under ``torch.no_grad`` on ``device`` (the model is moved there; its train/eval mode is restored).
+    Images are resized to ``image_size`` and normalised with ``model.mean``/``model.std``.
+    With ``out_dir``, each layer is written chunk by chunk to ``out_dir/<layer>.npy`` (renamed into
+    place when complete) plus ``features.json`` (stimulus ids, layers, shapes), so memory stays bounded;
+    the returned arrays are then read-only memmaps of those files.
+    """
+    chosen = model.check_layers(layers)
+    if len(stimuli) == 0:
+        raise ValidationError("stimuli is empty; give at least one image to extract features from")
+    if batch_size < 1:
+        raise ValidationError(f"batch_size must be >= 1; got {batch_size}")
+    run = dict(model=model, stimuli=stimuli, layers=chosen, batch_size=batch_size, device=device,
+               image_size=image_size, progress=progress)
+    if out_dir is None:
+        return _stream(allocate=lambda layer, shape: np.empty(shape, dtype=np.float32), **run)
+    folder = Path(out_dir)
+    with contextlib.ExitStack() as stack:
+        temp_paths = {layer: stack.enter_context(atomic_path(folder / f"{layer}.npy")) for layer in chosen}
+        written = _stream(
+            allocate=lambda layer, shape: np.lib.format.open_memmap(temp_paths[layer], "w+", np.float32, shape),
+            **run,
+        )
+        shapes = {layer: list(array.shape) for layer, array in written.items()}
+        for array in written.values():
+            array.flush()
+        del written  # close the memmaps; leaving the stack renames each finished file into place
+    atomic_write_json(
+        folder / INDEX_FILE,
+        {"stimulus_ids": stimuli.ids, "layers": chosen, "shapes": shapes, "image_size": image_size,
+         "files": {layer: f"{layer}.npy" for layer in chosen}},
+    )
+    return load_features(folder)
+
+
+def load_features(folder: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read features written by :func:`extract` with ``out_dir``: ``{layer: memmap (n_stimuli, n_features)}``."""
+    index_path = Path(folder) / INDEX_FILE
+    if not index_path.is_file():
+        raise DataFormatError(f"{folder} holds no {INDEX_FILE}; it was not written by brainalign features extract")
+    index = json.loads(index_path.read_text())
+    return {layer: np.load(Path(folder) / index["files"][layer], mmap_mode="r") for layer in index["layers"]}
+
+
+def _stream(
+    model: LayeredModel,
+    stimuli: Stimuli,
+    layers: list[str],
+    batch_size: int,
+    device: str | torch.device,
+    image_size: int,
+    progress: bool,
+    allocate: Callable[[str, tuple[int, int]], np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Run the batches and copy each flattened layer output into ``allocate(layer, (n, n_features))``."""
+    was_training = model.training
+    model.to(device).eval()
+    batches = stimuli.batches(batch_size, size=image_size, normalize=True, mean=model.mean, std=model.std)
+    n_batches = -(-len(stimuli) // batch_size)
+    outputs: dict[str, np.ndarray] = {}
+    try:
+        with torch.no_grad():
+            for indices, images in track(batches, f"features of {len(stimuli)} stimuli", n_batches, not progress):
+                _, activations = model.forward_layers(images.to(device), layers)
+                for layer in layers:
+                    flat = activations[layer].reshape(len(indices), -1).float().cpu().numpy()
+                    if layer not in outputs:
+                        outputs[layer] = allocate(layer, (len(stimuli), flat.shape[1]))
+                    outputs[layer][indices[0] : indices[-1] + 1] = flat
+    finally:
+        model.train(was_training)
+    return outputs

@@ -1,0 +1,43 @@
+"""Build any supported model by name: ``"cornet_s"``, ``"cornet_z"`` or a torchvision classifier."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from brainalign.errors import ValidationError
+from brainalign.models.base import LayeredModel
+from brainalign.models.cornet import cornet_s, cornet_z
+from brainalign.models.torchvision_backbone import backbone, classifier_names
+from brainalign.models.weights import KNOWN_WEIGHTS, load_weights
+
+CORNETS: dict[str, Callable[..., LayeredModel]] = {"cornet_s": cornet_s, "cornet_z": cornet_z}
+
+
+def model_names() -> list[str]:
+    """Every name ``build_model`` accepts."""
+    return sorted(CORNETS) + classifier_names()
+
+
+def build_model(name: str, weights: str | os.PathLike[str] | None = None, **kwargs: Any) -> LayeredModel:
+    """Build model ``name``; ``kwargs`` go to :func:`cornet_s`/:func:`cornet_z`/:func:`backbone`.
+
+    ``weights``: a brainalign weights file or known name (``"cornet_s-imagenet"``), loaded with
+    :func:`load_weights`; for torchvision models also a torchvision weights name (``"DEFAULT"``).
+    """
+    if name in CORNETS:
+        model = CORNETS[name](**kwargs)
+    elif name in classifier_names():
+        torchvision_weights = None if weights is None or _is_brainalign_weights(weights) else str(weights)
+        model = backbone(name, weights=torchvision_weights, **kwargs)
+        if torchvision_weights is not None:
+            return model
+    else:
+        raise ValidationError(f"unknown model {name!r}; choose one of {model_names()}")
+    if weights is not None:
+        load_weights(model, weights)
+    return model
+
+
+def _is_brainalign_weights(weights: str | os.PathLike[str]) -> bool:
+    return str(weights) in KNOWN_WEIGHTS or Path(weights).suffix != "" or Path(weights).exists()

@@ -1,0 +1,170 @@
+"""Load and save model weights: local ``.pth``/``.pt``/``.safetensors`` files or known published weights.
+
+Known names (``KNOWN_WEIGHTS``) are downloaded once with pooch into the cache directory
+(``$BRAINALIGN_CACHE`` or ``~/.cache/brainalign``, sub-folder ``weights``).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from brainalign.errors import DataFormatError, DownloadError, WeightsError
+from brainalign.runs import atomic_path
+
+TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+_LIST_LIMIT = 12
+
+
+@dataclass(frozen=True)
+class KnownWeights:
+    """A published checkpoint: where it lives and the sha256 prefix its file name carries."""
+
+    url: str
+    sha256_prefix: str
+    architecture: str
+
+    @property
+    def file_name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+# The CORnet files follow torch.hub's naming: ``<name>-<first 8 hex digits of the file's sha256>.pth``.
+# The full sha256 is not published, so downloads use pooch's ``known_hash=None`` and
+# ``_verify_prefix`` checks the published 8-digit prefix after every fetch.
+KNOWN_WEIGHTS: dict[str, KnownWeights] = {
+    "cornet_s-imagenet": KnownWeights(
+        "https://s3.amazonaws.com/cornet-models/cornet_s-1d3f7974.pth", "1d3f7974", "cornet_s"
+    ),
+    "cornet_z-imagenet": KnownWeights(
+        "https://s3.amazonaws.com/cornet-models/cornet_z-5c427c9c.pth", "5c427c9c", "cornet_z"
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """Directory for downloaded weights: ``$BRAINALIGN_CACHE/weights`` or ``~/.cache/brainalign/weights``."""
+    root = os.environ.get("BRAINALIGN_CACHE") or Path.home() / ".cache" / "brainalign"
+    return Path(root) / "weights"
+
+
+def load_weights(model: nn.Module, source: str | os.PathLike[str]) -> nn.Module:
+    """Load ``source`` (a known name from ``KNOWN_WEIGHTS`` or a weights file) into ``model``; return it.
+
+    ``.pth``/``.pt`` files are read with ``torch.load(weights_only=True)``; a ``state_dict`` entry and a
+    ``module.`` key prefix (``nn.DataParallel``) are unwrapped, so the official CORnet checkpoints load
+    unchanged. Raises :class:`WeightsError` naming missing/unexpected keys or mismatched shapes.
+    """
+    path = fetch_known(str(source)) if str(source) in KNOWN_WEIGHTS else Path(source)
+    state = read_state_dict(path)
+    _check_compatible(model, state, path)
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def fetch_known(name: str) -> Path:
+    """Download the known weights ``name`` once (cached) and return the local file."""
+    import pooch
+
+    known = KNOWN_WEIGHTS[name]
+    try:
+        local = pooch.retrieve(
+            known.url, known_hash=None, fname=known.file_name, path=cache_dir(), progressbar=True
+        )
+    except Exception as error:  # network, HTTP and file-system errors all mean the same to the user
+        raise DownloadError(
+            f"could not download weights {name!r} from {known.url} ({error}); check the connection, or "
+            f"download the file by hand into {cache_dir()} and pass its path"
+        ) from error
+    _verify_prefix(Path(local), known.sha256_prefix)
+    return Path(local)
+
+
+def _verify_prefix(path: Path, prefix: str) -> None:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if not digest.hexdigest().startswith(prefix):
+        path.unlink(missing_ok=True)
+        raise DownloadError(
+            f"downloaded {path.name} has sha256 {digest.hexdigest()[:8]}..., expected {prefix}...; the "
+            "partial or corrupted file was deleted, run again to re-download"
+        )
+
+
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read a state dict from ``.safetensors`` or a torch pickle; unwrap ``state_dict`` and ``module.``."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(
+            f"weights file {path} does not exist; pass an existing .pth/.pt/.safetensors file or a known "
+            f"name: {sorted(KNOWN_WEIGHTS)}"
+        )
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        elif path.suffix in TORCH_SUFFIXES:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            raise WeightsError(
+                f"weights file {path} has suffix {path.suffix!r}; use .safetensors or one of {TORCH_SUFFIXES}"
+            )
+    except WeightsError:
+        raise
+    except Exception as error:
+        raise DataFormatError(
+            f"could not read weights file {path} ({type(error).__name__}: {error}); it may be truncated or "
+            "not a tensor checkpoint (pickles with arbitrary objects are refused: weights_only=True)"
+        ) from error
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataFormatError(
+            f"weights file {path} does not hold a state dict of tensors (nor one under 'state_dict'); "
+            "save it with brainalign.models.save_weights or torch.save(model.state_dict(), path)"
+        )
+    return {_strip_module(key): value for key, value in state.items()}
+
+
+def _strip_module(key: str) -> str:
+    return key[len("module."):] if key.startswith("module.") else key
+
+
+def _check_compatible(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+    expected = model.state_dict()
+    # BatchNorm's counter is bookkeeping; torch fills it in when old checkpoints lack it.
+    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in expected]
+    wrong_shape = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    problems = [
+        f"{label} ({len(keys)}): {keys[:_LIST_LIMIT]}{' ...' if len(keys) > _LIST_LIMIT else ''}"
+        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", wrong_shape))
+        if keys
+    ]
+    if problems:
+        raise WeightsError(
+            f"weights file {path} does not match {type(model).__name__}: " + "; ".join(problems)
+            + ". Check that the file was saved from the same architecture (and num_classes)."
+        )
+
+
+def save_weights(model: nn.Module, path: str | os.PathLike[str]) -> Path:
+    """Write ``model.state_dict()`` to ``path`` as safetensors (atomically); return the path."""
+    from safetensors.torch import save_file
+
+    tensors = {key: value.detach().cpu().clone().contiguous() for key, value in model.state_dict().items()}
+    with atomic_path(path) as temp:
+        save_file(tensors, str(temp), metadata={"format": "pt"})
+    return Path(path)
