@@ -91,11 +91,11 @@ def test_human_trials_in_model_vs_human_layout_align_by_image(tmp_path):
     trials = load_trials(folder)
     assert trials["image"].tolist() == images
     np.testing.assert_array_equal(trials["correct"], human_correct)
-    # model trials in another order, with one image the human never saw
+    # model trials (Stimuli ids: folder/stem) in another order, with one image the human never saw
     model_correct = np.array([1, 0, 0, 1, 1, 0, 1, 0], bool)
     order = np.arange(8)[::-1]
     model_trials = pd.DataFrame(
-        {"image": [images[i] for i in order] + ["extra.png"], "correct": list(model_correct[order]) + [True]}
+        {"image": [f"dog/img{i}" for i in order] + ["dog/extra"], "correct": list(model_correct[order]) + [True]}
     )
     table = error_consistency_table(model_trials, trials, name_a="model")
     assert len(table) == 1

@@ -18,10 +18,16 @@ _NAMES = {
     "partial_correlations": ".dimensions",
     # robustness.py
     "attack_accuracy": ".robustness",
-    # accuracy.py
-    "accuracy": ".accuracy",
+    "compare_robustness": ".robustness",
+    "plot_robustness": ".robustness",
+    # classification.py (not accuracy.py: importing a sub-module named like the function would shadow it)
+    "accuracy": ".classification",
+    "AccuracyResult": ".classification",
+    "load_labelled_images": ".classification",
     # behaviour.py
     "error_consistency": ".behaviour",
+    "error_consistency_table": ".behaviour",
+    "load_trials": ".behaviour",
 }
 __all__ = sorted(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)

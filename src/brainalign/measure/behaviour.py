@@ -11,7 +11,7 @@ folder of them) or a plain layout (``subject,image,response,correct`` or ``...,c
 """
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 import numpy as np
@@ -145,9 +145,13 @@ def error_consistency_table(
     by: Sequence[str] = (),
     name_a: str = "a",
     name_b: str = "b",
+    match: str = "stem",
 ) -> pd.DataFrame:
     """Error consistency between every observer of ``trials_a`` and every observer of ``trials_b``,
     trials matched by ``image`` (and the ``by`` columns, e.g. ``("condition",)``).
+
+    ``match="stem"`` compares image names without folders and file suffix (``"dog/img1.png"`` matches
+    ``"img1"``, the id :class:`~brainalign.data.Stimuli` gives it); ``match="exact"`` compares them as given.
 
     Trials are DataFrames with ``image`` and ``correct`` (e.g. ``accuracy(...).trials`` for a model,
     :func:`load_trials` for humans); an optional ``subject`` column separates observers (absent: one
@@ -155,9 +159,11 @@ def error_consistency_table(
     ``subject_a``, ``subject_b``, ``n_trials``, ``accuracy_a``, ``accuracy_b``, ``observed``
     (c_obs), ``expected`` (c_exp) and ``kappa``. Observer pairs sharing no image are left out.
     """
+    if match not in ("stem", "exact"):
+        raise ValidationError(f"match={match!r}; choose 'stem' or 'exact'")
     keys = ["image", *by]
-    a = _observer_trials(trials_a, keys, name_a, "trials_a")
-    b = _observer_trials(trials_b, keys, name_b, "trials_b")
+    a = _observer_trials(trials_a, keys, name_a, "trials_a", match)
+    b = _observer_trials(trials_b, keys, name_b, "trials_b", match)
     matched = a.merge(b, on=[*by, "image"], suffixes=("_a", "_b"))
     if matched.empty:
         raise ValidationError(
@@ -183,7 +189,7 @@ def error_consistency_table(
     return pd.DataFrame(rows)
 
 
-def _observer_trials(trials: pd.DataFrame, keys: list[str], default_name: str, name: str) -> pd.DataFrame:
+def _observer_trials(trials: pd.DataFrame, keys: list[str], default_name: str, name: str, match: str) -> pd.DataFrame:
     missing = [column for column in [*keys, "correct"] if column not in trials.columns]
     if missing:
         raise ValidationError(f"{name} lacks column(s) {missing}; it needs image, correct and {keys[1:] or 'no other'} columns")
@@ -192,11 +198,14 @@ def _observer_trials(trials: pd.DataFrame, keys: list[str], default_name: str, n
         frame["subject"] = default_name
     frame["subject"] = frame["subject"].astype(str)
     frame["image"] = frame["image"].astype(str)
+    if match == "stem":
+        frame["image"] = [PurePosixPath(image.replace("\\", "/")).stem for image in frame["image"]]
     duplicated = frame.duplicated(["subject", *keys])
     if duplicated.any():
         row = frame[duplicated].iloc[0]
         raise ValidationError(
             f"{name}: image {row['image']!r} appears more than once for subject {row['subject']!r}; error "
-            "consistency needs one trial per image per observer (split repeats with by=, e.g. ('session',))"
+            "consistency needs one trial per image per observer (split repeats with by=, e.g. ('session',); "
+            "use match='exact' when different folders hold files of the same name)"
         )
     return frame[["subject", *keys, "correct"]]
