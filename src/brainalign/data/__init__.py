@@ -8,9 +8,9 @@ _NAMES = {
     "Stimuli": ".stimuli",
     # responses.py
     "Responses": ".responses",
-    # simulate.py
-    "simulate": ".simulate",
-    "SimulatedDataset": ".simulate",
+    # simulation.py (not simulate.py: a sub-module named like the function would shadow it)
+    "simulate": ".simulation",
+    "SimulatedDataset": ".simulation",
     # rdm_files.py
     "load_rdms": ".rdm_files",
     # things_eeg2.py

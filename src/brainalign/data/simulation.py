@@ -1,0 +1,346 @@
+"""The simulated observer: procedural images seen by a hidden brain, recorded as EEG- or fMRI-like data.
+
+``simulate(seed=0)`` builds, in a few seconds and fully deterministically:
+
+- categories = colour x texture x shape combinations (see :mod:`brainalign.data.procedural`);
+  training and test categories are disjoint (every test colour, texture and shape also occurs in
+  some training category, so the brain's code generalises but the categories are new);
+- ``pretrain_stimuli`` + ``pretrain_labels``: further images of the training categories with class
+  labels, to pre-train the base model briefly (a stand-in for ImageNet);
+- a hidden brain (:mod:`brainalign.data.hidden_brain`, four stages of increasing depth) whose
+  stage features are mixed into
+
+  * EEG-like responses ``(n, repetitions, 17 channels, 20 times)`` at 100 Hz, 0-190 ms: every
+    stage drives a few sources with smooth scalp topographies, peaking later for deeper stages
+    (``STAGE_LATENCIES``); or
+  * fMRI-like responses ``(n, repetitions, 5 * n_voxels)`` with ROIs V1, V2, V3, V4, LOC
+    (weights over stages in ``ROI_STAGE_WEIGHTS``) and VC (all voxels);
+
+- several subjects sharing the brain but with individual topographies/voxel weights, latencies and
+  gains (``individual_differences``), and Gaussian trial noise at ``snr`` (single-trial variance of
+  the stimulus-driven signal over the noise variance);
+- ``ground_truth``: the stage features, noise-free signals and generative factors.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainalign.data.channels import THINGS_EEG2_CHANNELS, channel_positions
+from brainalign.data.hidden_brain import STAGES, HiddenBrain
+from brainalign.data.procedural import COLOURS, SHAPES, TEXTURES, Category, all_categories, render
+from brainalign.data.responses import Responses
+from brainalign.data.stimuli import Stimuli
+from brainalign.errors import RunExistsError, ValidationError
+
+SFREQ = 100.0
+TIMES = np.arange(20) / SFREQ  # 0 .. 0.19 s, the ReAlnet window
+STAGE_LATENCIES = {"early": 0.07, "mid": 0.095, "high": 0.12, "object": 0.15}  # peak (s)
+STAGE_WIDTHS = {"early": 0.018, "mid": 0.022, "high": 0.028, "object": 0.035}  # Gaussian sd (s)
+# Where each stage's sources sit on the scalp: early ones occipital-medial, deeper ones lateral/parietal.
+STAGE_ANCHORS = {"early": (0.0, -0.78), "mid": (0.0, -0.65), "high": (0.35, -0.6), "object": (0.45, -0.5)}
+SOURCES_PER_STAGE = 8
+ROIS = ("V1", "V2", "V3", "V4", "LOC")
+ROI_STAGE_WEIGHTS = {
+    "V1": {"early": 1.0},
+    "V2": {"early": 0.6, "mid": 0.4},
+    "V3": {"mid": 0.7, "high": 0.3},
+    "V4": {"mid": 0.3, "high": 0.7},
+    "LOC": {"high": 0.3, "object": 0.7},
+}
+
+
+@dataclass
+class GroundTruth:
+    """What the simulation knows and a real experiment never does.
+
+    ``train_features`` / ``test_features``: {stage: (n, d)} z-scored hidden-brain features;
+    ``train_signal`` / ``test_signal``: {subject: (n, *feature_shape)} noise-free responses;
+    ``train_factors`` / ``test_factors``: generative factors of every image (see ``procedural.render``).
+    """
+
+    stages: tuple[str, ...]
+    train_features: dict[str, np.ndarray]
+    test_features: dict[str, np.ndarray]
+    train_signal: dict[str, np.ndarray]
+    test_signal: dict[str, np.ndarray]
+    train_factors: dict[str, np.ndarray]
+    test_factors: dict[str, np.ndarray]
+
+    def feature_rdms(self, split: str = "test") -> dict[str, np.ndarray]:
+        """{stage: (n, n)} correlation-distance RDMs (1 - Pearson r) of the hidden stages."""
+        features = self.train_features if split == "train" else self.test_features
+        return {stage: 1.0 - np.corrcoef(values) for stage, values in features.items()}
+
+
+@dataclass
+class SimulatedDataset:
+    """Everything :func:`simulate` makes. ``pretrain_labels[i]`` indexes ``train_categories``."""
+
+    train_stimuli: Stimuli
+    test_stimuli: Stimuli
+    subjects: list[str]
+    train: dict[str, Responses]
+    test: dict[str, Responses]
+    pretrain_stimuli: Stimuli
+    pretrain_labels: np.ndarray
+    train_categories: list[str]
+    test_categories: list[str]
+    ground_truth: GroundTruth
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, out_dir: str | os.PathLike[str], force: bool = False) -> Path:
+        """Write the dataset as ordinary files; the folder appears only when complete.
+
+        Layout: ``images/<id>.png``; ``{train,test,pretrain}_stimuli.csv`` (id, path, concept; the
+        pretrain table adds ``label``); ``responses/<subject>_{train,test}.npz`` (``Responses.load``);
+        ``ground_truth.npz`` (``<split>/<stage>`` features); ``simulation.json`` (parameters).
+        """
+        target = Path(out_dir)
+        if target.exists() and any(target.iterdir()) and not force:
+            raise RunExistsError(f"{target} exists and is not empty; pass --force (force=True) or choose another folder")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+        try:
+            _write_dataset(self, staging)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
+        return target
+
+
+def simulate(
+    seed: int = 0,
+    modality: str = "eeg",
+    n_subjects: int = 3,
+    n_train_categories: int = 16,
+    n_test_categories: int = 8,
+    train_per_category: int = 20,
+    test_per_category: int = 10,
+    pretrain_per_category: int = 40,
+    train_repetitions: int = 4,
+    test_repetitions: int = 20,
+    snr: float = 0.5,
+    individual_differences: float = 0.3,
+    image_size: int = 64,
+    n_voxels: int = 100,
+) -> SimulatedDataset:
+    """Build a simulated experiment (see the module docstring). Same arguments -> identical output.
+
+    ``modality``: ``"eeg"`` (responses ``(n, reps, 17, 20)``) or ``"fmri"`` (``(n, reps, 5 * n_voxels)``).
+    ``snr``: single-trial signal variance / noise variance (``inf`` = noise-free).
+    ``individual_differences``: 0 = identical subjects, 1 = unrelated topographies/voxel weights.
+    Defaults: 320 training images (16 categories), 80 test images (8 new categories), 640 pretraining
+    images, 64 px.
+    """
+    _check_arguments(locals())
+    params = dict(
+        seed=seed, modality=modality, n_subjects=n_subjects, n_train_categories=n_train_categories,
+        n_test_categories=n_test_categories, train_per_category=train_per_category,
+        test_per_category=test_per_category, pretrain_per_category=pretrain_per_category,
+        train_repetitions=train_repetitions, test_repetitions=test_repetitions, snr=snr,
+        individual_differences=individual_differences, image_size=image_size, n_voxels=n_voxels,
+    )
+    rng = np.random.default_rng(seed)
+    train_categories, test_categories = _split_categories(n_train_categories, n_test_categories, rng)
+    train_list = [c for c in train_categories for _ in range(train_per_category)]
+    test_list = [c for c in test_categories for _ in range(test_per_category)]
+    pretrain_list = [c for c in train_categories for _ in range(pretrain_per_category)]
+    train_images, train_factors = render(train_list, image_size, rng)
+    test_images, test_factors = render(test_list, image_size, rng)
+    pretrain_images, _ = render(pretrain_list, image_size, rng)
+
+    brain = HiddenBrain.create(seed)
+    train_features, stats = brain.features(train_images, train_factors)
+    test_features, _ = brain.features(test_images, test_factors, stats)
+
+    subjects = [f"sub-{i + 1:02d}" for i in range(n_subjects)]
+    observer = _EEGObserver if modality == "eeg" else _FMRIObserver
+    train_ids = [f"train_{i:04d}" for i in range(len(train_list))]
+    test_ids = [f"test_{i:04d}" for i in range(len(test_list))]
+    train, test, train_signal, test_signal = {}, {}, {}, {}
+    for index, subject in enumerate(subjects):
+        recorder = observer(rng=np.random.default_rng([seed, 1000 + index]), params=params, train_features=train_features)
+        train_signal[subject] = recorder.signal(train_features)
+        test_signal[subject] = recorder.signal(test_features)
+        train[subject] = recorder.record(train_signal[subject], train_ids, train_repetitions, subject)
+        test[subject] = recorder.record(test_signal[subject], test_ids, test_repetitions, subject)
+
+    names = [c.name for c in train_categories]
+    return SimulatedDataset(
+        train_stimuli=Stimuli.from_array(train_images, ids=train_ids, concepts=[c.name for c in train_list]),
+        test_stimuli=Stimuli.from_array(test_images, ids=test_ids, concepts=[c.name for c in test_list]),
+        subjects=subjects,
+        train=train,
+        test=test,
+        pretrain_stimuli=Stimuli.from_array(
+            pretrain_images, ids=[f"pretrain_{i:04d}" for i in range(len(pretrain_list))],
+            concepts=[c.name for c in pretrain_list],
+        ),
+        pretrain_labels=np.repeat(np.arange(n_train_categories), pretrain_per_category),
+        train_categories=names,
+        test_categories=[c.name for c in test_categories],
+        ground_truth=GroundTruth(
+            stages=STAGES, train_features=train_features, test_features=test_features,
+            train_signal=train_signal, test_signal=test_signal,
+            train_factors=train_factors, test_factors=test_factors,
+        ),
+        params=params,
+    )
+
+
+def _check_arguments(arguments: dict[str, Any]) -> None:
+    if arguments["modality"] not in ("eeg", "fmri"):
+        raise ValidationError(f"modality={arguments['modality']!r}; choose 'eeg' or 'fmri'")
+    for name in ("n_subjects", "n_train_categories", "n_test_categories", "train_per_category", "test_per_category",
+                 "train_repetitions", "test_repetitions", "n_voxels"):
+        if int(arguments[name]) < 1:
+            raise ValidationError(f"{name}={arguments[name]} must be at least 1")
+    if arguments["pretrain_per_category"] < 0:
+        raise ValidationError("pretrain_per_category must be >= 0")
+    if arguments["train_per_category"] < 2 or arguments["test_per_category"] < 2:
+        raise ValidationError("train_per_category and test_per_category must be >= 2 (within-category variation)")
+    total = len(COLOURS) * len(TEXTURES) * len(SHAPES)
+    if arguments["n_train_categories"] + arguments["n_test_categories"] > total // 2:
+        raise ValidationError(
+            f"n_train_categories + n_test_categories must be <= {total // 2} (there are {total} categories)"
+        )
+    if not arguments["snr"] > 0:
+        raise ValidationError(f"snr={arguments['snr']} must be > 0 (use float('inf') for noise-free data)")
+    if not 0 <= arguments["individual_differences"] <= 1:
+        raise ValidationError("individual_differences must lie in [0, 1]")
+    if arguments["image_size"] < 32:
+        raise ValidationError(f"image_size={arguments['image_size']} must be >= 32 pixels")
+
+
+def _split_categories(n_train: int, n_test: int, rng: np.random.Generator) -> tuple[list[Category], list[Category]]:
+    """Disjoint random train/test categories; every test colour/texture/shape also occurs in training."""
+    every = all_categories()
+    categories = [every[i] for i in rng.permutation(len(every))]
+    train = categories[:n_train]
+    seen = {(attr, getattr(c, attr)) for c in train for attr in ("colour", "texture", "shape")}
+    covered = [c for c in categories[n_train:] if all((a, getattr(c, a)) in seen for a in ("colour", "texture", "shape"))]
+    others = [c for c in categories[n_train:] if c not in covered]
+    return train, (covered + others)[:n_test]
+
+
+class _EEGObserver:
+    """One subject's EEG: stage features -> sources -> 17 channels x 20 time points."""
+
+    def __init__(self, rng: np.random.Generator, params: dict[str, Any], train_features: dict[str, np.ndarray]) -> None:
+        shared = np.random.default_rng([params["seed"], 99])  # the brain's anatomy, common to all subjects
+        individual = params["individual_differences"]
+        positions = channel_positions()
+        self.projections, self.patterns = {}, {}
+        for stage in STAGES:
+            width = train_features[stage].shape[1]
+            projection = shared.normal(0, 1, (width, SOURCES_PER_STAGE)) / np.sqrt(width)
+            centres = np.array(STAGE_ANCHORS[stage]) + shared.normal(0, 0.2, (SOURCES_PER_STAGE, 2))
+            centres[::2, 0] *= -1  # both hemispheres
+            centres = centres + individual * rng.normal(0, 0.25, centres.shape)
+            distance2 = ((positions[None] - centres[:, None]) ** 2).sum(-1)  # (sources, channels)
+            topography = np.exp(-distance2 / (2 * 0.25**2)) * shared.choice([-1.0, 1.0], (SOURCES_PER_STAGE, 1))
+            topography = topography + individual * 0.3 * rng.normal(0, 1, topography.shape)
+            latency = STAGE_LATENCIES[stage] + shared.normal(0, 0.008, SOURCES_PER_STAGE)
+            latency = latency + individual * rng.normal(0, 0.012)
+            time_course = np.exp(-((TIMES[None] - latency[:, None]) ** 2) / (2 * STAGE_WIDTHS[stage] ** 2))
+            gain = np.exp(individual * rng.normal(0, 0.3, SOURCES_PER_STAGE))
+            self.projections[stage] = projection * gain
+            self.patterns[stage] = topography[:, :, None] * time_course[:, None, :]  # (sources, channels, times)
+        self.evoked = sum(pattern.sum(0) for pattern in self.patterns.values())  # stimulus-independent ERP
+        self.scale = 1.0 / np.sqrt(self._driven(train_features).var(0).mean())
+        self.noise_sd = 1.0 / np.sqrt(params["snr"])
+        self.rng = rng
+
+    def _driven(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        sources = np.concatenate([features[s] @ self.projections[s] for s in STAGES], axis=1)  # (n, sources)
+        patterns = np.concatenate([self.patterns[s] for s in STAGES])  # (sources, channels, times)
+        return (sources @ patterns.reshape(len(patterns), -1)).reshape(len(sources), *patterns.shape[1:])
+
+    def signal(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        """Noise-free responses ``(n, 17, 20)``; the stimulus-driven part has mean variance 1 on training images."""
+        return (self._driven(features) * self.scale + 0.5 * self.evoked * self.scale).astype(np.float32)
+
+    def record(self, signal: np.ndarray, ids: list[str], repetitions: int, subject: str) -> Responses:
+        noise = self.rng.standard_normal((signal.shape[0], repetitions, *signal.shape[1:]), dtype=np.float32)
+        return Responses(
+            signal[:, None] + self.noise_sd * noise, ids, "simulated", subject=subject,
+            channels=THINGS_EEG2_CHANNELS, times=TIMES, sfreq=SFREQ,
+        )
+
+
+class _FMRIObserver:
+    """One subject's fMRI: every ROI's voxels are random mixtures of its stages' features."""
+
+    def __init__(self, rng: np.random.Generator, params: dict[str, Any], train_features: dict[str, np.ndarray]) -> None:
+        shared = np.random.default_rng([params["seed"], 98])
+        individual = params["individual_differences"]
+        n_voxels = params["n_voxels"]
+        self.weights: dict[str, dict[str, np.ndarray]] = {}
+        for roi in ROIS:
+            self.weights[roi] = {}
+            for stage, share in ROI_STAGE_WEIGHTS[roi].items():
+                width = train_features[stage].shape[1]
+                common = shared.normal(0, 1, (width, n_voxels))
+                own = rng.normal(0, 1, (width, n_voxels))
+                mixed = np.sqrt(1 - individual) * common + np.sqrt(individual) * own
+                self.weights[roi][stage] = mixed * np.sqrt(share / width)
+        self.rois = {roi: np.arange(i * n_voxels, (i + 1) * n_voxels) for i, roi in enumerate(ROIS)}
+        self.rois["VC"] = np.arange(len(ROIS) * n_voxels)
+        self.noise_sd = 1.0 / np.sqrt(params["snr"])
+        self.scale = 1.0 / np.sqrt(self._driven(train_features).var(0).mean())
+        self.rng = rng
+
+    def _driven(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        return np.concatenate(
+            [sum(features[stage] @ w for stage, w in self.weights[roi].items()) for roi in ROIS], axis=1
+        )
+
+    def signal(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        """Noise-free responses ``(n, 5 * n_voxels)``; mean voxel variance 1 on training images."""
+        return (self._driven(features) * self.scale).astype(np.float32)
+
+    def record(self, signal: np.ndarray, ids: list[str], repetitions: int, subject: str) -> Responses:
+        noise = self.rng.standard_normal((signal.shape[0], repetitions, signal.shape[1]), dtype=np.float32)
+        return Responses(signal[:, None] + self.noise_sd * noise, ids, "simulated", subject=subject, rois=self.rois)
+
+
+def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
+    from PIL import Image
+
+    (folder / "images").mkdir()
+    (folder / "responses").mkdir()
+    splits = {"train": dataset.train_stimuli, "test": dataset.test_stimuli, "pretrain": dataset.pretrain_stimuli}
+    for split, stimuli in splits.items():
+        pixels = (stimuli.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+        rows = ["id,path,concept" + (",label" if split == "pretrain" else "")]
+        for index, (stimulus_id, concept) in enumerate(zip(stimuli.ids, stimuli.concepts)):
+            Image.fromarray(pixels[index]).save(folder / "images" / f"{stimulus_id}.png")
+            label = f",{dataset.pretrain_labels[index]}" if split == "pretrain" else ""
+            rows.append(f"{stimulus_id},images/{stimulus_id}.png,{concept}{label}")
+        (folder / f"{split}_stimuli.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    for subject in dataset.subjects:
+        dataset.train[subject].save(folder / "responses" / f"{subject}_train.npz")
+        dataset.test[subject].save(folder / "responses" / f"{subject}_test.npz")
+    truth = dataset.ground_truth
+    np.savez_compressed(
+        folder / "ground_truth.npz",
+        **{f"train/{s}": v for s, v in truth.train_features.items()},
+        **{f"test/{s}": v for s, v in truth.test_features.items()},
+    )
+    summary = {
+        "params": dataset.params, "subjects": dataset.subjects,
+        "train_categories": dataset.train_categories, "test_categories": dataset.test_categories,
+        "stages": list(truth.stages),
+    }
+    (folder / "simulation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
