@@ -1,1 +1,27 @@
 """Figures and self-contained HTML reports, drawn from result files alone."""
+from __future__ import annotations
+
+from brainalign._lazy import lazy_getattr
+
+_NAMES = {
+    # results.py
+    "read_table": ".results",
+    "write_table": ".results",
+    "table_path": ".results",
+    "read_predictions": ".results",
+    "write_predictions": ".results",
+    # figures.py
+    "plot_rsa_timecourses": ".figures",
+    "plot_similarity_bars": ".figures",
+    "plot_improvement_ratios": ".figures",
+    "plot_variability": ".figures",
+    "plot_robustness": ".figures",
+    "plot_dimensions": ".figures",
+    "plot_trajectory": ".figures",
+    "plot_predictions": ".figures",
+    # html.py
+    "build_report": ".html",
+    "draw_figures": ".html",
+}
+__all__ = sorted(_NAMES)
+__getattr__ = lazy_getattr(__name__, _NAMES)

@@ -1,0 +1,340 @@
+"""Figures of the ReAlnet analyses, one function each, drawn from result files alone.
+
+Each function reads one result file (formats in :mod:`brainalign.report.results`), draws with
+matplotlib's Agg backend, writes ``out_stem.png`` and ``out_stem.svg`` and returns both paths.
+Across subjects (or seeds) a line or bar shows the mean, a band or error bar the standard error of
+the mean (SEM), and dots the individual subjects.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator, NullLocator  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+from brainalign.report.results import read_predictions, read_table  # noqa: E402
+from brainalign.runs import atomic_write_with  # noqa: E402
+
+PathLike = str | os.PathLike[str]
+_KNOWN_COLOURS = {
+    "base": "#7f7f7f",
+    "aligned": "#d62728",
+    "control_beta0": "#1f77b4",
+    "control_no_contrastive": "#ff7f0e",
+    "control_unpaired": "#2ca02c",
+}
+_OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39")
+
+
+def model_colours(models: list[str]) -> dict[str, str]:
+    """A fixed colour per model: the demo's models keep theirs; others take the next free one."""
+    free = iter(_OTHER_COLOURS * (len(models) // len(_OTHER_COLOURS) + 1))
+    return {model: _KNOWN_COLOURS.get(model) or next(free) for model in models}
+
+
+def plot_rsa_timecourses(timecourses_csv: PathLike, out_stem: PathLike,
+                         significance_csv: PathLike | None = None) -> list[Path]:
+    """RSA time courses per layer: one panel per layer, a line per model (mean across subjects) with
+    an SEM band; time points listed as significant in ``significance_csv`` are marked by dots in the
+    model's colour below the curves. Time is shown in ms."""
+    table = read_table(timecourses_csv, "rsa_timecourses")
+    significance = read_table(significance_csv, "rsa_significance") if significance_csv else None
+    layers = _ordered(table["layer"])
+    models = _ordered(table["model"])
+    colours = model_colours(models)
+    fig, axes = _panels(len(layers), width=4.2, height=3.2)
+    for ax, layer in zip(axes, layers):
+        stats = _mean_sem(table[table["layer"] == layer], ["model", "time"], "similarity")
+        low = np.nanmin(stats["mean"] - stats["sem"])
+        high = np.nanmax(stats["mean"] + stats["sem"])
+        step = 0.06 * max(high - low, 1e-6)
+        for rank, model in enumerate(models):
+            rows = stats[stats["model"] == model].sort_values("time")
+            time_ms = rows["time"].to_numpy() * 1000.0
+            ax.plot(time_ms, rows["mean"], color=colours[model], label=model, lw=1.6)
+            ax.fill_between(time_ms, rows["mean"] - rows["sem"], rows["mean"] + rows["sem"],
+                            color=colours[model], alpha=0.2, lw=0)
+            if significance is not None:
+                marked = significance[(significance["layer"] == layer) & (significance["model"] == model)
+                                      & significance["significant"].astype(bool)]
+                ax.plot(marked["time"].to_numpy() * 1000.0, np.full(len(marked), low - step * (rank + 1)),
+                        "o", ms=3, color=colours[model])
+        ax.axhline(0.0, color="black", lw=0.6, ls=":")
+        ax.set_title(f"layer {layer}")
+        ax.set_xlabel("time (ms)")
+    axes[0].set_ylabel("RSA similarity (Spearman rho)")
+    note = "dots: significant time points" + _tests_label(significance)
+    return _finish(fig, axes, out_stem, note if significance is not None else None)
+
+
+def plot_similarity_bars(similarity_csv: PathLike, out_stem: PathLike,
+                         ylabel: str = "similarity (Spearman rho)") -> list[Path]:
+    """Similarity per target (e.g. fMRI ROI) and model: bars = mean across subjects, error bars = SEM,
+    dots = individual subjects."""
+    table = read_table(similarity_csv, "similarity")
+    return _grouped_bars(table, "similarity", out_stem, ylabel)
+
+
+def plot_improvement_ratios(improvement_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Improvement ratio (aligned - base) / base in percent per target and aligned model: bars = mean
+    across subjects, error bars = SEM, dots = subjects; 0 % = no change from the base model."""
+    table = read_table(improvement_csv, "improvement").copy()
+    table["improvement_ratio"] = 100.0 * table["improvement_ratio"].astype(float)
+    return _grouped_bars(table, "improvement_ratio", out_stem, "improvement over base (%)")
+
+
+def plot_variability(variability_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Individual variability matrices (1 - Spearman rho between two models' RDMs), one per layer,
+    on a shared colour scale; the panel title gives the mean over distinct pairs."""
+    table = read_table(variability_csv, "variability")
+    layers = _ordered(table["layer"])
+    models = _ordered(pd.concat([table["model_a"], table["model_b"]]))
+    index = {model: position for position, model in enumerate(models)}
+    matrices = np.zeros((len(layers), len(models), len(models)))
+    for layer_index, layer in enumerate(layers):
+        rows = table[table["layer"] == layer]
+        rows_a = rows["model_a"].map(index).to_numpy()
+        rows_b = rows["model_b"].map(index).to_numpy()
+        matrices[layer_index, rows_a, rows_b] = rows["variability"].to_numpy()
+        matrices[layer_index, rows_b, rows_a] = rows["variability"].to_numpy()
+    vmax = max(float(matrices.max()), 1e-6)
+    fig, axes = _panels(len(layers), width=3.4, height=3.3)
+    upper = np.triu_indices(len(models), 1)
+    for ax, layer, matrix in zip(axes, layers, matrices):
+        image = ax.imshow(matrix, vmin=0.0, vmax=vmax, cmap="viridis")
+        ax.set_xticks(range(len(models)), models, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(models)), models if ax is axes[0] else [], fontsize=7)
+        mean = matrix[upper].mean() if len(models) > 1 else 0.0
+        ax.set_title(f"layer {layer}\nmean {mean:.3f}", fontsize=9)
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="1 - Spearman rho")
+    return _save(fig, out_stem, tight=False)
+
+
+def plot_robustness(robustness_csv: PathLike, out_stem: PathLike, baseline: str = "base") -> list[Path]:
+    """Accuracy against attack strength: left raw; right baseline-aligned, i.e. each model's curve
+    shifted so that its clean accuracy (smallest epsilon) equals the ``baseline`` model's, so the
+    drop under attack can be compared at equal starting points. Mean and SEM over subjects when the
+    file has several rows per model and epsilon."""
+    table = read_table(robustness_csv, "robustness")
+    stats = _mean_sem(table, ["model", "epsilon"], "accuracy")
+    models = _ordered(table["model"])
+    colours = model_colours(models)
+    clean = stats.loc[stats.groupby("model")["epsilon"].idxmin()].set_index("model")["mean"]
+    reference = clean.get(baseline, clean.iloc[0])
+    fig, axes = _panels(2, width=4.4, height=3.4)
+    for ax, shifted in zip(axes, (False, True)):
+        for model in models:
+            rows = stats[stats["model"] == model].sort_values("epsilon")
+            values = rows["mean"] - (clean[model] - reference if shifted else 0.0)
+            ax.errorbar(rows["epsilon"], values, yerr=rows["sem"], color=colours[model], label=model,
+                        marker="o", ms=3, capsize=2, lw=1.4)
+        ax.set_xlabel("attack strength epsilon")
+        ax.set_title(f"aligned to {baseline if baseline in clean else models[0]} clean accuracy"
+                     if shifted else "raw")
+    axes[0].set_ylabel("accuracy")
+    return _finish(fig, axes, out_stem)
+
+
+def plot_dimensions(dimensions_csv: PathLike, out_stem: PathLike, baseline: str = "base") -> list[Path]:
+    """Squared partial correlations per object dimension: top, one bar per model and dimension
+    (mean over subjects); bottom, the difference of each other model from ``baseline``."""
+    table = read_table(dimensions_csv, "dimensions")
+    stats = _mean_sem(table, ["model", "dimension"], "squared_partial")
+    dimensions = _ordered(table["dimension"])
+    models = _ordered(table["model"])
+    colours = model_colours(models)
+    values = stats.pivot(index="dimension", columns="model", values="mean").reindex(index=dimensions)
+    positions = np.arange(len(dimensions))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 0.28 * len(dimensions) + 2), 6.4), sharex=True)
+    width = 0.8 / len(models)
+    for rank, model in enumerate(models):
+        top.bar(positions + (rank - (len(models) - 1) / 2) * width, values[model], width, color=colours[model],
+                label=model)
+    top.set_ylabel("squared partial rho")
+    others = [model for model in models if model != baseline]
+    if baseline in values.columns and others:
+        width = 0.8 / len(others)
+        for rank, model in enumerate(others):
+            bottom.bar(positions + (rank - (len(others) - 1) / 2) * width, values[model] - values[baseline], width,
+                       color=colours[model], label=f"{model} - {baseline}")
+        bottom.set_title(f"difference from {baseline}", fontsize=9)
+    bottom.axhline(0.0, color="black", lw=0.6)
+    bottom.set_ylabel("difference")
+    bottom.set_xticks(positions, dimensions, rotation=90, fontsize=7)
+    return _finish(fig, [top, bottom], out_stem, legend_on_first=True)
+
+
+def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Alignment across training epochs (log-scaled epoch axis): top, similarity per target (mean and
+    SEM across seeds); bottom, accuracy when the file has it. Epoch-0 values (before training) are
+    drawn as dashed horizontal lines, since a log axis cannot show epoch 0."""
+    table = read_table(trajectory_csv, "trajectory")
+    has_accuracy = "accuracy" in table.columns and table["accuracy"].notna().any()
+    targets = _ordered(table["target"])
+    colours = {target: plt.get_cmap("tab10")(index % 10) for index, target in enumerate(targets)}
+    fig, axes = plt.subplots(2 if has_accuracy else 1, 1, figsize=(6.0, 6.0 if has_accuracy else 3.6),
+                             sharex=True, squeeze=False)
+    axes = list(axes[:, 0])
+    stats = _mean_sem(table, ["target", "epoch"], "similarity")
+    for target in targets:
+        _epoch_curve(axes[0], stats[stats["target"] == target], colours[target], str(target))
+    axes[0].set_ylabel("similarity (Spearman rho)")
+    if has_accuracy:
+        per_epoch = table.drop_duplicates(["seed", "epoch"])
+        _epoch_curve(axes[1], _mean_sem(per_epoch.assign(target="accuracy"), ["target", "epoch"], "accuracy"),
+                     "black", "accuracy")
+        axes[1].set_ylabel("accuracy")
+    epochs = sorted(int(epoch) for epoch in table["epoch"].unique() if epoch > 0)
+    axes[-1].set_xscale("log")
+    axes[-1].xaxis.set_major_locator(FixedLocator(epochs if len(epochs) <= 12 else np.geomspace(1, epochs[-1], 8)))
+    axes[-1].xaxis.set_major_formatter(FormatStrFormatter("%d"))
+    axes[-1].xaxis.set_minor_locator(NullLocator())
+    axes[-1].set_xlabel("training epoch (log scale; dashed: before training)")
+    return _finish(fig, axes, out_stem, f"mean and SEM over {table['seed'].nunique()} seed(s)", legend_on_first=True)
+
+
+def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples: int = 4) -> list[Path]:
+    """Predicted vs recorded responses for example stimuli: one row per example with its image (when
+    stored), the recorded and predicted response (heatmaps for channels x times, lines otherwise, on a
+    shared colour scale) and a scatter of predicted against recorded values with Spearman rho."""
+    arrays = read_predictions(predictions_npz)
+    count = min(max_examples, arrays["real"].shape[0])
+    has_images = "images" in arrays
+    columns = 3 + int(has_images)
+    fig, grid = plt.subplots(count, columns, figsize=(2.6 * columns, 2.3 * count), squeeze=False)
+    limit = float(np.abs(np.concatenate([arrays["real"][:count].ravel(), arrays["predicted"][:count].ravel()])).max())
+    for row in range(count):
+        axes = list(grid[row])
+        if has_images:
+            image_ax = axes.pop(0)
+            image_ax.imshow(arrays["images"][row])
+            image_ax.set_axis_off()
+            image_ax.set_title(str(arrays["stimulus_ids"][row]), fontsize=8)
+        real, predicted = arrays["real"][row], arrays["predicted"][row]
+        for ax, values, name in ((axes[0], real, "recorded"), (axes[1], predicted, "predicted")):
+            _draw_response(ax, values, limit, arrays)
+            ax.set_title(name if has_images else f"{arrays['stimulus_ids'][row]}: {name}", fontsize=8)
+        rho = spearmanr(real.ravel(), predicted.ravel()).statistic
+        axes[2].scatter(real.ravel(), predicted.ravel(), s=3, alpha=0.5, color="#d62728")
+        axes[2].plot([-limit, limit], [-limit, limit], color="black", lw=0.6, ls=":")
+        axes[2].set_title(f"rho = {rho:.2f}", fontsize=8)
+        axes[2].set_xlabel("recorded", fontsize=7)
+        axes[2].set_ylabel("predicted", fontsize=7)
+    return _save(fig, out_stem)
+
+
+def _draw_response(ax: plt.Axes, values: np.ndarray, limit: float, arrays: dict[str, np.ndarray]) -> None:
+    if values.ndim == 2:
+        extent = None
+        if "times" in arrays and len(arrays["times"]) == values.shape[1]:
+            times_ms = np.asarray(arrays["times"], float) * 1000.0
+            extent = (times_ms[0], times_ms[-1], values.shape[0] - 0.5, -0.5)
+            ax.set_xlabel("time (ms)", fontsize=7)
+        ax.imshow(values, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, extent=extent,
+                  interpolation="nearest")
+        ax.set_ylabel("channel", fontsize=7)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    else:
+        ax.plot(values.ravel(), lw=0.8, color="black")
+        ax.set_ylim(-limit, limit)
+        ax.set_xlabel("feature", fontsize=7)
+    ax.tick_params(labelsize=6)
+
+
+def _epoch_curve(ax: plt.Axes, stats: pd.DataFrame, colour: str, label: str) -> None:
+    rows = stats.sort_values("epoch")
+    trained = rows[rows["epoch"] > 0]
+    ax.plot(trained["epoch"], trained["mean"], marker="o", ms=3, color=colour, label=label, lw=1.5)
+    ax.fill_between(trained["epoch"], trained["mean"] - trained["sem"], trained["mean"] + trained["sem"],
+                    color=colour, alpha=0.2, lw=0)
+    for value in rows.loc[rows["epoch"] <= 0, "mean"]:
+        ax.axhline(value, color=colour, ls="--", lw=0.9)
+
+
+def _grouped_bars(table: pd.DataFrame, value: str, out_stem: PathLike, ylabel: str) -> list[Path]:
+    targets = _ordered(table["target"])
+    models = _ordered(table["model"])
+    colours = model_colours(models)
+    stats = _mean_sem(table, ["target", "model"], value).set_index(["target", "model"])
+    width = 0.8 / len(models)
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(targets) * max(len(models), 2) * 0.55 + 2), 3.8))
+    for target_index, target in enumerate(targets):
+        for rank, model in enumerate(models):
+            if (target, model) not in stats.index:
+                continue
+            centre = target_index + (rank - (len(models) - 1) / 2) * width
+            mean, sem = stats.loc[(target, model), ["mean", "sem"]]
+            ax.bar(centre, mean, width * 0.9, yerr=sem, color=colours[model], alpha=0.75, capsize=2,
+                   label=model if target_index == 0 else None)
+            subjects = table[(table["target"] == target) & (table["model"] == model)][value].to_numpy(float)
+            jitter = rng.uniform(-0.2, 0.2, len(subjects)) * width
+            ax.scatter(centre + jitter, subjects, s=9, color="black", zorder=3, lw=0)
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xticks(range(len(targets)), targets)
+    ax.set_ylabel(ylabel)
+    n_subjects = table["subject"].nunique()
+    ax.set_title(f"mean +- SEM over {n_subjects} subject(s); dots = subjects", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, out_stem)
+
+
+def _mean_sem(table: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
+    """Mean and SEM (ddof=1; 0 for a single value) of ``value`` per ``keys``, keys in first-seen order."""
+    grouped = table.groupby(keys, sort=False)[value]
+    stats = grouped.agg(["mean", "std", "count"]).reset_index()
+    stats["sem"] = (stats["std"] / np.sqrt(stats["count"])).fillna(0.0)
+    return stats
+
+
+def _ordered(values: pd.Series) -> list[str]:
+    return list(pd.unique(values))
+
+
+def _tests_label(significance: pd.DataFrame | None) -> str:
+    if significance is None or "test" not in significance.columns:
+        return ""
+    return " (" + "; ".join(map(str, _ordered(significance["test"].dropna()))) + ")"
+
+
+def _panels(count: int, width: float, height: float) -> tuple[Figure, list[plt.Axes]]:
+    columns = min(count, 4)
+    rows = -(-count // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    axes = list(grid.ravel())
+    for spare in axes[count:]:
+        spare.set_axis_off()
+    return fig, axes[:count]
+
+
+def _finish(fig: Figure, axes: list[plt.Axes], out_stem: PathLike, note: str | None = None,
+            legend_on_first: bool = False) -> list[Path]:
+    """Add one legend (from the first axes) beside the last (or first) panel, an optional note, save."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        axes[0 if legend_on_first else -1].legend(handles, labels, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    if note:
+        fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
+    return _save(fig, out_stem)
+
+
+def _save(fig: Figure, out_stem: PathLike, tight: bool = True) -> list[Path]:
+    """Write ``out_stem.png`` (150 dpi) and ``out_stem.svg`` atomically, close the figure, return paths."""
+    stem = Path(out_stem)
+    if tight:
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+    paths = []
+    for suffix, options in ((".png", {"dpi": 150}), (".svg", {})):
+        target = stem.with_name(stem.name + suffix)
+        atomic_write_with(target, lambda temp: fig.savefig(temp, format=suffix[1:], bbox_inches="tight", **options))
+        paths.append(target)
+    plt.close(fig)
+    return paths

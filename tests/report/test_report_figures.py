@@ -1,0 +1,66 @@
+"""Figure functions: each writes a valid PNG and SVG from its result file; bad files fail clearly."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from brainalign.errors import DataFormatError
+from brainalign.report import figures, read_predictions, read_table, table_path, write_predictions, write_table
+from brainalign.report.figures import model_colours
+
+
+def _check_outputs(paths: list[Path]) -> None:
+    assert [path.suffix for path in paths] == [".png", ".svg"]
+    with Image.open(paths[0]) as image:
+        image.verify()
+    assert ElementTree.parse(paths[1]).getroot().tag.endswith("svg")
+
+
+def test_timecourse_figure_marks_only_significant_points(tmp_path: Path) -> None:
+    rows = pd.DataFrame([(model, "IT", subject, time, 0.1 * (model == "aligned") + 0.01 * subject)
+                         for model in ("base", "aligned") for subject in range(3) for time in (0.0, 0.1, 0.2)],
+                        columns=["model", "layer", "subject", "time", "similarity"])
+    marks = pd.DataFrame({"model": "aligned", "layer": "IT", "time": [0.0, 0.1, 0.2], "significant": [0, 1, 1]})
+    write_table(rows, tmp_path / "tc.csv", "rsa_timecourses")
+    write_table(marks, tmp_path / "sig.csv", "rsa_significance")
+    paths = figures.plot_rsa_timecourses(tmp_path / "tc.csv", tmp_path / "tc", tmp_path / "sig.csv")
+    _check_outputs(paths)
+    svg = paths[1].read_text()
+    assert "significant time points" in svg
+
+
+def test_robustness_and_predictions_figures(tmp_path: Path) -> None:
+    table = pd.DataFrame({"model": ["base", "base", "aligned", "aligned"], "epsilon": [0.0, 0.01] * 2,
+                          "accuracy": [0.9, 0.5, 0.8, 0.45]})
+    write_table(table, table_path(tmp_path, "robustness"), "robustness")
+    _check_outputs(figures.plot_robustness(table_path(tmp_path, "robustness"), tmp_path / "rob"))
+    real = np.random.default_rng(0).normal(size=(2, 30))  # 1-d responses (e.g. voxels) draw as lines
+    write_predictions(tmp_path / "pred.npz", real, real * 0.5, ["a", "b"])
+    assert read_predictions(tmp_path / "pred.npz")["stimulus_ids"].tolist() == ["a", "b"]
+    _check_outputs(figures.plot_predictions(tmp_path / "pred.npz", tmp_path / "pred"))
+
+
+def test_tables_round_trip_and_reject_missing_columns(tmp_path: Path) -> None:
+    table = pd.DataFrame({"model": ["base"], "target": ["01"], "subject": ["007"], "similarity": [0.25]})
+    path = write_table(table, tmp_path / "similarity.csv", "similarity")
+    back = read_table(path, "similarity")
+    assert back.loc[0, "subject"] == "007" and back.loc[0, "target"] == "01"  # ids stay strings
+    with pytest.raises(DataFormatError, match="lacks column"):
+        write_table(table.drop(columns="subject"), tmp_path / "bad.csv", "similarity")
+    with pytest.raises(DataFormatError, match="does not exist"):
+        read_table(tmp_path / "absent.csv", "similarity")
+    with pytest.raises(DataFormatError, match="unknown result table"):
+        read_table(path, "no_such_table")
+    with pytest.raises(DataFormatError, match="must agree"):
+        write_predictions(tmp_path / "p.npz", np.zeros((2, 3)), np.zeros((2, 4)), ["a", "b"])
+
+
+def test_model_colours_are_stable_and_distinct() -> None:
+    colours = model_colours(["aligned", "x", "base", "y"])
+    assert colours["base"] == model_colours(["base"])["base"]
+    assert len(set(colours.values())) == 4
