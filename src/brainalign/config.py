@@ -85,6 +85,7 @@ class TrainingConfig(_Strict):
     amp: Literal["none", "bf16"] = "none"
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     eval_batch_size: int = Field(64, ge=1)
+    keep_checkpoints: Optional[int] = Field(None, ge=1, description="keep the newest N epochs (default: all)")
 
 
 class TrainConfig(_Strict):

@@ -9,6 +9,12 @@ _NAMES = {
     "alignment_loss": ".loss",
     "train": ".trainer",
     "run_sweep": ".sweep",
+    "sweep_jobs": ".sweep",
+    "load_aligned": ".checkpoint",
+    "load_head": ".checkpoint",
+    "load_model_file": ".checkpoint",
+    "pretrain_base": ".pretrain",
+    "predict_responses": ".trainer",
 }
 __all__ = sorted(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)

@@ -1,0 +1,152 @@
+"""Sweeps: subjects x betas x controls x seeds as independent training jobs (local or on Ray).
+
+Each job writes its own run directory ``out_dir/<subject>/<label>_seed<seed>`` (label ``aligned_beta10``,
+``control_unpaired_beta10``, ``control_no_contrastive_beta10``, ``control_beta0``); ``out_dir/sweep.json``
+lists them. Finished jobs are skipped on a re-run and unfinished ones resume from their last checkpoint.
+When the template pre-trains the base model, it is pre-trained once into ``out_dir/base/model.safetensors``
+and every job starts from that file (so all seeds and controls share one base model).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from brainalign.config import SweepConfig, TrainConfig, load_sweep_config, parse_config
+from brainalign.errors import ConfigError
+from brainalign.progress import track
+from brainalign.runs import atomic_write_json, is_finished
+
+BASE_MODEL_FILE = Path("base") / "model.safetensors"
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One training run of a sweep."""
+
+    name: str
+    subject: str
+    beta: float
+    control: str
+    seed: int
+    config: TrainConfig
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "run_dir": self.config.out_dir,
+            "subject": self.subject,
+            "beta": self.beta,
+            "control": self.control,
+            "seed": self.seed,
+        }
+
+
+def sweep_jobs(config: SweepConfig, subjects: list[str]) -> list[SweepJob]:
+    """Every (subject, beta, control, seed) job; ``control_beta0`` ignores beta and runs once per subject/seed."""
+    jobs: dict[str, SweepJob] = {}
+    for subject in subjects:
+        for control in config.controls:
+            for beta in [0.0] if control == "control_beta0" else config.betas:
+                for seed in config.seeds:
+                    label = "control_beta0" if control == "control_beta0" else f"{_label(control)}_beta{beta:g}"
+                    name = f"{subject}/{label}_seed{seed}" if subject else f"{label}_seed{seed}"
+                    job_config = config.train.model_copy(
+                        update={
+                            "out_dir": str(Path(config.out_dir) / name),
+                            "seed": seed,
+                            "data": config.train.data.model_copy(update={"subject": subject or None}),
+                            "training": config.train.training.model_copy(update={"beta": beta, "control": control}),
+                        }
+                    )
+                    jobs[name] = SweepJob(name, subject, beta, control, seed, job_config)
+    return list(jobs.values())
+
+
+def run_sweep(
+    config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str],
+    backend: Literal["local", "ray"] = "local",
+    force: bool = False,
+    ray_address: str | None = None,
+) -> list[Path]:
+    """Run every job of the sweep (skipping finished ones unless ``force``); return their run directories.
+
+    ``backend="local"`` runs jobs one after another in this process; ``"ray"`` submits them as parallel
+    Ray tasks (1 CPU each) to the cluster at ``ray_address`` (default: ``RAY_ADDRESS`` or a new local
+    instance). Needs ``pip install 'brainalign[ray]'`` for Ray.
+    """
+    config = _coerce(config)
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"backend={backend!r}; allowed values are 'local' and 'ray'")
+    if backend == "ray":  # workers may start in another directory
+        config = config.model_copy(update={"out_dir": str(Path(config.out_dir).resolve())})
+    out_dir = Path(config.out_dir)
+    config = _with_shared_base(config, out_dir)
+    jobs = sweep_jobs(config, _subjects(config))
+    atomic_write_json(out_dir / "sweep.json", {"jobs": [job.summary() for job in jobs]})
+    pending = [job for job in jobs if force or not is_finished(job.config.out_dir)]
+    if backend == "local":
+        for job in track(pending, "sweep", disable=not config.train.progress or not pending):
+            run_job(job.config.model_dump(mode="json"), force)
+    elif pending:
+        _run_on_ray(pending, force, ray_address)
+    return [Path(job.config.out_dir) for job in jobs]
+
+
+def run_job(config: dict[str, Any], force: bool = False) -> str:
+    """Train one job from its config dict (resuming an unfinished run); return its run directory."""
+    from brainalign.align.trainer import train
+
+    return str(train(config, resume=not force, force=force))
+
+
+def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray; install it with pip install 'brainalign[ray]'") from None
+    if not ray.is_initialized():
+        ray.init(address=address or os.environ.get("RAY_ADDRESS"))
+    task = ray.remote(num_cpus=1)(run_job)
+    quiet = [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
+    ray.get([task.remote(config, force) for config in quiet])
+
+
+def _with_shared_base(config: SweepConfig, out_dir: Path) -> SweepConfig:
+    """Pre-train the template's base model once (when it asks for pre-training) and point jobs at it."""
+    template = config.train
+    if template.model.pretrain is None:
+        return config
+    base_file = out_dir / BASE_MODEL_FILE
+    if not base_file.exists():
+        from brainalign.align.pretrain import pretrain_base
+
+        pretrain_base(template, base_file)
+    model = template.model.model_copy(update={"weights": str(base_file), "pretrain": None})
+    return config.model_copy(update={"train": template.model_copy(update={"model": model})})
+
+
+def _subjects(config: SweepConfig) -> list[str]:
+    if config.subjects:
+        return list(config.subjects)
+    data = config.train.data
+    if data.source == "simulated":
+        import json
+
+        from brainalign.align.data import simulate_cached
+
+        return list(simulate_cached(json.dumps(data.simulate, sort_keys=True)).subjects)
+    return [data.subject or ""]
+
+
+def _label(control: str) -> str:
+    return "aligned" if control == "none" else control
+
+
+def _coerce(config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) -> SweepConfig:
+    if isinstance(config, SweepConfig):
+        return config
+    if isinstance(config, Mapping):
+        return parse_config(SweepConfig, dict(config), "sweep config")
+    return load_sweep_config(config)

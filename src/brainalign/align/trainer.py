@@ -1,0 +1,296 @@
+"""Alignment training (ReAlnet / ReAlnet-fMRI): one personalised model per subject, resumable.
+
+A run directory holds ``config.yaml`` (every default filled in), ``environment.json``, ``base/`` (the
+pre-trained base model when the config pre-trains it), ``pseudo_labels.safetensors`` (argmax of the
+frozen base model, computed once per training image), ``metrics.jsonl`` + ``metrics.csv`` (one row per
+epoch: ce, mse, contrastive, total, test_spearman, seconds), ``checkpoints/epoch_NNN/`` and ``DONE``.
+Data order is a function of (seed, epoch) and the RNG state is checkpointed, so a killed run resumed
+with ``resume=True`` ends with exactly the weights of an uninterrupted run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import scipy.stats
+import torch
+from safetensors.torch import load_file, save_file
+
+from brainalign.align.checkpoint import (
+    checkpoint_dir,
+    checkpoint_epochs,
+    load_model_file,
+    load_state,
+    prune_checkpoints,
+    save_checkpoint,
+    save_model_file,
+    MODEL_FILE,
+    HEAD_FILE,
+)
+from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data
+from brainalign.align.head import EncoderHead
+from brainalign.align.loss import alignment_loss
+from brainalign.align.pretrain import build_base
+from brainalign.config import DEFAULT_EPOCHS, TrainConfig, config_to_yaml, load_train_config, parse_config
+from brainalign.errors import ConfigError
+from brainalign.models.base import LayeredModel
+from brainalign.progress import track
+from brainalign.runs import (
+    append_jsonl,
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+    environment_info,
+    mark_finished,
+    prepare_run_dir,
+    read_jsonl,
+)
+
+METRICS_JSONL = "metrics.jsonl"
+METRICS_CSV = "metrics.csv"
+BASE_MODEL = Path("base") / MODEL_FILE
+PSEUDO_LABELS = "pseudo_labels.safetensors"
+
+
+def train(
+    config: TrainConfig | Mapping[str, Any] | str | os.PathLike[str],
+    resume: bool = False,
+    force: bool = False,
+    stop_after: int | None = None,
+) -> Path:
+    """Run one alignment training; return its run directory (``config.out_dir``).
+
+    ``config``: a :class:`TrainConfig`, a dict of the same keys, or a YAML path. ``resume`` continues an
+    unfinished run from its last checkpoint; ``force`` overwrites a finished one. ``stop_after`` ends
+    the run after that epoch without marking it finished (as if it were killed; resume continues it).
+    """
+    config = coerce_train_config(config)
+    run_dir = Path(config.out_dir)
+    resuming = resume and (run_dir / "config.yaml").exists()
+    if resuming:
+        _check_same_config(run_dir, config)
+    prepare_run_dir(run_dir, force=force, resume=resume)
+    if not resuming:
+        atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
+        atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
+    device = resolve_device(config.training.device)
+    data = load_alignment_data(config.data)
+    model = _base_model(config, data, run_dir, device)
+    images = ImageBank(data.train_stimuli, config.data.image_size)
+    pseudo_labels = _pseudo_labels(model, images, run_dir, config.training.eval_batch_size, device)
+    layers = model.check_layers(config.model.layers)
+    torch.manual_seed(config.seed + 1)  # the head starts from the same weights whatever came before
+    head = EncoderHead.for_model(model, data.n_features, layers, config.data.image_size).to(device)
+    optimizer = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=config.training.lr)
+    start = _restore(run_dir, model, head, optimizer) if resuming else 0
+    epochs = config.training.epochs or DEFAULT_EPOCHS[data.modality]
+    targets = _training_targets(data, config)
+    test_images = None if data.test_stimuli is None else ImageBank(data.test_stimuli, config.data.image_size)
+    for epoch in range(start + 1, epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        head.train()
+        sums = _train_epoch(config, epoch, epochs, model, head, optimizer, images, targets, pseudo_labels, layers, device)
+        record: dict[str, Any] = {"epoch": epoch, **sums}
+        if test_images is not None:
+            predicted = predict_responses(model, head, test_images, layers, config.training.eval_batch_size, device)
+            record["test_spearman"] = generation_spearman(predicted, data.test_targets)
+        record["seconds"] = round(time.perf_counter() - started, 3)
+        append_jsonl(run_dir / METRICS_JSONL, record)
+        _write_csv(run_dir)
+        state = {"optimizer": optimizer.state_dict(), "epoch": epoch, **_rng_state()}
+        save_checkpoint(run_dir, epoch, model, head, config.model.name, state)
+        prune_checkpoints(run_dir, config.training.keep_checkpoints)
+        if stop_after is not None and epoch >= stop_after and epoch < epochs:
+            return run_dir
+    metrics = read_jsonl(run_dir / METRICS_JSONL)
+    mark_finished(run_dir, {"epochs": epochs, "subject": data.subject, "final": metrics[-1] if metrics else {}})
+    return run_dir
+
+
+def coerce_train_config(config: TrainConfig | Mapping[str, Any] | str | os.PathLike[str]) -> TrainConfig:
+    """A :class:`TrainConfig` from itself, a dict, or a YAML path."""
+    if isinstance(config, TrainConfig):
+        return config
+    if isinstance(config, Mapping):
+        return parse_config(TrainConfig, dict(config), "training config")
+    return load_train_config(config)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> the first GPU when present, else the CPU; other names as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ConfigError(f"training.device={name!r} is not a device ({error}); use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"training.device={name!r} but no GPU is available; use auto or cpu")
+    return device
+
+
+def predict_responses(
+    model: LayeredModel,
+    head: EncoderHead,
+    images: ImageBank,
+    layers: list[str],
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Predicted responses ``(n_images, n_features)`` float32 (eval mode, no gradient)."""
+    model.eval()
+    head.eval()
+    outputs = []
+    with torch.no_grad():
+        for batch in torch.arange(len(images)).split(batch_size):
+            _, layer_outputs = model.forward_layers(images.get(batch).to(device), layers)
+            outputs.append(head(layer_outputs).float().cpu())
+    return torch.cat(outputs).numpy()
+
+
+def generation_spearman(predicted: np.ndarray, real: np.ndarray) -> float:
+    """Mean over images of the Spearman correlation between predicted and real responses ``(n, d)``."""
+    predicted_ranks = scipy.stats.rankdata(predicted, axis=1)
+    real_ranks = scipy.stats.rankdata(real, axis=1)
+    predicted_ranks -= predicted_ranks.mean(axis=1, keepdims=True)
+    real_ranks -= real_ranks.mean(axis=1, keepdims=True)
+    numerator = (predicted_ranks * real_ranks).sum(axis=1)
+    denominator = np.sqrt((predicted_ranks**2).sum(axis=1) * (real_ranks**2).sum(axis=1))
+    return float(np.mean(numerator / np.where(denominator > 0, denominator, 1.0)))
+
+
+def _train_epoch(
+    config: TrainConfig,
+    epoch: int,
+    epochs: int,
+    model: LayeredModel,
+    head: EncoderHead,
+    optimizer: torch.optim.Optimizer,
+    images: ImageBank,
+    targets: torch.Tensor,
+    pseudo_labels: torch.Tensor,
+    layers: list[str],
+    device: torch.device,
+) -> dict[str, float]:
+    """One pass over the training images in the (seed, epoch) order; mean loss terms over batches."""
+    settings = config.training
+    beta = 0.0 if settings.control == "control_beta0" else settings.beta
+    contrastive = settings.contrastive and settings.control != "control_no_contrastive"
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+    batches = [batch for batch in order.split(settings.batch_size) if len(batch) >= 2]
+    sums = dict.fromkeys(("ce", "mse", "contrastive", "total"), 0.0)
+    for batch in track(batches, f"epoch {epoch}/{epochs}", disable=not config.progress):
+        with _autocast(settings.amp, device):
+            logits, layer_outputs = model.forward_layers(images.get(batch).to(device), layers)
+            predicted = head(layer_outputs)
+        terms = alignment_loss(
+            logits,
+            pseudo_labels[batch].to(device),
+            predicted,
+            targets[batch].to(device),
+            beta=beta,
+            contrastive=contrastive,
+            correlation=settings.correlation,
+            strength=settings.soft_rank_strength,
+        )
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        optimizer.step()
+        for name, value in terms.as_floats().items():
+            sums[name] += value
+    return {name: value / max(1, len(batches)) for name, value in sums.items()}
+
+
+def _training_targets(data: AlignmentData, config: TrainConfig) -> torch.Tensor:
+    """Training targets ``(n_train, n_features)``; shuffled across images for ``control_unpaired``."""
+    targets = torch.from_numpy(data.train_targets)
+    if config.training.control != "control_unpaired":
+        return targets
+    permutation = torch.randperm(len(targets), generator=torch.Generator().manual_seed(config.training.unpaired_seed))
+    return targets[permutation]
+
+
+def _base_model(config: TrainConfig, data: AlignmentData, run_dir: Path, device: torch.device) -> LayeredModel:
+    """The base model; a pre-trained one is saved in ``run_dir/base`` once and reused on resume."""
+    saved = run_dir / BASE_MODEL
+    if saved.exists():
+        return load_model_file(saved, device)
+    model = build_base(config, data, device)
+    if config.model.pretrain is not None:
+        save_model_file(model, saved, config.model.name)
+    return model
+
+
+def _pseudo_labels(
+    model: LayeredModel, images: ImageBank, run_dir: Path, batch_size: int, device: torch.device
+) -> torch.Tensor:
+    """Argmax of the frozen base model (eval mode) per training image ``(n,)`` int64, cached in the run."""
+    path = run_dir / PSEUDO_LABELS
+    if path.exists():
+        return load_file(str(path))["pseudo_labels"]
+    model.eval()
+    with torch.no_grad():
+        labels = torch.cat([model(images.get(batch).to(device)).argmax(dim=1).cpu() for batch in torch.arange(len(images)).split(batch_size)])
+    with atomic_path(path) as temp:
+        save_file({"pseudo_labels": labels}, str(temp))
+    return labels
+
+
+def _restore(run_dir: Path, model: LayeredModel, head: EncoderHead, optimizer: torch.optim.Optimizer) -> int:
+    """Load the newest checkpoint into the objects; drop metrics of later epochs; return its epoch (0: none)."""
+    epochs = checkpoint_epochs(run_dir)
+    last = epochs[-1] if epochs else 0
+    metrics_path = run_dir / METRICS_JSONL
+    if metrics_path.exists():
+        kept = [record for record in read_jsonl(metrics_path) if record["epoch"] <= last]
+        atomic_write_text(metrics_path, "".join(_json_line(record) for record in kept))
+    if not last:
+        return 0
+    folder = checkpoint_dir(run_dir, last)
+    model.load_state_dict(load_file(str(folder / MODEL_FILE)))
+    head.load_state_dict(load_file(str(folder / HEAD_FILE)))
+    state = load_state(run_dir, last)
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    if torch.cuda.is_available() and "cuda_rng" in state:
+        torch.cuda.set_rng_state_all(list(state["cuda_rng"]))
+    return last
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
+    saved = load_train_config(run_dir / "config.yaml")
+    if saved.model_dump(exclude={"progress"}) != config.model_dump(exclude={"progress"}):
+        raise ConfigError(
+            f"{run_dir} was started with a different config ({run_dir / 'config.yaml'}); resume it with that "
+            f"config, or start afresh with --force"
+        )
+
+
+def _write_csv(run_dir: Path) -> None:
+    import pandas as pd
+
+    atomic_write_text(run_dir / METRICS_CSV, pd.DataFrame(read_jsonl(run_dir / METRICS_JSONL)).to_csv(index=False))
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(record) + "\n"
+
+
+@contextlib.contextmanager
+def _autocast(amp: str, device: torch.device) -> Iterator[None]:
+    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):
+        yield

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from brainalign.align import load_aligned, load_head, train
+from brainalign.align.checkpoint import checkpoint_dir
+from brainalign.errors import ConfigError, RunExistsError
+from brainalign.runs import is_finished, read_jsonl
+
+
+def _tensors(run_dir, epoch, name):
+    return load_file(str(checkpoint_dir(run_dir, epoch) / f"{name}.safetensors"))
+
+
+def _assert_same_weights(run_a, run_b, epoch):
+    for name in ("model", "head"):
+        a, b = _tensors(run_a, epoch, name), _tensors(run_b, epoch, name)
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[key], b[key]) for key in a), name
+
+
+def _metrics(run_dir):
+    return [{k: v for k, v in record.items() if k != "seconds"} for record in read_jsonl(run_dir / "metrics.jsonl")]
+
+
+def test_run_layout_metrics_and_loading(tiny_config):
+    run_dir = train(tiny_config("full"))
+    assert is_finished(run_dir)
+    for name in ("config.yaml", "environment.json", "metrics.csv", "pseudo_labels.safetensors"):
+        assert (run_dir / name).is_file()
+    for epoch in (1, 2):
+        assert {p.name for p in checkpoint_dir(run_dir, epoch).iterdir()} == {"model.safetensors", "head.safetensors", "state.pt"}
+    metrics = read_jsonl(run_dir / "metrics.jsonl")
+    assert [m["epoch"] for m in metrics] == [1, 2]
+    for record in metrics:
+        assert {"ce", "mse", "contrastive", "total", "test_spearman"} <= record.keys()
+        assert np.isclose(record["total"], record["ce"] + record["mse"] + record["contrastive"], rtol=1e-4)
+        assert -1 <= record["test_spearman"] <= 1
+    assert (run_dir / "metrics.csv").read_text().splitlines()[0].startswith("epoch,ce,mse,contrastive,total")
+    model = load_aligned(run_dir)
+    saved = _tensors(run_dir, 2, "model")
+    assert all(torch.equal(value, saved[key]) for key, value in model.state_dict().items())
+    assert not model.training
+    head = load_head(run_dir, epoch=1)
+    _, outputs = model.forward_layers(torch.zeros(2, 3, 32, 32))
+    assert head(outputs).shape == (2, 340)
+
+
+def test_same_seed_same_numbers_and_resume_is_bit_identical(tiny_config):
+    """Determinism (two fresh runs) and kill-and-resume (stop after epoch 1, resume) end identical."""
+    config = tiny_config("a")
+    first = train(config)
+    second = train(tiny_config("b"))
+    _assert_same_weights(first, second, 2)
+    assert _metrics(first) == _metrics(second)
+
+    interrupted = tiny_config("c")
+    run_dir = train(interrupted, stop_after=1)
+    assert not is_finished(run_dir) and not checkpoint_dir(run_dir, 2).exists()
+    train(interrupted, resume=True)
+    assert is_finished(run_dir)
+    _assert_same_weights(first, run_dir, 2)
+    assert _metrics(first) == _metrics(run_dir)
+
+
+def test_contrastive_term_changes_the_encoder_weights(tiny_config):
+    with_term = train(tiny_config("with", epochs=1, beta=1.0))
+    without = train(tiny_config("without", epochs=1, beta=1.0, control="control_no_contrastive"))
+    for name in ("model", "head"):
+        a, b = _tensors(with_term, 1, name), _tensors(without, 1, name)
+        assert any(not torch.equal(a[key], b[key]) for key in a if a[key].is_floating_point())
+
+
+def test_controls(tiny_config):
+    beta0 = read_jsonl(train(tiny_config("beta0", epochs=1, control="control_beta0")) / "metrics.jsonl")[0]
+    assert np.isclose(beta0["total"], beta0["ce"])
+    paired = train(tiny_config("paired", epochs=1, correlation="pearson"))
+    unpaired = train(tiny_config("unpaired", epochs=1, correlation="pearson", control="control_unpaired"))
+    paired_mse = read_jsonl(paired / "metrics.jsonl")[0]["mse"]
+    unpaired_mse = read_jsonl(unpaired / "metrics.jsonl")[0]["mse"]
+    assert paired_mse != unpaired_mse  # same images and seed, targets shuffled across images
+
+
+def test_unpaired_shuffle_is_seeded():
+    from brainalign.align.trainer import _training_targets
+    from brainalign.config import parse_config, TrainConfig
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(train_targets=np.arange(40, dtype=np.float32).reshape(20, 2))
+    def targets(**training):
+        return _training_targets(data, parse_config(TrainConfig, {"training": training}))
+    assert torch.equal(targets(), torch.from_numpy(data.train_targets))
+    shuffled = targets(control="control_unpaired", unpaired_seed=3)
+    assert torch.equal(shuffled, targets(control="control_unpaired", unpaired_seed=3))
+    assert not torch.equal(shuffled, targets(control="control_unpaired", unpaired_seed=4))
+    assert sorted(shuffled[:, 0].tolist()) == data.train_targets[:, 0].tolist()
+
+
+def test_bf16_autocast_runs(tiny_config):
+    record = read_jsonl(train(tiny_config("bf16", epochs=1, amp="bf16")) / "metrics.jsonl")[0]
+    assert all(np.isfinite(record[key]) for key in ("ce", "mse", "contrastive", "total", "test_spearman"))
+
+
+def test_finished_run_is_kept_and_resume_needs_the_same_config(tiny_config):
+    config = tiny_config("kept", epochs=1)
+    run_dir = train(config)
+    with pytest.raises(RunExistsError, match="--force"):
+        train(config)
+    changed = tiny_config("kept", epochs=1, lr=0.5)
+    (run_dir / "DONE").unlink()
+    with pytest.raises(ConfigError, match="different config"):
+        train(changed, resume=True)
+    assert train(changed, force=True) == run_dir
