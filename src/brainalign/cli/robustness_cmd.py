@@ -1,4 +1,106 @@
-"""CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported)."""
+"""CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported):
+``brainalign robustness`` (accuracy under FGSM/PGD attacks over an epsilon grid -> CSV + figure)."""
 from __future__ import annotations
 
-from brainalign.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional
+
+import typer
+
+from brainalign.cli.app import app
+
+if TYPE_CHECKING:
+    from brainalign.models.base import LayeredModel
+
+NO_WEIGHTS = "-"
+
+
+@app.command("robustness")
+def robustness_command(
+    model: List[str] = typer.Option(
+        ..., "--model", "-m",
+        help="Model name (cornet_s, cornet_z, a torchvision classifier) or an alignment run directory. "
+        "Repeat to compare models (base, aligned, controls) in one table and figure.",
+    ),
+    images: Path = typer.Option(
+        ..., "--images", "-i",
+        help="ImageNet-style folder tree root/<class>/<image> (with --class-index unless class folders are "
+        "integers), or a CSV with header path,label.",
+    ),
+    eps: str = typer.Option("0:0.06:0.01", help="Epsilons in pixel units: start:stop:step (stop included) or a list 0,0.01,0.03."),
+    attack: List[str] = typer.Option(["fgsm"], "--attack", "-a", help="fgsm or pgd; repeat for both."),
+    weights: Optional[List[str]] = typer.Option(
+        None, help=f"Weights for --model names (file or known name); once, or once per --model ('{NO_WEIGHTS}' for none)."
+    ),
+    class_index: Optional[Path] = typer.Option(None, help="Class-index JSON/CSV mapping class folders or names to indices."),
+    out: Path = typer.Option(Path("robustness"), "--out", "-o", help="Output folder (robustness.csv, .png, .svg)."),
+    epoch: Optional[int] = typer.Option(None, help="Checkpoint epoch of run directories (default: the last)."),
+    image_size: int = typer.Option(224, help="Images are resized to this many pixels per side."),
+    batch_size: int = typer.Option(32, help="Images per attacked batch."),
+    steps: int = typer.Option(10, help="PGD steps (step size 2.5 * eps / steps)."),
+    limit: Optional[int] = typer.Option(None, help="Use a random subset of this many images (seeded)."),
+    seed: int = typer.Option(0, help="Seed of the image subset and of PGD's random start."),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a finished result in --out."),
+) -> None:
+    """Top-1/top-5 accuracy of each MODEL under white-box L-inf attacks at each epsilon (perturbations in
+    pixel space before normalisation); writes robustness.csv and the raw + baseline-aligned curves."""
+    import numpy as np
+
+    from brainalign.errors import ValidationError
+    from brainalign.measure.classification import load_labelled_images
+    from brainalign.measure.robustness import ATTACKS, compare_robustness, parse_eps, plot_robustness
+    from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
+
+    unknown = [name for name in attack if name not in ATTACKS]
+    if unknown:
+        raise typer.BadParameter(f"{unknown[0]!r} is not an attack; choose from {list(ATTACKS)}", param_hint="--attack")
+    eps_values = parse_eps(eps)
+    weight_list = list(weights or [])
+    if weight_list and len(weight_list) != len(model):
+        raise ValidationError(
+            f"--weights was given {len(weight_list)} time(s) for {len(model)} --model(s); give it once per --model "
+            f"(use '{NO_WEIGHTS}' for a model without weights)"
+        )
+    labelled = load_labelled_images(images, class_index=class_index)
+    stimuli, labels = labelled.stimuli, labelled.labels
+    if limit is not None and limit < len(stimuli):
+        chosen = np.sort(np.random.default_rng(seed).choice(len(stimuli), size=limit, replace=False))
+        stimuli, labels = stimuli.subset([stimuli.ids[i] for i in chosen]), labels[chosen]
+    networks = {}
+    for position, spec in enumerate(model):
+        weight = weight_list[position] if weight_list else None
+        label, network = _load_model(spec, None if weight == NO_WEIGHTS else weight, epoch, device)
+        networks[label if label not in networks else f"{label}#{position + 1}"] = network
+    out_dir = prepare_run_dir(out, force=force)
+    table = compare_robustness(
+        networks, stimuli, labels, eps_values, attack,
+        steps=steps, batch_size=batch_size, image_size=image_size, device=device, seed=seed,
+    )
+    atomic_write_text(out_dir / "robustness.csv", table.to_csv(index=False))
+    plot_robustness(table, out_dir / "robustness")
+    atomic_write_json(
+        out_dir / "environment.json",
+        {**environment_info(seed), "models": model, "weights": weight_list, "images": str(images), "n_images": len(stimuli)},
+    )
+    mark_finished(out_dir, {"models": list(networks), "attacks": attack, "eps": eps_values})
+    typer.echo(table.to_string(index=False, float_format=lambda value: f"{value:.4f}"))
+    typer.echo(f"wrote {out_dir / 'robustness.csv'} and {out_dir / 'robustness.png'} (+ .svg)")
+
+
+def _load_model(spec: str, weights: str | None, epoch: int | None, device: str) -> tuple[str, "LayeredModel"]:
+    """``(label, model)`` for a model name (with optional weights) or an alignment run directory."""
+    from brainalign.errors import ValidationError
+
+    path = Path(spec)
+    if path.is_dir():
+        if weights is not None:
+            raise ValidationError(f"--weights {weights} was given for run directory {path}, which holds its own weights")
+        from brainalign.align import load_aligned
+
+        suffix = "" if epoch is None else f"@epoch{epoch}"
+        return f"{path.name}{suffix}", load_aligned(path, epoch=epoch, device=device)
+    from brainalign.models import build_model
+
+    label = spec if weights is None else f"{spec}+{Path(weights).stem}"
+    return label, build_model(spec, weights=weights).to(device)

@@ -208,8 +208,9 @@ def plot_robustness(table: pd.DataFrame, path: str | Path | None = None, metric:
     missing = {"eps", metric, f"{metric}_aligned"} - set(table.columns)
     if missing:
         raise ValidationError(f"robustness table lacks column(s) {sorted(missing)}; pass attack_accuracy's output")
-    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    figure = Figure(figsize=(9, 3.6))
     raw_axes, aligned_axes = figure.subplots(1, 2, sharex=True)
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.3)
     group_columns = [column for column in ("model", "attack") if column in table.columns]
     groups = table.groupby(group_columns, sort=False) if group_columns else [((), table)]
     for key, group in groups:
