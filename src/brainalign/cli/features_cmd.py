@@ -1,4 +1,51 @@
-"""CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported)."""
+"""CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported):
+``brainalign features`` (layer activations to .npy files) and ``brainalign models`` (what can be built)."""
 from __future__ import annotations
 
-from brainalign.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from brainalign.cli.app import app
+
+
+@app.command("features")
+def features_command(
+    model: str = typer.Argument(..., help="Model name: cornet_s, cornet_z or a torchvision classifier (resnet50, ...)."),
+    images: Path = typer.Argument(..., help="A folder of images or a CSV with columns id,path[,concept]."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: one <layer>.npy per layer + features.json."),
+    layers: Optional[str] = typer.Option(None, help="Comma-separated layers (default: the model's read-out layers)."),
+    weights: Optional[str] = typer.Option(
+        None, help="Weights file (.pth/.safetensors) or known name (cornet_s-imagenet); default random init."
+    ),
+    image_size: int = typer.Option(224, help="Images are resized to this many pixels per side."),
+    batch_size: int = typer.Option(32, help="Images per forward pass."),
+    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    force: bool = typer.Option(False, "--force", help="Overwrite features already in --out."),
+) -> None:
+    """Extract layer activations (n_stimuli, n_features) of MODEL for IMAGES into --out."""
+    from brainalign.data.stimuli import Stimuli
+    from brainalign.errors import RunExistsError
+    from brainalign.measure.features import INDEX_FILE, extract
+    from brainalign.models.registry import build_model
+
+    if (out / INDEX_FILE).exists() and not force:
+        raise RunExistsError(f"{out} already holds extracted features ({INDEX_FILE}); pass --force to overwrite")
+    stimuli = Stimuli.from_csv(images) if images.suffix.lower() == ".csv" else Stimuli.from_folder(images)
+    network = build_model(model, weights=weights)
+    chosen = None if layers is None else [name.strip() for name in layers.split(",") if name.strip()]
+    features = extract(network, stimuli, chosen, batch_size=batch_size, device=device, image_size=image_size, out_dir=out)
+    for layer, array in features.items():
+        typer.echo(f"{layer}: {array.shape[0]} stimuli x {array.shape[1]} features -> {out / (layer + '.npy')}")
+
+
+@app.command("models")
+def models_command() -> None:
+    """List the model names and known weights brainalign can build and load."""
+    from brainalign.models.registry import model_names
+    from brainalign.models.weights import KNOWN_WEIGHTS
+
+    typer.echo("models: " + ", ".join(model_names()))
+    for name, known in KNOWN_WEIGHTS.items():
+        typer.echo(f"weights {name}: {known.url}")

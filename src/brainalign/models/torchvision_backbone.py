@@ -56,8 +56,8 @@ def backbone(
     net.__class__ = _layered_class(type(net))
     model: LayeredModel = net  # type: ignore[assignment]
     model.num_classes = num_classes if num_classes is not None else head.out_features
-    model.layer_names = tuple(_default_layers(net) if layers is None else layers)
-    model.check_layers(model.layer_names)
+    model.layer_names = tuple(_default_layers(net))
+    model.layer_names = tuple(model.check_layers(layers))
     return model
 
 
