@@ -67,9 +67,9 @@ def render(categories: list[Category], size: int, rng: np.random.Generator) -> t
     width), ``position`` (n, 2) in [-1, 1] units, ``rotation`` (rad).
     """
     n = len(categories)
-    shape = np.array([c.shape for c in categories])
-    texture = np.array([c.texture for c in categories])
-    colour = np.array([c.colour for c in categories])
+    shape = np.array([c.shape for c in categories], dtype=int)
+    texture = np.array([c.texture for c in categories], dtype=int)
+    colour = np.array([c.colour for c in categories], dtype=int)
     palette = np.array(list(COLOURS.values()))
     rgb = np.clip(palette[colour] + rng.normal(0, 0.05, (n, 3)), 0, 1)
     radius = rng.uniform(0.42, 0.68, n)
