@@ -80,6 +80,10 @@ def test_csv_of_path_and_label_with_class_names(tmp_path):
                       image_size=16, progress=False)
     assert result.trials["label"].tolist() == [2, 1, 0]
     assert result.trials["correct"].tolist() == [True, True, False]
+    # a Stimuli table (id,path,concept) works too: ids from its id column, labels from concept
+    (tmp_path / "stimuli.csv").write_text("id,path,concept\nb0,blue/blue_0.png,blue\nr9,red/odd_one.png,red\n")
+    labelled = load_labelled_images(tmp_path / "stimuli.csv", class_index=tmp_path / "classes.csv")
+    assert labelled.stimuli.ids == ["b0", "r9"] and labelled.labels.tolist() == [2, 0]
 
 
 def test_unreadable_image_is_named(tmp_path):

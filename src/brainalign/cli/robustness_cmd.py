@@ -19,7 +19,8 @@ NO_WEIGHTS = "-"
 def robustness_command(
     model: List[str] = typer.Option(
         ..., "--model", "-m",
-        help="Model name (cornet_s, cornet_z, a torchvision classifier) or an alignment run directory. "
+        help="Model name (cornet_s, cornet_z, a torchvision classifier), an alignment run directory, or a "
+        "brainalign model file (.safetensors naming its architecture, e.g. RUN/base.safetensors). "
         "Repeat to compare models (base, aligned, controls) in one table and figure.",
     ),
     images: Path = typer.Option(
@@ -89,15 +90,18 @@ def robustness_command(
 
 
 def _load_model(spec: str, weights: str | None, epoch: int | None, device: str) -> tuple[str, "LayeredModel"]:
-    """``(label, model)`` for a model name (with optional weights) or an alignment run directory."""
+    """``(label, model)`` for a model name (with optional weights), an alignment run directory or a model file."""
     from brainalign.errors import ValidationError
 
     path = Path(spec)
-    if path.is_dir():
+    if path.is_dir() or path.is_file():
         if weights is not None:
-            raise ValidationError(f"--weights {weights} was given for run directory {path}, which holds its own weights")
-        from brainalign.align import load_aligned
+            raise ValidationError(f"--weights {weights} was given for {path}, which holds its own weights")
+        from brainalign.align import load_aligned, load_model_file
 
+        if path.is_file():
+            label = path.parent.name if path.stem == "model" else path.stem  # RUN/base/model.safetensors -> base
+            return label, load_model_file(path, device).eval()
         suffix = "" if epoch is None else f"@epoch{epoch}"
         return f"{path.name}{suffix}", load_aligned(path, epoch=epoch, device=device)
     from brainalign.models import build_model

@@ -228,8 +228,8 @@ def load_labelled_images(source: str | Path, class_index: str | Path | None = No
 
     - Folder ``root/<class>/.../<image>``: the class of an image is its top folder under ``root``,
       turned into an index by ``class_index``; without it, class folders must be integer indices.
-    - CSV with header ``path,label`` (paths relative to the CSV): labels are integer indices or class
-      names looked up in ``class_index``.
+    - CSV with header ``path,label`` (paths relative to the CSV; a Stimuli table ``id,path,concept``
+      uses ``concept`` as the label): labels are integer indices or class names looked up in ``class_index``.
 
     ``class_index``: JSON (``{"0": ["n01440764", "tench"], ...}`` as torchvision's
     ``imagenet_class_index.json``, ``{"n01440764": 0, ...}``, or a list of class names in index order)
@@ -299,13 +299,17 @@ def _read_label_csv(path: Path) -> tuple["Stimuli", list[str]]:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataFormatError(f"{path}: not a readable CSV ({error})") from None
     table.columns = [str(column).strip().lower() for column in table.columns]
+    if "label" not in table.columns and "concept" in table.columns:  # a Stimuli table (id,path,concept)
+        table = table.rename(columns={"concept": "label"})
     if not {"path", "label"} <= set(table.columns) or table.empty:
-        raise DataFormatError(f"{path}: needs a header 'path,label' and one row per image; found columns {list(table.columns)}")
+        raise DataFormatError(
+            f"{path}: needs a header 'path,label' (or 'path,concept') and one row per image; found columns {list(table.columns)}"
+        )
     files = [(path.parent / name).resolve() if not Path(name).is_absolute() else Path(name) for name in table["path"]]
     absent = [str(file) for file in files if not file.is_file()]
     if absent:
         raise DataFormatError(f"{path}: {len(absent)} listed image(s) do not exist, e.g. {absent[:3]} (paths are relative to the CSV)")
-    ids = [Path(name).with_suffix("").as_posix() for name in table["path"]]
+    ids = list(table["id"]) if "id" in table.columns else [Path(name).with_suffix("").as_posix() for name in table["path"]]
     return Stimuli(ids, paths=files), [label.strip() for label in table["label"]]
 
 
