@@ -8,10 +8,10 @@ _NAMES = {
     # rdm.py
     "RDMs": ".rdm",
     "compute_rdms": ".rdm",
-    # compare.py
-    "compare": ".compare",
-    # noise_ceiling.py
-    "noise_ceiling": ".noise_ceiling",
+    # rsa.py (not compare.py / noise_ceiling.py: a sub-module named like its function would shadow it)
+    "compare": ".rsa",
+    "noise_ceiling": ".rsa",
+    "rank_rows": ".ranks",
     # decoding.py
     "decoding_rdms": ".decoding",
     # dimensions.py

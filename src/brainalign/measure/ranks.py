@@ -1,0 +1,108 @@
+"""Rank machinery shared by the RSA comparisons: average ranks (scipy ``rankdata`` semantics), dense
+ranks, tie counts and vectorised inversion counts, all over whole stacks of vectors at once."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def rank_rows(values: np.ndarray, chunk_elements: int = 1 << 21) -> np.ndarray:
+    """Average ranks (1-based, ties averaged like ``scipy.stats.rankdata``) along the last axis.
+
+    values: ``(n_rows, n)``. Fast path: one SIMD integer sort per row of keys packing the value's
+    order-preserving bits (truncated) with the element index; rows where two neighbours share the
+    truncated bits (ties or near-ties) are re-ranked exactly by :func:`rank_rows_exact`. Works on
+    blocks of rows of about ``chunk_elements`` values so temporaries stay in cache.
+    """
+    import torch
+
+    values = np.asarray(values, dtype=np.float64)
+    n_rows, n = values.shape
+    index_bits = max(1, int(np.ceil(np.log2(max(n, 2)))))
+    positions = torch.arange(1.0, n + 1, dtype=torch.float64)
+    ranks = np.empty((n_rows, n))
+    step = max(1, chunk_elements // max(n, 1))
+    for start in range(0, n_rows, step):
+        block = values[start:start + step] + 0.0  # + 0.0 turns -0.0 into 0.0 (equal values)
+        bits = block.view(np.int64)
+        keys = bits ^ ((bits >> 63) & np.int64(0x7FFFFFFFFFFFFFFF))  # order-preserving float -> int
+        keys >>= index_bits
+        keys <<= index_bits
+        keys |= np.arange(n, dtype=np.int64)
+        keys.sort(axis=1)
+        unsigned = keys.view(np.uint64)
+        suspect = ((unsigned[:, 1:] ^ unsigned[:, :-1]) < np.uint64(1 << index_bits)).any(axis=1)
+        keys &= np.int64((1 << index_bits) - 1)
+        out = torch.from_numpy(ranks[start:start + step])
+        out.scatter_(1, torch.from_numpy(keys), positions.expand(len(block), n))
+        if suspect.any():
+            out[torch.from_numpy(suspect)] = torch.from_numpy(rank_rows_exact(block[suspect]))
+    return ranks
+
+
+def rank_rows_exact(values: np.ndarray) -> np.ndarray:
+    """Average ranks like ``scipy.stats.rankdata(values, axis=1)``: a stable argsort per row, then
+    one vectorised pass over tie groups of the whole stack (groups never span rows)."""
+    n_rows, n = values.shape
+    order = np.argsort(values, axis=1, kind="stable")
+    sorted_values = np.take_along_axis(values, order, axis=1)
+    new_group = np.ones((n_rows, n), dtype=bool)
+    new_group[:, 1:] = sorted_values[:, 1:] != sorted_values[:, :-1]
+    flat_group = np.cumsum(new_group.ravel()) - 1  # group id of each sorted element
+    counts = np.bincount(flat_group)
+    starts = np.cumsum(counts) - counts  # flat position of each group's first element
+    average = starts + (counts - 1) / 2.0
+    sorted_ranks = average[flat_group].reshape(n_rows, n) - (np.arange(n_rows) * n)[:, None] + 1.0
+    ranks = np.empty((n_rows, n))
+    np.put_along_axis(ranks, order, sorted_ranks, axis=1)
+    return ranks
+
+
+def dense_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense integer ranks (0-based, ties share a rank) per row and the number of tied pairs per row."""
+    order = np.argsort(values, axis=1, kind="stable")
+    sorted_values = np.take_along_axis(values, order, axis=1)
+    new_group = np.ones(values.shape, dtype=bool)
+    new_group[:, 1:] = sorted_values[:, 1:] != sorted_values[:, :-1]
+    dense = np.empty(values.shape, dtype=np.int64)
+    np.put_along_axis(dense, order, np.cumsum(new_group, axis=1) - 1, axis=1)
+    return dense, tie_pairs(new_group)
+
+
+def tie_pairs(new_group: np.ndarray) -> np.ndarray:
+    """Number of tied pairs per row, sum of t(t-1)/2 over runs, from run-start flags ``(rows, n)``."""
+    rows, n = new_group.shape
+    flat = new_group.copy()
+    flat[:, 0] = True
+    starts = np.flatnonzero(flat.ravel())
+    lengths = np.diff(np.append(starts, rows * n))
+    pairs = lengths * (lengths - 1) // 2
+    return np.bincount(starts // n, weights=pairs, minlength=rows).astype(np.int64)
+
+
+def count_inversions(y: np.ndarray) -> np.ndarray:
+    """Strict inversions ``#{i < j: y_i > y_j}`` per row of an int array ``(rows, n)`` (values >= 0).
+
+    Bottom-up merge count: at width w every sorted left block is merged with its right neighbour;
+    for each right element the number of larger left elements is ``w - #(left <= it)``, found with
+    one ``searchsorted`` over all blocks of all rows at once (blocks are offset to be disjoint).
+    """
+    rows, n = y.shape
+    size = 1 << max(0, int(np.ceil(np.log2(max(n, 1)))))
+    big = np.int64(y.max(initial=0) + 1)
+    data = np.full((rows, size), big, dtype=np.int64)  # padding at the end adds no inversions
+    data[:, :n] = y
+    span = big + 1
+    inversions = np.zeros(rows, dtype=np.int64)
+    width = 1
+    while width < size:
+        blocks = data.reshape(rows, size // (2 * width), 2, width)
+        n_blocks = rows * (size // (2 * width))
+        offsets = (np.arange(n_blocks, dtype=np.int64) * span).reshape(rows, -1, 1)
+        left = (blocks[:, :, 0, :] + offsets).ravel()
+        right = blocks[:, :, 1, :] + offsets
+        position = np.searchsorted(left, right.ravel(), side="right").reshape(right.shape)
+        not_greater = position - (np.arange(n_blocks, dtype=np.int64) * width).reshape(rows, -1, 1)
+        inversions += (width - not_greater).sum(axis=(1, 2))
+        data = np.sort(blocks.reshape(rows, -1, 2 * width), axis=2).reshape(rows, size)
+        width *= 2
+    return inversions

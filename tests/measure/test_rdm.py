@@ -1,0 +1,99 @@
+"""RDMs container and compute_rdms against scipy/rsatoolbox."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.spatial.distance import pdist, squareform
+
+from brainalign.errors import DataFormatError, ValidationError
+from brainalign.measure import RDMs, compute_rdms
+
+
+def _features(n: int = 30, f: int = 500, offset: float = 0.0) -> np.ndarray:
+    return (np.random.default_rng(3).standard_normal((n, f)) + offset).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", ["correlation", "euclidean", "sqeuclidean", "cosine"])
+def test_compute_rdms_matches_scipy_pdist(metric: str) -> None:
+    features = _features(offset=3.0)
+    rdms = compute_rdms(features, metric=metric, chunk_features=128)
+    reference = pdist(features.astype(np.float64), metric)
+    scale = max(1.0, float(np.abs(reference).max()))
+    assert rdms.dissimilarities.shape == (1, 30 * 29 // 2)
+    np.testing.assert_allclose(rdms.dissimilarities[0] / scale, reference / scale, atol=2e-6)
+    exact = compute_rdms(features.astype(np.float64), metric=metric, dtype=torch.float64)
+    np.testing.assert_allclose(exact.dissimilarities[0], reference, rtol=1e-10, atol=1e-10)
+
+
+def test_float32_correlation_keeps_precision_with_large_offsets() -> None:
+    # a large common offset is where naive float32 centring loses digits
+    rng = np.random.default_rng(0)
+    features = (np.maximum(rng.standard_normal((12, 200_000)), 0) + 100.0).astype(np.float32)
+    fast = compute_rdms(features)
+    exact = pdist(features.astype(np.float64), "correlation")
+    assert np.abs(fast.dissimilarities[0] - exact).max() <= 1e-5
+
+
+def test_compute_rdms_dict_gives_layer_descriptors_and_flattens() -> None:
+    layers = {"V1": _features(10, 48).reshape(10, 3, 4, 4), "IT": _features(10, 20)}
+    rdms = compute_rdms(layers, descriptors={"model": "base"}, stimulus_ids=[f"s{i}" for i in range(10)])
+    assert list(rdms.descriptors["layer"]) == ["V1", "IT"]
+    assert list(rdms.descriptors["model"]) == ["base", "base"]
+    assert rdms.stimulus_ids[3] == "s3"
+    np.testing.assert_allclose(rdms.select(layer="IT").dissimilarities[0],
+                               pdist(layers["IT"].astype(np.float64), "correlation"), atol=1e-6)
+
+
+def test_matrices_roundtrip_and_squareform_order() -> None:
+    square = np.stack([squareform(pdist(_features(8, 5 + k), "euclidean")) for k in range(3)])
+    rdms = RDMs.from_matrices(square, descriptors=[{"k": k} for k in range(3)])
+    np.testing.assert_array_equal(rdms.dissimilarities[1], squareform(square[1], checks=False))
+    np.testing.assert_allclose(rdms.matrices(), square)
+    assert rdms[1:].n_rdms == 2 and list(rdms[1:].descriptors["k"]) == [1, 2]
+    with pytest.raises(ValidationError, match="symmetric"):
+        RDMs.from_matrices(square + np.triu(np.ones((8, 8)), 1))
+    with pytest.raises(ValidationError, match="n\\*\\(n-1\\)/2"):
+        RDMs(np.zeros((1, 7)))
+
+
+def test_subset_stimuli_and_concat() -> None:
+    rdms = compute_rdms(_features(6, 40), stimulus_ids=list("abcdef"))
+    sub = rdms.subset_stimuli(["d", "a", "c"])
+    full = rdms.matrices()[0]
+    np.testing.assert_allclose(sub.matrices()[0], full[np.ix_([3, 0, 2], [3, 0, 2])])
+    both = RDMs.concat([rdms, rdms])
+    assert both.n_rdms == 2
+    with pytest.raises(ValidationError, match="different stimuli"):
+        RDMs.concat([rdms, sub])
+
+
+def test_rsatoolbox_roundtrip() -> None:
+    rdms = compute_rdms({"a": _features(7, 30), "b": _features(7, 31)}, stimulus_ids=list("abcdefg"))
+    rsa = rdms.to_rsatoolbox()
+    np.testing.assert_array_equal(rsa.get_vectors(), rdms.dissimilarities)
+    back = RDMs.from_rsatoolbox(rsa)
+    np.testing.assert_array_equal(back.dissimilarities, rdms.dissimilarities)
+    assert back.stimulus_ids == rdms.stimulus_ids
+    assert list(back.descriptors["layer"]) == ["a", "b"]
+
+
+def test_save_load_roundtrip(tmp_path) -> None:
+    rdms = RDMs(np.random.default_rng(1).random((3, 10)), list("vwxyz"),
+                pd.DataFrame({"layer": ["V1", "V2", "IT"], "time": [0.1, 0.2, np.nan]}))
+    path = rdms.save(tmp_path / "rdms.npz")
+    loaded = RDMs.load(path)
+    np.testing.assert_array_equal(loaded.dissimilarities, rdms.dissimilarities)
+    assert loaded.stimulus_ids == rdms.stimulus_ids
+    pd.testing.assert_frame_equal(loaded.descriptors, rdms.descriptors)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataFormatError, match="bad.npz"):
+        RDMs.load(tmp_path / "bad.npz")
+
+
+def test_constant_rows_raise() -> None:
+    features = _features(5, 10)
+    features[2] = 1.0
+    with pytest.raises(ValidationError, match="rows \\[2\\]"):
+        compute_rdms(features)
