@@ -47,3 +47,10 @@ def test_bad_names_list_the_valid_ones() -> None:
         backbone("resnet18", layers=["layer9"])
     with pytest.raises(ValidationError, match=r"\['V1', 'V2', 'V4', 'IT'\]"):
         build_model("cornet_z").forward_layers(torch.randn(1, 3, 32, 32), ["V3"])
+
+
+@pytest.mark.filterwarnings("ignore:The default weight initialization of GoogleNet:FutureWarning")
+def test_layer_that_does_not_run_is_reported() -> None:
+    model = backbone("googlenet").eval()  # auxiliary heads run only in training mode
+    with pytest.raises(ValidationError, match=r"\['aux1'\] .* did not run"):
+        model.forward_layers(torch.randn(1, 3, 64, 64), ["inception3a", "aux1"])

@@ -98,3 +98,14 @@ def test_known_weights_download_checks_sha256_prefix(tmp_path: Path, monkeypatch
         load_weights(cornet_z(), "cornet_s-imagenet")
     assert calls == {"url": known.url, "path": tmp_path / "cache" / "weights"}
     assert not (tmp_path / "cache" / "weights" / known.file_name).exists()  # corrupt file removed
+
+
+def test_new_head_keeps_the_rest_of_the_weights(tmp_path: Path) -> None:
+    """ImageNet-style weights (1000 classes) into a 7-class model: all but the head load."""
+    source = cornet_z()
+    path = save_weights(source, tmp_path / "imagenet_like.safetensors")
+    target = build_model("cornet_z", weights=path, num_classes=7)
+    assert target.num_classes == 7 and target.decoder.linear.weight.shape == (7, 512)
+    assert torch.equal(target.IT.conv.weight, source.IT.conv.weight)
+    with pytest.raises(WeightsError, match="decoder.linear.weight"):
+        load_weights(cornet_z(num_classes=7), path)  # without the opt-in, a head mismatch is an error

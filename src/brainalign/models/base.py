@@ -69,7 +69,21 @@ class LayeredModel(nn.Module):
         finally:
             for handle in handles:
                 handle.remove()
+        silent = [name for name in chosen if name not in captured]
+        if silent:
+            raise ValidationError(
+                f"layer(s) {silent} of {type(self).__name__} did not run in this forward pass (e.g. an "
+                f"auxiliary head used only in training); choose among {list(self.layer_names)}"
+            )
         return logits, {name: captured[name] for name in chosen}
+
+
+def classifier_head(model: nn.Module) -> tuple[str, nn.Linear]:
+    """``(dotted path, module)`` of the model's final ``nn.Linear`` (the class read-out)."""
+    linears = [(path, module) for path, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not linears:
+        raise ValidationError(f"{type(model).__name__} has no nn.Linear layer to use as classifier head")
+    return linears[-1]
 
 
 def _capture(store: dict[str, torch.Tensor], name: str, module: nn.Module, inputs: Any, output: Any) -> None:

@@ -24,6 +24,8 @@ def build_model(name: str, weights: str | os.PathLike[str] | None = None, **kwar
 
     ``weights``: a brainalign weights file or known name (``"cornet_s-imagenet"``), loaded with
     :func:`load_weights`; for torchvision models also a torchvision weights name (``"DEFAULT"``).
+    With ``num_classes`` and weights whose classifier head has another size, everything but the head
+    is loaded (the head starts fresh: fine-tuning on a new label set).
     """
     if name in CORNETS:
         model = CORNETS[name](**kwargs)
@@ -35,7 +37,8 @@ def build_model(name: str, weights: str | os.PathLike[str] | None = None, **kwar
     else:
         raise ValidationError(f"unknown model {name!r}; choose one of {model_names()}")
     if weights is not None:
-        load_weights(model, weights)
+        # an explicit num_classes means a new task: keep the fresh head if the file's has another size
+        load_weights(model, weights, keep_new_head="num_classes" in kwargs)
     return model
 
 

@@ -12,7 +12,7 @@ from typing import Sequence
 from torch import nn
 
 from brainalign.errors import ValidationError
-from brainalign.models.base import LayeredModel
+from brainalign.models.base import LayeredModel, classifier_head
 
 
 def classifier_names() -> list[str]:
@@ -50,7 +50,7 @@ def backbone(
             f"weights {weights!r} are not available for torchvision model {name!r} ({error}); "
             "use 'DEFAULT', a name from torchvision.models.get_model_weights(name), or None"
         ) from None
-    head_path, head = _final_linear(net)
+    head_path, head = classifier_head(net)
     if num_classes is not None and num_classes != head.out_features:
         net.set_submodule(head_path, nn.Linear(head.in_features, num_classes))
     net.__class__ = _layered_class(type(net))
@@ -65,13 +65,6 @@ def backbone(
 def _layered_class(torchvision_class: type) -> type:
     """``torchvision_class`` extended with the ``LayeredModel`` methods (one class per architecture)."""
     return type(f"Layered{torchvision_class.__name__}", (torchvision_class, LayeredModel), {})
-
-
-def _final_linear(net: nn.Module) -> tuple[str, nn.Linear]:
-    linears = [(path, module) for path, module in net.named_modules() if isinstance(module, nn.Linear)]
-    if not linears:
-        raise ValidationError(f"{type(net).__name__} has no final nn.Linear layer to read num_classes from")
-    return linears[-1]
 
 
 def _default_layers(net: nn.Module) -> list[str]:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from brainalign.errors import DataFormatError, DownloadError, WeightsError
+from brainalign.models.base import classifier_head
 from brainalign.runs import atomic_path
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
@@ -53,18 +54,31 @@ def cache_dir() -> Path:
     return Path(root) / "weights"
 
 
-def load_weights(model: nn.Module, source: str | os.PathLike[str]) -> nn.Module:
+def load_weights(model: nn.Module, source: str | os.PathLike[str], keep_new_head: bool = False) -> nn.Module:
     """Load ``source`` (a known name from ``KNOWN_WEIGHTS`` or a weights file) into ``model``; return it.
 
     ``.pth``/``.pt`` files are read with ``torch.load(weights_only=True)``; a ``state_dict`` entry and a
     ``module.`` key prefix (``nn.DataParallel``) are unwrapped, so the official CORnet checkpoints load
     unchanged. Raises :class:`WeightsError` naming missing/unexpected keys or mismatched shapes.
+    ``keep_new_head=True`` loads everything but a classifier head of another size (e.g. 1000 ImageNet
+    classes into a 20-class model), which keeps its fresh initialisation.
     """
     path = fetch_known(str(source)) if str(source) in KNOWN_WEIGHTS else Path(source)
     state = read_state_dict(path)
-    _check_compatible(model, state, path)
-    model.load_state_dict(state, strict=True)
+    kept_head = _mismatched_head_keys(model, state) if keep_new_head else set()
+    state = {key: value for key, value in state.items() if key not in kept_head}
+    _check_compatible(model, state, path, optional=kept_head)
+    model.load_state_dict(state, strict=not kept_head)
     return model
+
+
+def _mismatched_head_keys(model: nn.Module, state: Mapping[str, torch.Tensor]) -> set[str]:
+    """Keys of the model's classifier head when the file's head has another shape (else empty)."""
+    head_path, head = classifier_head(model)
+    head_keys = {f"{head_path}.{name}": tensor for name, tensor in head.state_dict().items()}
+    if all(key in state and state[key].shape == tensor.shape for key, tensor in head_keys.items()):
+        return set()
+    return set(head_keys)
 
 
 def fetch_known(name: str) -> Path:
@@ -138,10 +152,12 @@ def _strip_module(key: str) -> str:
     return key[len("module."):] if key.startswith("module.") else key
 
 
-def _check_compatible(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+def _check_compatible(
+    model: nn.Module, state: Mapping[str, torch.Tensor], path: Path, optional: set[str] = frozenset()
+) -> None:
     expected = model.state_dict()
     # BatchNorm's counter is bookkeeping; torch fills it in when old checkpoints lack it.
-    missing = [k for k in expected if k not in state and not k.endswith("num_batches_tracked")]
+    missing = [k for k in expected if k not in state and k not in optional and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in expected]
     wrong_shape = [
         f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
