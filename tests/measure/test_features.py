@@ -10,7 +10,7 @@ import torch
 
 from brainalign.cli import run
 from brainalign.data import Stimuli
-from brainalign.errors import ValidationError
+from brainalign.errors import DataFormatError, ValidationError
 from brainalign.measure.features import extract, load_features
 from brainalign.models import cornet_s, cornet_z, save_weights
 
@@ -53,6 +53,8 @@ def test_out_dir_streams_to_npy_files(tmp_path: Path, random_stimuli: Stimuli) -
     assert index["stimulus_ids"] == random_stimuli.ids and index["shapes"]["IT"] == [5, 512]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["IT.npy", "V2.npy", "features.json"]  # no temp files
     assert load_features(tmp_path).keys() == {"V2", "IT"}
+    with pytest.raises(DataFormatError, match="features.json"):
+        load_features(tmp_path / "elsewhere")
 
 
 def test_unknown_layer_lists_the_valid_ones(random_stimuli: Stimuli) -> None:

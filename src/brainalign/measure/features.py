@@ -48,6 +48,7 @@ def extract(
     if out_dir is None:
         return _stream(allocate=lambda layer, shape: np.empty(shape, dtype=np.float32), **run)
     folder = Path(out_dir)
+    (folder / INDEX_FILE).unlink(missing_ok=True)  # the index marks a complete set; drop a stale one first
     with contextlib.ExitStack() as stack:
         temp_paths = {layer: stack.enter_context(atomic_path(folder / f"{layer}.npy")) for layer in chosen}
         written = _stream(
@@ -60,8 +61,8 @@ def extract(
         del written  # close the memmaps; leaving the stack renames each finished file into place
     atomic_write_json(
         folder / INDEX_FILE,
-        {"stimulus_ids": stimuli.ids, "layers": chosen, "shapes": shapes, "image_size": image_size,
-         "files": {layer: f"{layer}.npy" for layer in chosen}},
+        {"model": type(model).__name__, "stimulus_ids": stimuli.ids, "layers": chosen, "shapes": shapes,
+         "image_size": image_size, "files": {layer: f"{layer}.npy" for layer in chosen}},
     )
     return load_features(folder)
 
@@ -70,7 +71,10 @@ def load_features(folder: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read features written by :func:`extract` with ``out_dir``: ``{layer: memmap (n_stimuli, n_features)}``."""
     index_path = Path(folder) / INDEX_FILE
     if not index_path.is_file():
-        raise DataFormatError(f"{folder} holds no {INDEX_FILE}; it was not written by brainalign features extract")
+        raise DataFormatError(
+            f"{folder} holds no {INDEX_FILE}: not a complete feature set (write one with `brainalign features` "
+            "or extract(..., out_dir=...))"
+        )
     index = json.loads(index_path.read_text())
     return {layer: np.load(Path(folder) / index["files"][layer], mmap_mode="r") for layer in index["layers"]}
 
