@@ -125,11 +125,6 @@ def check_pixels(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     return tensor.float()
 
 
-def n_images(images: ImageSource) -> int:
-    """Number of images in a tensor, array or ``Stimuli``."""
-    return len(images)
-
-
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = TOP_K) -> dict[int, torch.Tensor]:
     """``{k: bool (batch,)}``: is the label among the ``k`` highest logits (``k`` capped at the class count)."""
     largest = min(max(ks), logits.shape[1])
@@ -189,10 +184,10 @@ def accuracy(
     label_tensor: torch.Tensor | None = None
     predictions, top1, top5 = [], [], []
     try:
-        for indices, pixels in track(batches, "accuracy", total=-(-n_images(images) // batch_size), disable=not progress):
+        for indices, pixels in track(batches, "accuracy", total=-(-len(images) // batch_size), disable=not progress):
             pixels = pixels.to(device)
             if label_tensor is None:
-                label_tensor = check_labels(labels, n_images(images), num_classes(model, normalize_pixels(pixels, normalization)))
+                label_tensor = check_labels(labels, len(images), num_classes(model, normalize_pixels(pixels, normalization)))
             batch_labels = label_tensor[indices].to(device)
             with torch.no_grad():
                 logits = model(normalize_pixels(pixels, normalization))

@@ -23,7 +23,6 @@ from brainalign.measure.classification import (
     ImageSource,
     Normalization,
     check_labels,
-    n_images,
     normalize_pixels,
     num_classes,
     pixel_batches,
@@ -140,7 +139,7 @@ def attack_accuracy(
     normalization = resolve_normalization(model, normalize)
     was_training = model.training
     model = model.to(device).eval()
-    total = n_images(images)
+    total = len(images)
     clean = {1: 0, 5: 0}
     hits = np.zeros((len(eps_values), 2), dtype=np.int64)  # (eps, top1/top5) counts
     label_tensor: torch.Tensor | None = None
