@@ -1,0 +1,102 @@
+"""Kamitani-lab fMRI (bdpy BData HDF5) on small files written in the GOD layout with bdpy itself."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from brainalign.data import load_kamitani_fmri
+from brainalign.data.kamitani import VoxelPCA, imagenet_id, known_imagenet_ids
+from brainalign.errors import DataFormatError, MissingDatasetError, ValidationError
+
+bdpy = pytest.importorskip("bdpy")
+
+ROI_SPANS = {"V1": (0, 12), "V2": (12, 22), "V3": (22, 30), "V4": (30, 36), "LOC": (36, 48), "FFA": (48, 50)}
+N_VOXELS = 50
+TRAIN_LABELS = [1518878.010042 + 0.000001 * i for i in range(0, 40)]  # 40 images x 1 repetition
+TEST_LABELS = [1443537.022563, 1621127.019020, 1677366.018182]  # 3 images x 5 repetitions
+
+
+def write_god_file(path, roi_v4_key="ROI_V4", with_datatype=True):
+    """One subject file: training rows (DataType 1) then test rows (DataType 2), as in Subject1.h5."""
+    rng = np.random.default_rng(0)
+    labels = np.array(TRAIN_LABELS + TEST_LABELS * 5)
+    datatype = np.array([1] * len(TRAIN_LABELS) + [2] * (len(TEST_LABELS) * 5), dtype=float)
+    voxels = rng.normal(size=(len(labels), N_VOXELS))
+    bdata = bdpy.BData()
+    bdata.add(voxels, "VoxelData")
+    for roi, (start, stop) in ROI_SPANS.items():
+        marks = np.full(N_VOXELS, np.nan)
+        marks[start:stop] = 1
+        bdata.add_metadata(roi_v4_key if roi == "V4" else f"ROI_{roi}", marks, f"1 = {roi} voxel", where="VoxelData")
+    vc = np.full(N_VOXELS, np.nan)
+    vc[:48] = 1
+    bdata.add_metadata("ROI_VC", vc, "1 = visual cortex voxel", where="VoxelData")
+    bdata.add(labels[:, None], "Label")
+    if with_datatype:
+        bdata.add(datatype[:, None], "DataType")
+    bdata.save(str(path))
+    return voxels, labels, datatype
+
+
+def test_imagenet_ids_match_the_god_lists(shared_data) -> None:
+    known = known_imagenet_ids(shared_data / "god_kamitani_stimulus_metadata")
+    assert len(known) == 1250
+    assert imagenet_id(1443537.022563) == "n01443537_22563"
+    assert imagenet_id(1621127.019020) == "n01621127_19020"
+    with open(shared_data / "god_kamitani_stimulus_metadata" / "imageID_test.csv") as handle:
+        rows = [line.strip().split(",") for line in handle if line.strip()]
+    assert all(imagenet_id(float(number)) == name.strip('"').replace(".JPEG", "") for number, name in rows)
+
+
+def test_rois_repetitions_and_id_mapping(tmp_path) -> None:
+    voxels, labels, datatype = write_god_file(tmp_path / "Subject1.h5")
+    test = load_kamitani_fmri(tmp_path / "Subject1.h5", split="test", average=False)
+    assert test.data.shape == (3, 5, 48)  # union of V1..LOC and VC = the first 48 voxels; FFA not chosen
+    assert test.stimulus_ids == ["n01443537_22563", "n01621127_19020", "n01677366_18182"]
+    rows = np.flatnonzero((datatype == 2) & np.isclose(labels, 1621127.019020))
+    np.testing.assert_allclose(test.data[1], voxels[rows][:, :48], rtol=1e-6)
+    np.testing.assert_array_equal(test.rois["V4"], np.arange(30, 36))
+    averaged = load_kamitani_fmri(tmp_path / "Subject1.h5", split="test", rois=["V1", "LOC"])
+    assert averaged.data.shape == (3, 1, 24)
+    np.testing.assert_allclose(averaged.select_roi("LOC").data[1, 0], voxels[rows][:, 36:48].mean(0), rtol=1e-5)
+    train = load_kamitani_fmri(tmp_path / "Subject1.h5", split="train")
+    assert len(train) == 40 and train.stimulus_ids[0] == "n01518878_10042"
+
+
+def test_shen_style_file_without_datatype_and_with_hv4(tmp_path) -> None:
+    write_god_file(tmp_path / "sub-01_train.h5", roi_v4_key="ROI_hV4", with_datatype=False)
+    responses = load_kamitani_fmri(tmp_path / "sub-01_train.h5", split=None, rois=["V4"])
+    assert responses.feature_shape == (6,) and len(responses) == 43
+
+
+def test_metadata_check_and_bad_input(tmp_path, shared_data) -> None:
+    write_god_file(tmp_path / "Subject1.h5")
+    god = shared_data / "god_kamitani_stimulus_metadata"
+    assert len(load_kamitani_fmri(tmp_path / "Subject1.h5", split="test", metadata_dir=god)) == 3
+    with pytest.raises(DataFormatError, match="not in the GOD image lists"):
+        load_kamitani_fmri(tmp_path / "Subject1.h5", split="train", metadata_dir=god)  # synthetic train labels
+    with pytest.raises(ValidationError, match="available ROIs"):
+        load_kamitani_fmri(tmp_path / "Subject1.h5", rois=["V5"])
+    truncated = tmp_path / "cut.h5"
+    truncated.write_bytes((tmp_path / "Subject1.h5").read_bytes()[:3000])
+    with pytest.raises(DataFormatError, match="truncated"):
+        load_kamitani_fmri(truncated)
+    with pytest.raises(MissingDatasetError):
+        load_kamitani_fmri(tmp_path / "absent.h5")
+
+
+def test_pca_fitted_on_training_only_and_saved(tmp_path) -> None:
+    write_god_file(tmp_path / "Subject1.h5")
+    train = load_kamitani_fmri(tmp_path / "Subject1.h5", split="train")
+    test = load_kamitani_fmri(tmp_path / "Subject1.h5", split="test")
+    pca = VoxelPCA.fit(train, n_components=20)
+    reduced_train, reduced_test = pca.transform(train), pca.transform(test)
+    assert reduced_train.feature_shape == (20,) and reduced_test.feature_shape == (20,)
+    np.testing.assert_allclose(reduced_train.flatten().mean(0), 0, atol=1e-5)  # centred on training data only
+    assert np.abs(reduced_test.flatten().mean(0)).max() > 1e-3
+    loaded = VoxelPCA.load(pca.save(tmp_path / "pca.npz"))
+    np.testing.assert_allclose(loaded.transform(test).data, reduced_test.data, rtol=1e-6)
+    with pytest.raises(ValidationError, match="n_components=1024 exceeds"):
+        VoxelPCA.fit(train)  # 40 training images cannot give 1024 components
+    with pytest.raises(ValidationError, match="voxels but the PCA"):
+        pca.transform(load_kamitani_fmri(tmp_path / "Subject1.h5", split="test", rois=["V1"]))
