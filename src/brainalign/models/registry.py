@@ -9,7 +9,7 @@ from brainalign.errors import ValidationError
 from brainalign.models.base import LayeredModel
 from brainalign.models.cornet import cornet_s, cornet_z
 from brainalign.models.torchvision_backbone import backbone, classifier_names
-from brainalign.models.weights import KNOWN_WEIGHTS, load_weights
+from brainalign.models.weights import KNOWN_WEIGHTS, WEIGHTS_SUFFIXES, load_weights
 
 CORNETS: dict[str, Callable[..., LayeredModel]] = {"cornet_s": cornet_s, "cornet_z": cornet_z}
 
@@ -43,4 +43,6 @@ def build_model(name: str, weights: str | os.PathLike[str] | None = None, **kwar
 
 
 def _is_brainalign_weights(weights: str | os.PathLike[str]) -> bool:
-    return str(weights) in KNOWN_WEIGHTS or Path(weights).suffix != "" or Path(weights).exists()
+    """A brainalign source (known name or weights file), as opposed to a torchvision weights name."""
+    path = Path(weights)
+    return str(weights) in KNOWN_WEIGHTS or path.suffix in WEIGHTS_SUFFIXES or path.exists()

@@ -19,6 +19,7 @@ from brainalign.models.base import classifier_head
 from brainalign.runs import atomic_path
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+WEIGHTS_SUFFIXES = TORCH_SUFFIXES + (".safetensors",)
 _LIST_LIMIT = 12
 
 
