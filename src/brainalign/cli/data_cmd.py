@@ -1,4 +1,91 @@
-"""CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported)."""
+"""CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported):
+``brainalign fetch`` (public data/weights into a cache), ``brainalign simulate`` (the simulated observer
+to files), ``brainalign convert-things-eeg2`` (pickled THINGS-EEG2 files to safe .npz) and
+``brainalign rdms`` (what an RDM file holds)."""
 from __future__ import annotations
 
-from brainalign.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from brainalign.cli.app import app
+
+
+@app.command("fetch")
+def fetch_command(
+    name: Optional[str] = typer.Argument(None, help="Source name (see --list)."),
+    cache: Path = typer.Option(Path("data_cache"), "--cache", help="Folder the file is downloaded into."),
+    sha256: Optional[str] = typer.Option(None, help="Pin the full SHA-256 of the file."),
+    url: Optional[str] = typer.Option(None, help="Download from this mirror instead of the registry URL."),
+    list_sources: bool = typer.Option(False, "--list", help="List the known sources and exit."),
+) -> None:
+    """Download a public dataset file or model weights (checksum-verified, atomic) into --cache."""
+    from brainalign.data.downloads import REGISTRY, fetch, file_sha256
+
+    if list_sources or name is None:
+        for entry in REGISTRY.values():
+            where = entry.url or f"manual download from {entry.page}"
+            typer.echo(f"{entry.name}: {entry.description}\n    {where}\n    checksum: {entry.checksum_note}")
+        return
+    path = fetch(name, cache, sha256=sha256, url=url, progress=True)
+    typer.echo(f"{path} (sha256 {file_sha256(path)})")
+
+
+@app.command("simulate")
+def simulate_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder (images, stimulus CSVs, responses .npz, ground truth)."),
+    seed: int = typer.Option(0, help="Random seed; the same seed gives identical files."),
+    modality: str = typer.Option("eeg", help="eeg (17 channels x 20 times) or fmri (ROIs V1..LOC, VC)."),
+    subjects: int = typer.Option(3, help="Number of simulated subjects."),
+    snr: float = typer.Option(0.5, help="Single-trial signal-to-noise variance ratio."),
+    image_size: int = typer.Option(64, help="Image side in pixels."),
+    train_per_category: int = typer.Option(20, help="Training images per category (16 categories)."),
+    test_per_category: int = typer.Option(10, help="Test images per category (8 new categories)."),
+    pretrain_per_category: int = typer.Option(40, help="Pretraining images per training category."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
+) -> None:
+    """Write a simulated experiment (the demo's default data) as ordinary files into --out."""
+    from brainalign.data.simulation import simulate
+
+    dataset = simulate(
+        seed=seed, modality=modality, n_subjects=subjects, snr=snr, image_size=image_size,
+        train_per_category=train_per_category, test_per_category=test_per_category,
+        pretrain_per_category=pretrain_per_category,
+    )
+    folder = dataset.save(out, force=force)
+    typer.echo(
+        f"{folder}: {len(dataset.train_stimuli)} train / {len(dataset.test_stimuli)} test / "
+        f"{len(dataset.pretrain_stimuli)} pretraining images, subjects {', '.join(dataset.subjects)}"
+    )
+
+
+@app.command("convert-things-eeg2")
+def convert_things_eeg2_command(
+    root: Path = typer.Argument(..., help="THINGS-EEG2 folder (preprocessed_data/sub-XX/*.npy, image_set/image_metadata.npy)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the safe files sub-XX/{train,test}.npz."),
+    subject: list[int] = typer.Option([1], "--subject", "-s", help="Subject number(s); repeat the option for several."),
+    trust: bool = typer.Option(False, "--trust", help="Allow unpickling the published files (only for files you trust)."),
+    metadata: Optional[Path] = typer.Option(None, help="image_metadata.npy (default: found under ROOT)."),
+) -> None:
+    """Re-save pickled THINGS-EEG2 files as pickle-free .npz (then load them without --trust)."""
+    from brainalign.data.things_eeg2 import convert_things_eeg2
+
+    for path in convert_things_eeg2(root, out, subjects=subject, allow_pickle=trust, metadata=metadata):
+        typer.echo(str(path))
+
+
+@app.command("rdms")
+def rdms_command(
+    path: Path = typer.Argument(..., help="RDM file: .npy, .npz or .mat."),
+    key: Optional[str] = typer.Option(None, help="Variable/array to read (default: every RDM in the file)."),
+) -> None:
+    """List the RDMs a file holds (name, size, mean dissimilarity)."""
+    import numpy as np
+
+    from brainalign.data.rdm_files import load_rdms
+
+    matrices, names = load_rdms(path, key=key)
+    for matrix, name in zip(matrices, names):
+        upper = matrix[np.triu_indices(len(matrix), 1)]
+        typer.echo(f"{name}: {len(matrix)} x {len(matrix)}, mean dissimilarity {upper.mean():.4f}")
