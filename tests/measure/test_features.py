@@ -83,3 +83,9 @@ def test_cli_features_from_csv_with_weights(tmp_path: Path, random_stimuli: Stim
     assert "--force" in capsys.readouterr().err
     assert run(args + ["--force", "--layers", "V3"]) == 2
     assert "V3" in capsys.readouterr().err
+
+
+def test_cli_models_lists_names_and_weights(capsys) -> None:
+    assert run(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "cornet_s, cornet_z, alexnet" in out and "cornet_s-imagenet: https://s3.amazonaws.com" in out

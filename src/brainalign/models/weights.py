@@ -1,11 +1,10 @@
 """Load and save model weights: local ``.pth``/``.pt``/``.safetensors`` files or known published weights.
 
-Known names (``KNOWN_WEIGHTS``) are downloaded once with pooch into the cache directory
+Known names (``KNOWN_WEIGHTS``) are downloaded once (``brainalign.data.fetch``) into the cache directory
 (``$BRAINALIGN_CACHE`` or ``~/.cache/brainalign``, sub-folder ``weights``).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from brainalign.errors import DataFormatError, DownloadError, WeightsError
+from brainalign.errors import DataFormatError, WeightsError
 from brainalign.models.base import classifier_head
 from brainalign.runs import atomic_path
 
@@ -25,27 +24,23 @@ _LIST_LIMIT = 12
 
 @dataclass(frozen=True)
 class KnownWeights:
-    """A published checkpoint: where it lives and the sha256 prefix its file name carries."""
+    """Published weights: the ``brainalign.data.REGISTRY`` entry holding the file, and its architecture."""
 
-    url: str
-    sha256_prefix: str
+    source: str
     architecture: str
 
     @property
-    def file_name(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+    def url(self) -> str:
+        from brainalign.data.downloads import REGISTRY
+
+        return str(REGISTRY[self.source].url)
 
 
-# The CORnet files follow torch.hub's naming: ``<name>-<first 8 hex digits of the file's sha256>.pth``.
-# The full sha256 is not published, so downloads use pooch's ``known_hash=None`` and
-# ``_verify_prefix`` checks the published 8-digit prefix after every fetch.
+# The download itself (pooch, staging folder, check of the sha256 prefix the published file names
+# carry: the full sha256 of the CORnet files is not published) lives in brainalign.data.downloads.
 KNOWN_WEIGHTS: dict[str, KnownWeights] = {
-    "cornet_s-imagenet": KnownWeights(
-        "https://s3.amazonaws.com/cornet-models/cornet_s-1d3f7974.pth", "1d3f7974", "cornet_s"
-    ),
-    "cornet_z-imagenet": KnownWeights(
-        "https://s3.amazonaws.com/cornet-models/cornet_z-5c427c9c.pth", "5c427c9c", "cornet_z"
-    ),
+    "cornet_s-imagenet": KnownWeights("cornet_s", "cornet_s"),
+    "cornet_z-imagenet": KnownWeights("cornet_z", "cornet_z"),
 }
 
 
@@ -73,6 +68,13 @@ def load_weights(model: nn.Module, source: str | os.PathLike[str], keep_new_head
     return model
 
 
+def fetch_known(name: str) -> Path:
+    """The local file of known weights ``name``, downloaded and checked once into :func:`cache_dir`."""
+    from brainalign.data.downloads import fetch
+
+    return fetch(KNOWN_WEIGHTS[name].source, cache_dir(), progress=True)
+
+
 def _mismatched_head_keys(model: nn.Module, state: Mapping[str, torch.Tensor]) -> set[str]:
     """Keys of the model's classifier head when the file's head has another shape (else empty)."""
     head_path, head = classifier_head(model)
@@ -80,37 +82,6 @@ def _mismatched_head_keys(model: nn.Module, state: Mapping[str, torch.Tensor]) -
     if all(key in state and state[key].shape == tensor.shape for key, tensor in head_keys.items()):
         return set()
     return set(head_keys)
-
-
-def fetch_known(name: str) -> Path:
-    """Download the known weights ``name`` once (cached) and return the local file."""
-    import pooch
-
-    known = KNOWN_WEIGHTS[name]
-    try:
-        local = pooch.retrieve(
-            known.url, known_hash=None, fname=known.file_name, path=cache_dir(), progressbar=True
-        )
-    except Exception as error:  # network, HTTP and file-system errors all mean the same to the user
-        raise DownloadError(
-            f"could not download weights {name!r} from {known.url} ({error}); check the connection, or "
-            f"download the file by hand into {cache_dir()} and pass its path"
-        ) from error
-    _verify_prefix(Path(local), known.sha256_prefix)
-    return Path(local)
-
-
-def _verify_prefix(path: Path, prefix: str) -> None:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if not digest.hexdigest().startswith(prefix):
-        path.unlink(missing_ok=True)
-        raise DownloadError(
-            f"downloaded {path.name} has sha256 {digest.hexdigest()[:8]}..., expected {prefix}...; the "
-            "partial or corrupted file was deleted, run again to re-download"
-        )
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
