@@ -14,10 +14,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from brainalign.data.stimuli import IMAGENET_MEAN, IMAGENET_STD
 from brainalign.errors import ValidationError
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "LayeredModel", "classifier_head"]
 
 
 class LayeredModel(nn.Module):
