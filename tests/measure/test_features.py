@@ -29,7 +29,7 @@ def test_cornet_s_four_layers_for_the_92_images(shared_data: Path) -> None:
     """
     stimuli = Stimuli.from_folder(shared_data / "kriegeskorte2008_92images" / "images")
     model = cornet_s().eval()
-    features = extract(model, stimuli, batch_size=46, image_size=64, progress=False)
+    features = extract(model, stimuli, batch_size=92, image_size=64, progress=False)
     expected_features = {"V1": 64 * 16 * 16, "V2": 128 * 8 * 8, "V4": 256 * 4 * 4, "IT": 512 * 2 * 2}
     assert {layer: array.shape for layer, array in features.items()} == {
         layer: (92, n) for layer, n in expected_features.items()
