@@ -62,3 +62,14 @@ def test_environment_info_records_seed_and_versions() -> None:
     info = environment_info(seed=7)
     assert info["seed"] == 7
     assert "numpy" in info["versions"]
+
+
+def test_atomic_files_get_umask_permissions(tmp_path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_json(tmp_path / "x.json", {})
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -38,10 +38,18 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     temp = Path(temp_name)
     try:
         yield temp
+        if temp.exists():  # mkstemp creates 0600; give the file the usual umask-based mode
+            os.chmod(temp, 0o666 & ~_current_umask())
         os.replace(temp, target)
     finally:
         if temp.exists():
             temp.unlink()
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], content: bytes) -> Path:
