@@ -174,7 +174,7 @@ def plot_dimensions(dimensions_csv: PathLike, out_stem: PathLike, baseline: str 
 
 def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
     """Alignment across training epochs (log-scaled epoch axis): top, similarity per target (mean and
-    SEM across seeds); bottom, accuracy when the file has it. Epoch-0 values (before training) are
+    SEM across the runs named in column ``seed``, e.g. seeds or subject x seed); bottom, accuracy when the file has it. Epoch-0 values (before training) are
     drawn as dashed horizontal lines, since a log axis cannot show epoch 0."""
     table = read_table(trajectory_csv, "trajectory")
     has_accuracy = "accuracy" in table.columns and table["accuracy"].notna().any()
@@ -198,7 +198,8 @@ def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
     axes[-1].xaxis.set_major_formatter(FormatStrFormatter("%d"))
     axes[-1].xaxis.set_minor_locator(NullLocator())
     axes[-1].set_xlabel("training epoch (log scale; dashed: before training)")
-    return _finish(fig, axes, out_stem, f"mean and SEM over {table['seed'].nunique()} seed(s)", legend_on_first=True)
+    runs = table["seed"].nunique()
+    return _finish(fig, axes, out_stem, f"mean and SEM over {runs} run(s) (column seed)", legend_on_first=True)
 
 
 def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples: int = 4) -> list[Path]:

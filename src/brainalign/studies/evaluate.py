@@ -1,0 +1,192 @@
+"""Measurement of a study's models on the held-out stimuli, written as result tables.
+
+For every subject: the base model and every aligned/control model of the sweep are run on the
+subject's held-out images; their layer RDMs (``evaluation.rdm_metric``) are compared
+(``evaluation.compare_method``) with the subject's held-out neural RDMs:
+
+- the whole-response RDM (every channel x time point, or every voxel; responses z-scored with the
+  training mean and std, repetitions averaged) -> ``similarity.csv`` target = layer name;
+- EEG: one RDM per time point over channels -> ``rsa_timecourses.csv``;
+- fMRI: one RDM per ROI, similarity = best layer -> ``similarity.csv`` target = ROI.
+
+Models are named ``base``, ``aligned`` (control ``none``), ``control_beta0``,
+``control_no_contrastive``, ``control_unpaired`` (``_beta<b>`` appended when the sweep has several
+betas); several seeds of one model are averaged per subject.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brainalign.align.checkpoint import checkpoint_epochs, load_aligned, load_head, load_model_file
+from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulate_cached
+from brainalign.config import DataConfig, SweepConfig
+from brainalign.data import Responses
+from brainalign.measure import RDMs, compare, compute_rdms
+from brainalign.measure.features import extract
+from brainalign.studies.config import EvaluationConfig
+
+BASE = "base"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """One finished sweep job: its model label, subject, seed and run directory."""
+
+    label: str
+    subject: str
+    seed: int
+    run_dir: Path
+
+
+@dataclass
+class HeldOut:
+    """A subject's held-out data: images, z-scored responses ``(n, *feature_shape)`` and axis metadata."""
+
+    subject: str
+    data: AlignmentData
+    responses: np.ndarray
+    times: np.ndarray | None
+    rois: dict[str, np.ndarray] | None
+
+    @property
+    def flat(self) -> np.ndarray:
+        """Responses ``(n_stimuli, n_features)``."""
+        return self.responses.reshape(len(self.responses), -1)
+
+
+def trained_models(sweep_dir: Path) -> list[TrainedModel]:
+    """The jobs listed in ``sweep_dir/sweep.json``, labelled (see module docstring)."""
+    jobs = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))["jobs"]
+    betas = {job["beta"] for job in jobs if job["control"] != "control_beta0"}
+    models = []
+    for job in jobs:
+        label = "aligned" if job["control"] == "none" else job["control"]
+        if len(betas) > 1 and job["control"] != "control_beta0":
+            label = f"{label}_beta{job['beta']:g}"
+        models.append(TrainedModel(label, job["subject"], int(job["seed"]), Path(job["run_dir"])))
+    return models
+
+
+def held_out(data_config: DataConfig, subject: str) -> HeldOut:
+    """Load ``subject``'s held-out images and responses (z-scored on the training statistics)."""
+    data = load_alignment_data(data_config.model_copy(update={"subject": subject or None}))
+    meta = _held_out_metadata(data_config, data.subject)
+    responses = data.test_targets.reshape(len(data.test_targets), *meta.feature_shape)
+    return HeldOut(data.subject, data, responses, meta.times, meta.rois)
+
+
+def _held_out_metadata(data_config: DataConfig, subject: str) -> Responses:
+    if data_config.source == "simulated":
+        return simulate_cached(json.dumps(data_config.simulate, sort_keys=True)).test[subject]
+    return Responses.load(str(data_config.test_responses).replace("{subject}", subject))
+
+
+def neural_rdms(subject_data: HeldOut, metric: str) -> dict[str, RDMs]:
+    """Held-out neural RDMs: ``whole`` (1 RDM), ``times`` (EEG: one per time point), ``rois`` (fMRI)."""
+    rdms = {"whole": compute_rdms(subject_data.flat, metric)}
+    if subject_data.times is not None and subject_data.responses.ndim == 3:
+        per_time = np.ascontiguousarray(np.moveaxis(subject_data.responses, 2, 0))  # (times, n, channels)
+        rdms["times"] = compute_rdms(per_time, metric, descriptors={"time": subject_data.times})
+    if subject_data.rois:
+        rdms["rois"] = compute_rdms({roi: subject_data.flat[:, index] for roi, index in subject_data.rois.items()}, metric)
+    return rdms
+
+
+def model_rdms(model: torch.nn.Module, stimuli: Any, evaluation: EvaluationConfig) -> RDMs:
+    """Layer RDMs ``(n_layers, n_pairs)`` of ``model`` on ``stimuli`` (descriptor column ``layer``)."""
+    features = extract(model, stimuli, evaluation.layers, image_size=evaluation.image_size, progress=False)
+    return compute_rdms(features, evaluation.rdm_metric)
+
+
+def similarity_rows(label: str, subject: str, layer_rdms: RDMs, neural: dict[str, RDMs], method: str) -> dict[str, list]:
+    """Rows of ``similarity`` (per layer vs whole response; per ROI, best layer) and ``rsa_timecourses``."""
+    layers = list(layer_rdms.descriptors["layer"])
+    whole = compare(layer_rdms, neural["whole"], method)[:, 0]
+    rows: dict[str, list] = {"similarity": [(label, layer, subject, value) for layer, value in zip(layers, whole)]}
+    if "rois" in neural:
+        best = compare(layer_rdms, neural["rois"], method).max(axis=0)
+        rows["similarity"] += [(label, roi, subject, value) for roi, value in zip(neural["rois"].descriptors["layer"], best)]
+    if "times" in neural:
+        course = compare(layer_rdms, neural["times"], method)  # (layers, times)
+        times = neural["times"].descriptors["time"].to_numpy()
+        rows["rsa_timecourses"] = [(label, layer, subject, time, course[i, j])
+                                   for i, layer in enumerate(layers) for j, time in enumerate(times)]
+    return rows
+
+
+def trajectory_rows(model: TrainedModel, subject_data: HeldOut, neural: RDMs, evaluation: EvaluationConfig,
+                    layer: str, labels: np.ndarray | None, base: torch.nn.Module) -> list[tuple]:
+    """``trajectory`` rows of one run ``(epoch, target, similarity, accuracy)``: the ``layer`` RDM's
+    similarity to the held-out response RDM at epoch 0 (``base``) and every saved epoch, with top-1
+    accuracy on the labelled training images when ``labels`` are given (else NaN)."""
+    from brainalign.measure.classification import accuracy
+
+    single_layer = evaluation.model_copy(update={"layers": [layer]})
+    networks = [(0, base)] + [(epoch, None) for epoch in checkpoint_epochs(model.run_dir)]
+    rows = []
+    for epoch, network in networks:
+        network = network if network is not None else load_aligned(model.run_dir, epoch)
+        rdms = model_rdms(network, subject_data.data.test_stimuli, single_layer)
+        score = float(compare(rdms, neural, evaluation.compare_method)[0, 0])
+        top1 = np.nan
+        if labels is not None:
+            top1 = accuracy(network, subject_data.data.train_stimuli, labels, image_size=evaluation.image_size,
+                            progress=False).top1
+        rows.append((epoch, f"{layer} vs held-out responses", score, top1))
+    return rows
+
+
+def predictions(model: TrainedModel, subject_data: HeldOut, evaluation: EvaluationConfig, count: int) -> dict[str, Any]:
+    """Predicted and recorded held-out responses of ``count`` example images spread over the set."""
+    from brainalign.align.trainer import predict_responses
+
+    stimuli = subject_data.data.test_stimuli
+    indices = np.linspace(0, len(stimuli) - 1, count).round().astype(int)
+    network, head = load_aligned(model.run_dir), load_head(model.run_dir)
+    bank = ImageBank(stimuli.subset([stimuli.ids[i] for i in indices]), evaluation.image_size)
+    predicted = predict_responses(network, head, bank, list(head.layer_sizes), 64, torch.device("cpu"))
+    pixels = stimuli.load(indices.tolist(), size=evaluation.image_size, normalize=False)
+    return {
+        "real": subject_data.responses[indices],
+        "predicted": predicted.reshape(subject_data.responses[indices].shape),
+        "stimulus_ids": [stimuli.ids[i] for i in indices],
+        "images": (pixels.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8),
+        "times": subject_data.times,
+    }
+
+
+def variability_rows(rdms_by_model: dict[str, RDMs], method: str) -> list[tuple]:
+    """``variability`` rows: 1 - similarity of every pair of models' RDMs, per layer."""
+    names = list(rdms_by_model)
+    layers = list(rdms_by_model[names[0]].descriptors["layer"])
+    rows = []
+    for index, layer in enumerate(layers):
+        stack = np.stack([rdms_by_model[name].dissimilarities[index] for name in names])
+        variability = 1.0 - compare(stack, method=method)
+        rows += [(layer, names[a], names[b], variability[a, b])
+                 for a in range(len(names)) for b in range(a + 1, len(names))]
+    return rows
+
+
+def base_model(sweep: SweepConfig, sweep_dir: Path) -> torch.nn.Module:
+    """The sweep's shared base model (pre-trained into ``sweep_dir/base``, or the template's weights)."""
+    from brainalign.align.pretrain import build_base
+    from brainalign.align.sweep import BASE_MODEL_FILE
+
+    shared = sweep_dir / BASE_MODEL_FILE
+    if shared.exists():
+        return load_model_file(shared).eval()
+    template = sweep.train
+    return build_base(template, load_alignment_data(template.data), torch.device("cpu")).eval()
+
+
+def frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+    """A result table from row tuples."""
+    return pd.DataFrame(rows, columns=columns)
