@@ -31,7 +31,7 @@ from brainalign.data.procedural import SHAPE_DESCRIPTORS, SHAPES, TEXTURES
 FeatureStats = dict[str, tuple[np.ndarray, np.ndarray]]  # part name -> (mean, std) per feature
 
 STAGES = ("early", "mid", "high", "object")
-FACTOR_WEIGHTS = {"shape": 1.6, "texture": 1.0, "colour": 0.6, "size": 0.5}
+FACTOR_WEIGHTS = {"shape": 1.6, "texture": 1.0, "colour": 0.6, "size": 1.5}
 OBJECT_FACTOR_SHARE = 0.7  # share of variance of the 'object' stage coming from the factor code
 HIGH_FACTOR_SHARE = 0.3  # the 'high' stage already carries some of it
 RETINA_SIZE = 48  # every image is resampled to this many pixels before the first stage

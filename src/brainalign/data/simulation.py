@@ -11,8 +11,9 @@
   stage features are mixed into
 
   * EEG-like responses ``(n, repetitions, 17 channels, 20 times)`` at 100 Hz, 0-190 ms: every
-    stage drives a few sources with smooth scalp topographies, peaking later for deeper stages
-    (``STAGE_LATENCIES``); or
+    stage's 8 principal components (fitted on the training images) drive 8 sources with focal
+    scalp topographies, peaking later for deeper stages (``STAGE_LATENCIES``), plus a small
+    stimulus-independent evoked response; or
   * fMRI-like responses ``(n, repetitions, 5 * n_voxels)`` with ROIs V1, V2, V3, V4, LOC
     (weights over stages in ``ROI_STAGE_WEIGHTS``) and VC (all voxels);
 
@@ -46,7 +47,9 @@ STAGE_LATENCIES = {"early": 0.07, "mid": 0.095, "high": 0.12, "object": 0.15}  #
 STAGE_WIDTHS = {"early": 0.018, "mid": 0.022, "high": 0.028, "object": 0.035}  # Gaussian sd (s)
 # Where each stage's sources sit on the scalp: early ones occipital-medial, deeper ones lateral/parietal.
 STAGE_ANCHORS = {"early": (0.0, -0.78), "mid": (0.0, -0.65), "high": (0.35, -0.6), "object": (0.45, -0.5)}
-SOURCES_PER_STAGE = 8
+TOPOGRAPHY_WIDTH = 0.12  # sd of a source's scalp pattern (head radius ~1): focal enough to keep sources apart
+SOURCES_PER_STAGE = 8  # each stage drives the EEG through its 8 principal components (a low-dimensional code)
+STAGE_GAINS = {"early": 1.0, "mid": 1.0, "high": 1.0, "object": 1.5}  # variance of each stage's sources
 ROIS = ("V1", "V2", "V3", "V4", "LOC")
 ROI_STAGE_WEIGHTS = {
     "V1": {"early": 1.0},
@@ -243,13 +246,12 @@ class _EEGObserver:
         positions = channel_positions()
         self.projections, self.patterns = {}, {}
         for stage in STAGES:
-            width = train_features[stage].shape[1]
-            projection = shared.normal(0, 1, (width, SOURCES_PER_STAGE)) / np.sqrt(width)
-            centres = np.array(STAGE_ANCHORS[stage]) + shared.normal(0, 0.2, (SOURCES_PER_STAGE, 2))
+            projection = _principal_axes(train_features[stage], SOURCES_PER_STAGE) * np.sqrt(STAGE_GAINS[stage])
+            centres = np.array(STAGE_ANCHORS[stage]) + shared.normal(0, 0.3, (SOURCES_PER_STAGE, 2))
             centres[::2, 0] *= -1  # both hemispheres
             centres = centres + individual * rng.normal(0, 0.25, centres.shape)
             distance2 = ((positions[None] - centres[:, None]) ** 2).sum(-1)  # (sources, channels)
-            topography = np.exp(-distance2 / (2 * 0.25**2)) * shared.choice([-1.0, 1.0], (SOURCES_PER_STAGE, 1))
+            topography = np.exp(-distance2 / (2 * TOPOGRAPHY_WIDTH**2)) * shared.choice([-1.0, 1.0], (SOURCES_PER_STAGE, 1))
             topography = topography + individual * 0.3 * rng.normal(0, 1, topography.shape)
             latency = STAGE_LATENCIES[stage] + shared.normal(0, 0.008, SOURCES_PER_STAGE)
             latency = latency + individual * rng.normal(0, 0.012)
@@ -277,6 +279,17 @@ class _EEGObserver:
             signal[:, None] + self.noise_sd * noise, ids, "simulated", subject=subject,
             channels=THINGS_EEG2_CHANNELS, times=TIMES, sfreq=SFREQ,
         )
+
+
+def _principal_axes(features: np.ndarray, k: int) -> np.ndarray:
+    """``(d, k)`` top principal axes of training ``features`` (n, d), scaled so the k scores have total
+    variance 1. With fewer than k training images the missing axes are zero (silent sources)."""
+    centred = features - features.mean(0)
+    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
+    chosen = np.zeros((k, features.shape[1]))
+    chosen[: min(k, len(axes))] = axes[:k]
+    scores_variance = max((singular[:k] ** 2).sum() / len(features), 1e-12)
+    return chosen.T / np.sqrt(scores_variance)
 
 
 class _FMRIObserver:
