@@ -210,13 +210,15 @@ def plot_robustness(table: pd.DataFrame, path: str | Path | None = None, metric:
     figure = Figure(figsize=(9, 3.6))
     raw_axes, aligned_axes = figure.subplots(1, 2, sharex=True)
     figure.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.3)
-    group_columns = [column for column in ("model", "attack") if column in table.columns]
-    groups = table.groupby(group_columns, sort=False) if group_columns else [((), table)]
-    for key, group in groups:
-        label = " / ".join(str(part) for part in (key if isinstance(key, tuple) else (key,))) or metric
-        ordered = group.sort_values("eps")
-        raw_axes.plot(ordered["eps"], ordered[metric], marker="o", label=label)
-        aligned_axes.plot(ordered["eps"], ordered[f"{metric}_aligned"], marker="o", label=label)
+    frame = table.assign(model=table.get("model", ""), attack=table.get("attack", ""))
+    colours = {model: f"C{rank % 10}" for rank, model in enumerate(dict.fromkeys(frame["model"]))}
+    styles = {attack: ("-", "--", ":", "-.")[rank % 4] for rank, attack in enumerate(dict.fromkeys(frame["attack"]))}
+    for (model, attack), rows in frame.groupby(["model", "attack"], sort=False):  # colour: model; line: attack
+        rows = rows.sort_values("eps")
+        label = " / ".join(str(part) for part in (model, attack) if part != "") or metric
+        style = dict(color=colours[model], linestyle=styles[attack], marker="o", label=label)
+        raw_axes.plot(rows["eps"], rows[metric], **style)
+        aligned_axes.plot(rows["eps"], rows[f"{metric}_aligned"], **style)
     name = "top-1" if metric == "top1" else "top-5"
     raw_axes.set(xlabel="epsilon (L-inf, pixel units)", ylabel=f"{name} accuracy", title="raw", ylim=(-0.02, 1.02))
     aligned_axes.set(xlabel="epsilon (L-inf, pixel units)", ylabel=f"{name} accuracy - clean", title="baseline-aligned")
