@@ -55,6 +55,22 @@ def test_torchattacks_fgsm_with_normalisation_matches_reference(trained):
     torch.testing.assert_close(ours, reference_fgsm(model, images, labels, 0.03), atol=1e-6, rtol=0)
 
 
+def test_torchattacks_pgd_with_normalisation_matches_reference(trained):
+    model, images, labels = trained
+    eps, steps = 0.05, 3
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in NORMALIZATION)
+    torch.manual_seed(7)  # the same uniform random start perturb draws with seed=7
+    adversarial = (images + torch.empty_like(images).uniform_(-eps, eps)).clamp(0, 1)
+    for _ in range(steps):
+        adversarial.requires_grad_(True)
+        loss = nn.functional.cross_entropy(model((adversarial - mean) / std), labels)
+        (gradient,) = torch.autograd.grad(loss, adversarial)
+        stepped = adversarial.detach() + 2.5 * eps / steps * gradient.sign()
+        adversarial = (images + (stepped - images).clamp(-eps, eps)).clamp(0, 1)
+    ours = perturb(model, images, labels, eps, "pgd", NORMALIZATION, steps=steps, seed=7)
+    torch.testing.assert_close(ours, adversarial, atol=1e-5, rtol=0)
+
+
 def test_fgsm_at_eps_zero_gives_clean_accuracy(trained):
     model, images, labels = trained
     clean = accuracy(model, images, labels, normalize=NORMALIZATION, progress=False)

@@ -20,7 +20,7 @@ def robustness_command(
     model: List[str] = typer.Option(
         ..., "--model", "-m",
         help="Model name (cornet_s, cornet_z, a torchvision classifier), an alignment run directory, or a "
-        "brainalign model file (.safetensors naming its architecture, e.g. RUN/base.safetensors). "
+        "brainalign model file (.safetensors naming its architecture, e.g. RUN/base/model.safetensors). "
         "Repeat to compare models (base, aligned, controls) in one table and figure.",
     ),
     images: Path = typer.Option(
@@ -31,7 +31,7 @@ def robustness_command(
     eps: str = typer.Option("0:0.06:0.01", help="Epsilons in pixel units: start:stop:step (stop included) or a list 0,0.01,0.03."),
     attack: List[str] = typer.Option(["fgsm"], "--attack", "-a", help="fgsm or pgd; repeat for both."),
     weights: Optional[List[str]] = typer.Option(
-        None, help=f"Weights for --model names (file or known name); once, or once per --model ('{NO_WEIGHTS}' for none)."
+        None, help=f"Weights for --model names (file or known name), once per --model ('{NO_WEIGHTS}' for none)."
     ),
     class_index: Optional[Path] = typer.Option(None, help="Class-index JSON/CSV mapping class folders or names to indices."),
     out: Path = typer.Option(Path("robustness"), "--out", "-o", help="Output folder (robustness.csv, .png, .svg)."),
