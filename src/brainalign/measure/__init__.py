@@ -16,6 +16,27 @@ _NAMES = {
     "decoding_rdms": ".decoding",
     # dimensions.py
     "partial_correlations": ".dimensions",
+    "dimension_rdms": ".dimensions",
+    "dimension_differences": ".dimensions",
+    "load_dimension_labels": ".dimensions",
+    # stats.py
+    "mean_sem": ".stats",
+    "paired_t": ".stats",
+    "sign_flip_test": ".stats",
+    "cluster_test": ".stats",
+    "fdr": ".stats",
+    # variability.py
+    "variability_matrices": ".variability",
+    "variability_summary": ".variability",
+    "individual_variability": ".variability",
+    # readouts.py
+    "similarity_table": ".readouts",
+    "eeg_timecourses": ".readouts",
+    "roi_similarity": ".readouts",
+    "improvement": ".readouts",
+    "improvement_ratio": ".readouts",
+    "improvement_table": ".readouts",
+    "improvement_correlation": ".readouts",
     # robustness.py
     "attack_accuracy": ".robustness",
     "compare_robustness": ".robustness",

@@ -1,0 +1,114 @@
+"""The papers' read-outs as tidy tables: model-vs-neural similarity for every RDM pair, EEG time
+courses per layer, fMRI similarity per ROI (= best layer), improvement and improvement ratio
+against a base model, and the correlation of EEG and fMRI improvements across models."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from brainalign.errors import ValidationError
+from brainalign.measure.rdm import RDMs
+from brainalign.measure.rsa import compare
+
+
+def similarity_table(model_rdms: RDMs, neural_rdms: RDMs, method: str = "spearman") -> pd.DataFrame:
+    """One row per (model RDM, neural RDM): both RDMs' descriptor columns plus ``similarity``.
+
+    A descriptor column present on both sides gets the suffixes ``_model`` and ``_neural``.
+    """
+    similarity = compare(model_rdms, neural_rdms, method)  # (n_model, n_neural)
+    left = model_rdms.descriptors.reset_index(drop=True)
+    right = neural_rdms.descriptors.reset_index(drop=True)
+    shared = set(left.columns) & set(right.columns)
+    left = left.rename(columns={c: f"{c}_model" for c in shared})
+    right = right.rename(columns={c: f"{c}_neural" for c in shared})
+    model_index, neural_index = np.indices(similarity.shape).reshape(2, -1)
+    table = pd.concat(
+        [left.iloc[model_index].reset_index(drop=True), right.iloc[neural_index].reset_index(drop=True)], axis=1
+    )
+    table["similarity"] = similarity.ravel()
+    return table
+
+
+def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValidationError(f"{what}: missing descriptor column(s) {missing}; have {list(table.columns)}")
+
+
+def eeg_timecourses(model_rdms: RDMs, eeg_rdms: RDMs, method: str = "spearman",
+                    layer_column: str = "layer", time_column: str = "time") -> pd.DataFrame:
+    """Similarity of each model layer's RDM with the EEG RDM at every time point.
+
+    model_rdms: descriptor ``layer_column``; eeg_rdms: descriptor ``time_column`` (``time_index``
+    is used when ``time`` is absent), other columns (e.g. ``subject``) are kept. Rows follow the
+    model RDMs' order (layers), then the EEG RDMs' order (time).
+    """
+    if time_column not in eeg_rdms.descriptors.columns and "time_index" in eeg_rdms.descriptors.columns:
+        time_column = "time_index"
+    _require(model_rdms.descriptors, [layer_column], "model_rdms")
+    _require(eeg_rdms.descriptors, [time_column], "eeg_rdms")
+    return similarity_table(model_rdms, eeg_rdms, method)
+
+
+def roi_similarity(model_rdms: RDMs, fmri_rdms: RDMs, method: str = "spearman",
+                   layer_column: str = "layer", roi_column: str = "roi") -> pd.DataFrame:
+    """fMRI similarity per ROI = the maximum over model layers (the papers' definition).
+
+    Returns one row per neural RDM (ROI, and e.g. subject): its descriptor columns, ``similarity``
+    (best over layers) and ``best_layer``.
+    """
+    _require(model_rdms.descriptors, [layer_column], "model_rdms")
+    _require(fmri_rdms.descriptors, [roi_column], "fmri_rdms")
+    similarity = compare(model_rdms, fmri_rdms, method)  # (n_layers, n_neural)
+    best = similarity.argmax(axis=0)
+    table = fmri_rdms.descriptors.reset_index(drop=True).copy()
+    table["similarity"] = similarity.max(axis=0)
+    table["best_layer"] = model_rdms.descriptors[layer_column].to_numpy()[best]
+    return table
+
+
+def improvement(aligned: Any, base: Any) -> Any:
+    """``aligned - base`` (arrays, Series or scalars)."""
+    return aligned - base
+
+
+def improvement_ratio(aligned: Any, base: Any) -> Any:
+    """``(aligned - base) / base``; ``base == 0`` gives inf/NaN (numpy semantics)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (aligned - base) / base
+
+
+def improvement_table(aligned: pd.DataFrame, base: pd.DataFrame, on: Sequence[str],
+                      value: str = "similarity") -> pd.DataFrame:
+    """Join an aligned and a base read-out table on ``on`` (e.g. ``["time"]`` or ``["roi", "subject"]``)
+    and add ``improvement`` and ``improvement_ratio``; columns ``aligned`` and ``base`` hold ``value``."""
+    _require(aligned, list(on) + [value], "aligned")
+    _require(base, list(on) + [value], "base")
+    merged = aligned[list(on) + [value]].merge(base[list(on) + [value]], on=list(on), suffixes=("_aligned", "_base"),
+                                               validate="one_to_one")
+    merged = merged.rename(columns={f"{value}_aligned": "aligned", f"{value}_base": "base"})
+    merged["improvement"] = improvement(merged["aligned"], merged["base"])
+    merged["improvement_ratio"] = improvement_ratio(merged["aligned"], merged["base"])
+    return merged
+
+
+def improvement_correlation(eeg_improvements: Any, fmri_improvements: Any,
+                            method: str = "pearson") -> tuple[float, float]:
+    """Correlation (r, p) across models between their EEG and fMRI improvements ``(n_models,)`` each."""
+    from scipy import stats
+
+    eeg, fmri = np.asarray(eeg_improvements, dtype=float), np.asarray(fmri_improvements, dtype=float)
+    if eeg.shape != fmri.shape or eeg.ndim != 1 or len(eeg) < 3:
+        raise ValidationError(
+            f"improvements: need two equally long 1-D arrays with >= 3 models, got {eeg.shape} and {fmri.shape}"
+        )
+    if method == "pearson":
+        result = stats.pearsonr(eeg, fmri)
+    elif method == "spearman":
+        result = stats.spearmanr(eeg, fmri)
+    else:
+        raise ValidationError(f"method: {method!r} is not 'pearson' or 'spearman'")
+    return float(result[0]), float(result[1])
