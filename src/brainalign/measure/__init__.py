@@ -37,6 +37,9 @@ _NAMES = {
     "improvement_ratio": ".readouts",
     "improvement_table": ".readouts",
     "improvement_correlation": ".readouts",
+    # trajectory.py
+    "rsa_trajectory": ".trajectory",
+    "peak_epochs": ".trajectory",
     # robustness.py
     "attack_accuracy": ".robustness",
     "compare_robustness": ".robustness",
