@@ -1,4 +1,101 @@
-"""CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported)."""
+"""CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported):
+``brainalign rdm`` (features or responses -> RDMs file + figure) and ``brainalign rsa``
+(model RDMs vs neural RDMs/responses -> CSV + figure)."""
 from __future__ import annotations
 
-from brainalign.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from brainalign.cli.app import app
+
+
+def _load_rdm_source(path: Path, eeg_method: str, metric: str, classifier: str, permutations: int) -> Any:
+    """RDMs from an RDMs .npz, a Responses .npz, a features folder (from ``brainalign features``) or a .npy."""
+    import numpy as np
+
+    from brainalign.errors import DataFormatError
+    from brainalign.measure.rdm import RDMs, compute_rdms
+
+    if path.is_dir():
+        import json
+
+        from brainalign.measure.features import INDEX_FILE, load_features
+
+        ids = json.loads((path / INDEX_FILE).read_text())["stimulus_ids"] if (path / INDEX_FILE).exists() else None
+        return compute_rdms(load_features(path), metric=metric, stimulus_ids=ids)
+    if path.suffix == ".npy":
+        return compute_rdms(np.load(path, mmap_mode="r"), metric=metric)
+    if path.suffix != ".npz" or not path.is_file():
+        raise DataFormatError(
+            f"{path}: expected an RDMs or Responses .npz, a features folder or a .npy feature matrix"
+        )
+    with np.load(path, allow_pickle=False) as archive:
+        keys = set(archive.files)
+    if "dissimilarities" in keys:
+        return RDMs.load(path)
+    from brainalign.data.responses import Responses
+    from brainalign.measure.neural import neural_rdms
+
+    return neural_rdms(Responses.load(path), eeg_method=eeg_method, metric=metric, classifier=classifier,
+                       n_permutations=permutations)
+
+
+@app.command("rdm")
+def rdm_command(
+    source: Path = typer.Argument(..., help="Features folder (brainalign features), .npy (n_stimuli, n_features), "
+                                            "or a Responses .npz (EEG: one RDM per time point; fMRI: per ROI)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output RDMs file (.npz); a PNG preview is written beside it."),
+    metric: str = typer.Option("correlation", help="correlation (1 - Pearson r), euclidean, sqeuclidean, cosine."),
+    eeg: str = typer.Option("decoding", help="EEG RDMs: decoding (pairwise decoding accuracy) or correlation."),
+    classifier: str = typer.Option("lda", help="Decoding classifier: lda (sklearn-exact shrinkage LDA), "
+                                               "shared_lda or ncm (fast)."),
+    permutations: int = typer.Option(5, help="Decoding: pseudo-trial permutations."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+) -> None:
+    """Compute RDMs from features or neural responses and save them (condensed, with descriptors)."""
+    from brainalign.errors import RunExistsError, ValidationError
+    from brainalign.measure.plots import plot_rdms
+
+    if out.suffix != ".npz":
+        raise ValidationError(f"--out {out}: must end in .npz")
+    if out.exists() and not force:
+        raise RunExistsError(f"{out} exists; pass --force to overwrite it or choose another --out")
+    rdms = _load_rdm_source(source, eeg, metric, classifier, permutations)
+    rdms.save(out)
+    figure = plot_rdms(rdms, out.with_suffix(".png"))
+    typer.echo(f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli -> {out} (preview {figure})")
+
+
+@app.command("rsa")
+def rsa_command(
+    model_rdms: Path = typer.Argument(..., help="Model RDMs: an RDMs .npz (brainalign rdm), a features folder or .npy."),
+    neural: Path = typer.Argument(..., help="Neural RDMs .npz, or a Responses .npz (converted as in brainalign rdm)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: rsa.csv and rsa.png."),
+    method: str = typer.Option("spearman", help="spearman, pearson or kendall_tau_a."),
+    eeg: str = typer.Option("decoding", help="EEG responses: decoding or correlation RDMs."),
+    classifier: str = typer.Option("lda", help="Decoding classifier for EEG responses: lda, shared_lda or ncm."),
+    permutations: int = typer.Option(5, help="Decoding: pseudo-trial permutations."),
+    force: bool = typer.Option(False, "--force", help="Overwrite results already in --out."),
+) -> None:
+    """Similarity of every model RDM with every neural RDM -> OUT/rsa.csv (+ rsa.png)."""
+    from brainalign.errors import RunExistsError
+    from brainalign.measure.plots import plot_similarity
+    from brainalign.measure.readouts import similarity_table
+    from brainalign.runs import atomic_write_text
+
+    if (out / "rsa.csv").exists() and not force:
+        raise RunExistsError(f"{out / 'rsa.csv'} exists; pass --force to overwrite it or choose another --out")
+    models = _load_rdm_source(model_rdms, eeg, "correlation", classifier, permutations)
+    neural_rdms = _load_rdm_source(neural, eeg, "correlation", classifier, permutations)
+    if models.stimulus_ids == [str(i) for i in range(models.n_stimuli)]:  # bare features: take the neural ids
+        models = models.match_stimuli(neural_rdms.stimulus_ids)
+    neural_rdms = neural_rdms.match_stimuli(models.stimulus_ids)
+    table = similarity_table(models, neural_rdms, method)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "rsa.csv", table.to_csv(index=False))
+    figure = plot_similarity(table, out / "rsa.png", method=method)
+    best = table.loc[table["similarity"].idxmax()]
+    typer.echo(f"{len(table)} comparisons -> {out / 'rsa.csv'}, {figure}; best {best['similarity']:.3f}: "
+               + ", ".join(f"{k}={v}" for k, v in best.drop("similarity").items()))

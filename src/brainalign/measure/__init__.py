@@ -37,6 +37,11 @@ _NAMES = {
     "improvement_ratio": ".readouts",
     "improvement_table": ".readouts",
     "improvement_correlation": ".readouts",
+    # neural.py
+    "neural_rdms": ".neural",
+    # plots.py
+    "plot_rdms": ".plots",
+    "plot_similarity": ".plots",
     # trajectory.py
     "rsa_trajectory": ".trajectory",
     "peak_epochs": ".trajectory",

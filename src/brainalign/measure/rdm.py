@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -191,6 +192,21 @@ class RDMs:
         square = self.matrices()[:, order][:, :, order]
         return RDMs.from_matrices(square, [self.stimulus_ids[i] for i in order], self.descriptors)
 
+    def match_stimuli(self, stimulus_ids: Sequence[str]) -> "RDMs":
+        """These RDMs on ``stimulus_ids`` in that order: reordered/subset by id, or, when these RDMs
+        carry default ids ("0".."n-1", e.g. from a bare array) and the counts agree, relabelled."""
+        ids = [str(i) for i in stimulus_ids]
+        if self.stimulus_ids == ids:
+            return self
+        if set(ids) <= set(self.stimulus_ids):
+            return self.subset_stimuli(ids)
+        if self.stimulus_ids == [str(i) for i in range(len(ids))]:
+            return RDMs(self.dissimilarities, ids, self.descriptors)
+        raise ValidationError(
+            f"stimulus_ids: these RDMs' ids (first {self.stimulus_ids[:3]}) do not cover the requested ids "
+            f"(first {ids[:3]}); build both on the same stimuli"
+        )
+
     @staticmethod
     def concat(stacks: Iterable["RDMs"]) -> "RDMs":
         """Stack several RDMs objects on the same stimuli (same ids, same order) into one."""
@@ -304,7 +320,10 @@ def gram_dissimilarities(
     def chunks() -> Iterable[Any]:
         for start in range(0, n_features, chunk_features):
             block = data[:, start:start + chunk_features]
-            block = block if torch.is_tensor(block) else torch.from_numpy(np.ascontiguousarray(block))
+            if not torch.is_tensor(block):
+                with warnings.catch_warnings():  # read-only memmaps: the block is only read, never written
+                    warnings.simplefilter("ignore", UserWarning)
+                    block = torch.from_numpy(np.ascontiguousarray(block))
             yield block.to(device=device, dtype=dtype)
 
     gram = torch.zeros((n, n), dtype=torch.float64, device=device)

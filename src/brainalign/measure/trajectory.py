@@ -34,20 +34,6 @@ def _load_model(source: Any, model_factory: Callable[[], Any] | str | None) -> A
     return load_weights(model, path)
 
 
-def _aligned_neural(neural_rdms: RDMs, stimulus_ids: Sequence[str]) -> RDMs:
-    """Neural RDMs on the stimuli's ids in the stimuli's order (default ids 0..n-1 are taken as given)."""
-    ids = [str(i) for i in stimulus_ids]
-    if neural_rdms.stimulus_ids == ids:
-        return neural_rdms
-    if set(ids) <= set(neural_rdms.stimulus_ids):
-        return neural_rdms.subset_stimuli(ids)
-    if neural_rdms.stimulus_ids == [str(i) for i in range(len(ids))]:
-        return RDMs(neural_rdms.dissimilarities, ids, neural_rdms.descriptors)
-    raise ValidationError(
-        "neural_rdms: their stimulus ids do not cover the stimuli's ids; build the RDMs on the same stimuli"
-    )
-
-
 def rsa_trajectory(
     checkpoints: Sequence[tuple[int, int, Any]],
     stimuli: Any,
@@ -77,7 +63,7 @@ def rsa_trajectory(
 
     if not checkpoints:
         raise ValidationError("checkpoints: empty; pass (epoch, seed, model or weights path) tuples")
-    neural = _aligned_neural(neural_rdms, stimuli.ids)
+    neural = neural_rdms.match_stimuli(stimuli.ids)
     frames = []
     for epoch, seed, source in track(checkpoints, "RSA per checkpoint", disable=not progress):
         model = _load_model(source, model_factory)

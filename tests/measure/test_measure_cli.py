@@ -1,0 +1,59 @@
+"""`brainalign rdm` / `brainalign rsa` end to end on small files, and neural_rdms on responses."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainalign.cli import run
+from brainalign.measure import RDMs, compare, compute_rdms
+from brainalign.measure.neural import neural_rdms
+
+
+@pytest.fixture()
+def files(tmp_path):
+    from brainalign.data import Responses
+
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((10, 40)).astype(np.float32)
+    np.save(tmp_path / "features.npy", features)
+    ids = [f"s{i}" for i in range(10)]
+    eeg = Responses(rng.standard_normal((10, 8, 4, 3)), ids, "eeg", subject="sub-01", channels=list("abcd"),
+                    times=[0.0, 0.01, 0.02], sfreq=100.0)
+    fmri = Responses(rng.standard_normal((10, 2, 30)), ids, "fmri", subject="sub-01",
+                     rois={"V1": np.arange(10), "LOC": np.arange(10, 30)})
+    eeg.save(tmp_path / "eeg.npz")
+    fmri.save(tmp_path / "fmri.npz")
+    return tmp_path, features, eeg, fmri
+
+
+def test_neural_rdms_for_eeg_and_fmri(files) -> None:
+    _, _, eeg, fmri = files
+    per_time = neural_rdms(eeg, eeg_method="correlation")
+    assert per_time.n_rdms == 3 and list(per_time.descriptors["time"]) == [0.0, 0.01, 0.02]
+    expected = compute_rdms(eeg.data.mean(axis=1)[:, :, 1])
+    np.testing.assert_allclose(per_time.dissimilarities[1], expected.dissimilarities[0], atol=1e-6)
+    decoded = neural_rdms(eeg, classifier="ncm", n_permutations=1, progress=False)
+    assert decoded.n_rdms == 3 and decoded.dissimilarities.max() <= 1
+    rois = neural_rdms(fmri)
+    assert list(rois.descriptors["roi"]) == ["V1", "LOC"] and rois.stimulus_ids == eeg.stimulus_ids
+    np.testing.assert_allclose(rois.dissimilarities[1],
+                               compute_rdms(fmri.data.mean(axis=1)[:, 10:30]).dissimilarities[0], atol=1e-6)
+
+
+def test_rdm_and_rsa_commands(files) -> None:
+    folder, features, _, _ = files
+    assert run(["rdm", str(folder / "features.npy"), "--out", str(folder / "model.npz")]) == 0
+    model = RDMs.load(folder / "model.npz")
+    assert (folder / "model.png").exists() and model.n_rdms == 1
+    assert run(["rdm", str(folder / "features.npy"), "--out", str(folder / "model.npz")]) == 2  # exists
+    assert run(["rdm", str(folder / "eeg.npz"), "--out", str(folder / "eeg_rdms.npz"),
+                "--classifier", "shared_lda", "--permutations", "1"]) == 0
+    assert run(["rsa", str(folder / "model.npz"), str(folder / "eeg_rdms.npz"), "--out", str(folder / "eeg")]) == 0
+    table = pd.read_csv(folder / "eeg" / "rsa.csv")
+    assert len(table) == 3 and (folder / "eeg" / "rsa.png").exists()
+    eeg_rdms = RDMs.load(folder / "eeg_rdms.npz")
+    assert table["similarity"].iloc[0] == pytest.approx(compare(model.dissimilarities, eeg_rdms[0].dissimilarities)[0, 0])
+    assert run(["rsa", str(folder / "model.npz"), str(folder / "fmri.npz"), "--out", str(folder / "fmri")]) == 0
+    assert list(pd.read_csv(folder / "fmri" / "rsa.csv")["roi"]) == ["V1", "LOC"]
+    assert run(["rsa", str(folder / "model.npz"), str(folder / "missing.txt"), "--out", str(folder / "x")]) == 2
