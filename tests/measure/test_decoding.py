@@ -35,12 +35,13 @@ def _sklearn_pair_accuracy(train, test, i, j, t, shrinkage) -> float:
     return 0.5 * (int(predicted[0] == 0) + int(predicted[1] == 1))
 
 
-@pytest.mark.parametrize("noise_normalisation", [False, True])
-@pytest.mark.parametrize("shrinkage", [0.05, 1.0])
-def test_lda_equals_sklearn_shrinkage_lda_on_the_same_folds(noise_normalisation: bool, shrinkage: float) -> None:
+@pytest.mark.parametrize(("n_pseudo", "shrinkage", "noise_normalisation"),
+                         [(4, 0.05, False), (4, 1.0, True), (3, 0.3, True), (5, 0.05, True)])
+def test_lda_equals_sklearn_shrinkage_lda_on_the_same_folds(n_pseudo: int, shrinkage: float,
+                                                             noise_normalisation: bool) -> None:
     trials, _ = _eeg(n_stimuli=6, n_trials=10, n_channels=5, n_times=2)
     rows, cols = np.triu_indices(6, k=1)
-    for train, test in pseudo_trial_folds(trials, n_pseudo=4, n_permutations=1,
+    for train, test in pseudo_trial_folds(trials, n_pseudo=n_pseudo, n_permutations=1,
                                           noise_normalisation=noise_normalisation, seed=3):
         ours = pairwise_lda_accuracy(train, test, shrinkage, time_chunk=1)
         reference = np.array([[_sklearn_pair_accuracy(train, test, i, j, t, shrinkage) for t in range(2)]

@@ -170,67 +170,83 @@ def pairwise_lda_accuracy(
     """Test accuracy ``(n_pairs, n_times)`` (squareform pair order) of a shrinkage LDA per pair.
 
     train: ``(n, m, d, T)`` pseudo-trials (m >= 2 per class), test: ``(n, d, T)``. For pair (i, j),
-    class i = 0, class j = 1; ``Sigma = c U U^T + lam I`` with ``U = [B_i, B_j]`` (centred training
-    pseudo-trials in an orthonormal contrast basis), ``c = (1 - a) / 2`` and
-    ``lam = a (tr S_i + tr S_j) / (2 d)``; the decision ``(x - (mu_i + mu_j)/2)^T Sigma^{-1} (mu_j - mu_i)``
-    uses Woodbury, so only ``2(m-1)``-sized systems are solved. A test pseudo-trial is predicted j
-    when the decision is > 0 (sklearn's rule).
+    class i = 0, class j = 1; ``Sigma = c U U^T + lam I`` with ``U = [B_i, B_j]`` (each stimulus's
+    centred training pseudo-trials in an orthonormal basis of k = m - 1 vectors, rotated so that
+    ``B_i^T B_i`` is diagonal), ``c = (1 - a) / 2`` and ``lam = a (tr S_i + tr S_j) / (2 d)``. The
+    decision ``(x - (mu_i + mu_j)/2)^T Sigma^{-1} (mu_j - mu_i)`` uses Woodbury and a Schur complement,
+    so only k x k systems are solved per pair and time point. A test pseudo-trial is predicted j when
+    the decision is > 0 (sklearn's rule).
     """
     import torch
 
     n, m, d, n_times = train.shape
+    k = m - 1
     rows, cols = (torch.as_tensor(a) for a in np.triu_indices(n, k=1))
-    contrast = torch.as_tensor(_helmert(m), dtype=torch.float64, device=device)  # (m, m-1)
+    contrast = torch.as_tensor(_helmert(m), dtype=torch.float64, device=device)  # (m, k)
     result = np.empty((len(rows), n_times))
     for t0 in range(0, n_times, time_chunk):
         t1 = min(n_times, t0 + time_chunk)
         patterns = torch.as_tensor(train[..., t0:t1], dtype=torch.float64, device=device).permute(3, 0, 1, 2)
         tests = torch.as_tensor(test[..., t0:t1], dtype=torch.float64, device=device).permute(2, 0, 1)
-        means = patterns.mean(dim=2)  # (t, n, d)
+        means = patterns.mean(dim=2).contiguous()  # (t, n, d)
         centred = (patterns - means[:, :, None]) / np.sqrt(m)  # (t, n, m, d): S_i = A^T A
         trace = (centred**2).sum(dim=(2, 3)) / d  # (t, n) = tr(S_i) / d
-        basis = (contrast.T @ centred).contiguous()  # (t, n, m-1, d): B B^T = A A^T
-        k = m - 1
+        # (t, n, k, d) with B B^T = A A^T (tensordot = one GEMM), then rotated so B_i B_i^T is diagonal
+        basis = torch.tensordot(centred, contrast, dims=([2], [0])).transpose(2, 3)
+        eigenvalues, rotation = torch.linalg.eigh(basis @ basis.transpose(2, 3))
+        basis = (rotation.transpose(2, 3)[..., :, :, None] * basis[..., None, :, :]).sum(dim=-2)
         flat = basis.reshape(t1 - t0, n * k, d)
-        # Gram blocks, stimulus axes first so pair indexing gives (pairs, t, ...)
-        g_bb = (flat @ flat.transpose(1, 2)).reshape(t1 - t0, n, k, n, k).permute(1, 3, 0, 2, 4).contiguous()  # B_i . B_j
-        g_bmu = (flat @ means.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(1, 3, 0, 2).contiguous()  # B_i . mu_j
-        g_bx = (flat @ tests.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(1, 3, 0, 2).contiguous()  # B_i . x_j
+        # Gram blocks with stimulus axes first, so pair indexing gives (pairs, t, ...)
+        g_bb = (flat @ flat.transpose(1, 2)).reshape(t1 - t0, n, k, n, k).permute(1, 3, 0, 2, 4).contiguous()
+        g_bmu = (flat @ means.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(1, 3, 0, 2).contiguous()
+        g_bx = (flat @ tests.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(1, 3, 0, 2).contiguous()
         g_xmu = (tests @ means.transpose(1, 2)).permute(1, 2, 0).contiguous()  # (n, n, t): x_i . mu_j
-        g_mumu = (means**2).sum(dim=2).T  # (n, t)
-        result[:, t0:t1] = _lda_pairs(rows, cols, g_bb, g_bmu, g_bx, g_xmu, g_mumu, trace.T, shrinkage).cpu().numpy()
+        grams = dict(bb=g_bb, bmu=g_bmu, bx=g_bx, xmu=g_xmu, mumu=(means**2).sum(dim=2).T,
+                     eig=eigenvalues.permute(1, 0, 2), trace=trace.T)
+        result[:, t0:t1] = _lda_pairs(rows, cols, grams, shrinkage).cpu().numpy()
     return result
 
 
-def _lda_pairs(rows: Any, cols: Any, g_bb: Any, g_bmu: Any, g_bx: Any, g_xmu: Any, g_mumu: Any,
-               trace: Any, shrinkage: float) -> Any:
-    """Accuracy ``(n_pairs, t)`` from the Gram blocks of :func:`pairwise_lda_accuracy` (stimulus axes first)."""
+def _lda_pairs(i: Any, j: Any, g: dict[str, Any], shrinkage: float) -> Any:
+    """Accuracy ``(n_pairs, t)`` for pairs ``(i, j)`` from the Gram blocks of :func:`pairwise_lda_accuracy`:
+    ``bb[i, j] = B_i B_j^T``, ``bmu[i, j] = B_i mu_j``, ``bx[i, j] = B_i x_j``, ``xmu[i, j] = x_i . mu_j``,
+    ``mumu[i] = |mu_i|^2``, ``eig[i]`` = diagonal of ``B_i B_i^T``, ``trace[i] = tr(S_i) / d``."""
     import torch
 
-    i, j = rows, cols
-    k = g_bb.shape[-1]
-    lam = 0.5 * shrinkage * (trace[i] + trace[j])  # (p, t)
-    # U^T v, v = mu_j - mu_i: (t, p, 2k)
-    u_v = torch.cat([g_bmu[i, j] - g_bmu[i, i], g_bmu[j, j] - g_bmu[j, i]], dim=-1)
-    # U^T (x - h), h = (mu_i + mu_j) / 2, for x = test_i and x = test_j
-    half_i = 0.5 * (g_bmu[i, i] + g_bmu[i, j])
-    half_j = 0.5 * (g_bmu[j, i] + g_bmu[j, j])
-    u_xi = torch.cat([g_bx[i, i] - half_i, g_bx[j, i] - half_j], dim=-1)
-    u_xj = torch.cat([g_bx[i, j] - half_i, g_bx[j, j] - half_j], dim=-1)
-    # (x - h) . v
-    offset = 0.5 * (g_mumu[j] - g_mumu[i])
-    z_v_i = g_xmu[i, j] - g_xmu[i, i] - offset
-    z_v_j = g_xmu[j, j] - g_xmu[j, i] - offset
+    bmu, bx, xmu, mumu = g["bmu"], g["bx"], g["xmu"], g["mumu"]
+    # (x - h) . v with h = (mu_i + mu_j) / 2, v = mu_j - mu_i, for x = test_i and x = test_j
+    offset = 0.5 * (mumu[j] - mumu[i])
+    score_i = xmu[i, j] - xmu[i, i] - offset
+    score_j = xmu[j, j] - xmu[j, i] - offset
     if shrinkage < 1:
-        c = 0.5 * (1.0 - shrinkage)
-        top = torch.cat([g_bb[i, i], g_bb[i, j]], dim=-1)
-        bottom = torch.cat([g_bb[j, i], g_bb[j, j]], dim=-1)
-        system = torch.cat([top, bottom], dim=-2)  # (t, p, 2k, 2k) = U^T U
-        system = system + (lam / c)[..., None, None] * torch.eye(2 * k, dtype=system.dtype, device=system.device)
-        solved = torch.linalg.solve(system, u_v.unsqueeze(-1)).squeeze(-1)
-        z_v_i = z_v_i - (u_xi * solved).sum(-1)
-        z_v_j = z_v_j - (u_xj * solved).sum(-1)
-    return 0.5 * ((z_v_i <= 0).to(torch.float64) + (z_v_j > 0).to(torch.float64))
+        # Woodbury: Sigma^{-1} = (I - U M^{-1} U^T) / lam, M = (lam / c) I + U^T U = [[D_i, C], [C^T, D_j]]
+        ridge = (0.5 * shrinkage * (g["trace"][i] + g["trace"][j]) / (0.5 * (1.0 - shrinkage)))[..., None]
+        d_i, d_j = ridge + g["eig"][i], ridge + g["eig"][j]  # (p, t, k) diagonal blocks
+        cross = g["bb"][i, j]  # (p, t, k, k)
+        v_i, v_j = bmu[i, j] - bmu[i, i], bmu[j, j] - bmu[j, i]  # U^T v halves
+        # Schur complement on the j block: (D_j - C^T D_i^{-1} C) y_j = v_j - C^T D_i^{-1} v_i
+        scaled = cross / d_i[..., :, None]
+        schur = torch.diag_embed(d_j) - cross.transpose(-1, -2) @ scaled
+        y_j = _solve_small(schur, v_j - (scaled.transpose(-1, -2) @ v_i[..., None])[..., 0])
+        y_i = (v_i - (cross @ y_j[..., None])[..., 0]) / d_i
+        half_i, half_j = 0.5 * (bmu[i, i] + bmu[i, j]), 0.5 * (bmu[j, i] + bmu[j, j])
+        score_i = score_i - ((bx[i, i] - half_i) * y_i).sum(-1) - ((bx[j, i] - half_j) * y_j).sum(-1)
+        score_j = score_j - ((bx[i, j] - half_i) * y_i).sum(-1) - ((bx[j, j] - half_j) * y_j).sum(-1)
+    return 0.5 * ((score_i <= 0).to(torch.float64) + (score_j > 0).to(torch.float64))
+
+
+def _solve_small(matrix: Any, rhs: Any) -> Any:
+    """Solve batched ``(..., k, k) x = (..., k)``: closed form for k <= 2 (fast), LU otherwise."""
+    import torch
+
+    k = matrix.shape[-1]
+    if k == 1:
+        return rhs / matrix[..., 0]
+    if k == 2:
+        a, b, c, e = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 1, 0], matrix[..., 1, 1]
+        det = a * e - b * c
+        return torch.stack([e * rhs[..., 0] - b * rhs[..., 1], a * rhs[..., 1] - c * rhs[..., 0]], dim=-1) / det[..., None]
+    return torch.linalg.solve(matrix, rhs[..., None])[..., 0]
 
 
 def _helmert(m: int) -> np.ndarray:
