@@ -58,6 +58,9 @@ class EvaluationConfig(_Strict):
     timecourse_rdm: Literal["correlation", "decoding"] = Field(
         "correlation", description="EEG RDM per time point: 1 - Pearson over channels, or pairwise decoding"
     )
+    decoding_classifier: Literal["lda", "shared_lda", "ncm"] = Field(
+        "shared_lda", description="classifier of the decoding RDMs (brainalign.measure.decoding_rdms)"
+    )
     rois: bool = Field(True, description="fMRI: similarity per ROI (best layer)")
     variability: bool = Field(True, description="individual variability between the aligned models")
     trajectory: bool = Field(True, description="similarity and accuracy at every saved epoch")

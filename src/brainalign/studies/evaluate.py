@@ -28,7 +28,7 @@ from brainalign.align.checkpoint import checkpoint_epochs, load_aligned, load_he
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulate_cached
 from brainalign.config import DataConfig, SweepConfig
 from brainalign.data import Responses
-from brainalign.measure import RDMs, compare, compute_rdms
+from brainalign.measure import RDMs, compare, compute_rdms, decoding_rdms
 from brainalign.measure.features import extract
 from brainalign.studies.config import EvaluationConfig
 
@@ -47,13 +47,21 @@ class TrainedModel:
 
 @dataclass
 class HeldOut:
-    """A subject's held-out data: images, z-scored responses ``(n, *feature_shape)`` and axis metadata."""
+    """A subject's held-out data: images, z-scored repetition-averaged responses ``(n, *feature_shape)``
+    and the recorded ``trials`` (every repetition, in image order; axis metadata such as times and rois)."""
 
     subject: str
     data: AlignmentData
     responses: np.ndarray
-    times: np.ndarray | None
-    rois: dict[str, np.ndarray] | None
+    trials: Responses
+
+    @property
+    def times(self) -> np.ndarray | None:
+        return self.trials.times
+
+    @property
+    def rois(self) -> dict[str, np.ndarray] | None:
+        return self.trials.rois
 
     @property
     def flat(self) -> np.ndarray:
@@ -77,24 +85,29 @@ def trained_models(sweep_dir: Path) -> list[TrainedModel]:
 def held_out(data_config: DataConfig, subject: str) -> HeldOut:
     """Load ``subject``'s held-out images and responses (z-scored on the training statistics)."""
     data = load_alignment_data(data_config.model_copy(update={"subject": subject or None}))
-    meta = _held_out_metadata(data_config, data.subject)
-    responses = data.test_targets.reshape(len(data.test_targets), *meta.feature_shape)
-    return HeldOut(data.subject, data, responses, meta.times, meta.rois)
+    trials = _held_out_trials(data_config, data.subject).match_stimuli(data.test_stimuli)
+    responses = data.test_targets.reshape(len(data.test_targets), *trials.feature_shape)
+    return HeldOut(data.subject, data, responses, trials)
 
 
-def _held_out_metadata(data_config: DataConfig, subject: str) -> Responses:
+def _held_out_trials(data_config: DataConfig, subject: str) -> Responses:
     if data_config.source == "simulated":
         return simulate_cached(json.dumps(data_config.simulate, sort_keys=True)).test[subject]
     return Responses.load(str(data_config.test_responses).replace("{subject}", subject))
 
 
-def neural_rdms(subject_data: HeldOut, metric: str) -> dict[str, RDMs]:
-    """Held-out neural RDMs: ``whole`` (1 RDM), ``times`` (EEG: one per time point), ``rois`` (fMRI)."""
+def neural_rdms(subject_data: HeldOut, evaluation: EvaluationConfig) -> dict[str, RDMs]:
+    """Held-out neural RDMs: ``whole`` (1 RDM), ``times`` (EEG: one per time point, correlation
+    distance over channels or cross-validated pairwise decoding accuracy), ``rois`` (fMRI)."""
+    metric = evaluation.rdm_metric
     rdms = {"whole": compute_rdms(subject_data.flat, metric)}
-    if subject_data.times is not None and subject_data.responses.ndim == 3:
-        per_time = np.ascontiguousarray(np.moveaxis(subject_data.responses, 2, 0))  # (times, n, channels)
-        rdms["times"] = compute_rdms(per_time, metric, descriptors={"time": subject_data.times})
-    if subject_data.rois:
+    if evaluation.timecourses and subject_data.times is not None and subject_data.responses.ndim == 3:
+        if evaluation.timecourse_rdm == "decoding":
+            rdms["times"] = decoding_rdms(subject_data.trials, evaluation.decoding_classifier, progress=False)
+        else:
+            per_time = np.ascontiguousarray(np.moveaxis(subject_data.responses, 2, 0))  # (times, n, channels)
+            rdms["times"] = compute_rdms(per_time, metric, descriptors={"time": subject_data.times})
+    if evaluation.rois and subject_data.rois:
         rdms["rois"] = compute_rdms({roi: subject_data.flat[:, index] for roi, index in subject_data.rois.items()}, metric)
     return rdms
 

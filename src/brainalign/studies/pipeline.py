@@ -81,7 +81,7 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
     headline = None
     for subject in track(subjects, "measure subjects", disable=not progress):
         data = ev.held_out(sweep.train.data, subject)
-        neural = ev.neural_rdms(data, evaluation.rdm_metric)
+        neural = ev.neural_rdms(data, evaluation)
         base_rdms = ev.model_rdms(base, data.data.test_stimuli, evaluation)
         headline = evaluation.headline_layer or list(base_rdms.descriptors["layer"])[-1]
         _extend(rows, ev.similarity_rows(ev.BASE, subject, base_rdms, neural, evaluation.compare_method))

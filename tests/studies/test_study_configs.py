@@ -1,0 +1,62 @@
+"""Study configs: every file in configs/ validates; the demo file equals the built-in demo; a missing
+dataset gives one message naming where to get it and the download command."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from brainalign.cli import run
+from brainalign.errors import ConfigError, MissingDatasetError
+from brainalign.studies import DEMO_CONFIG, check_datasets, load_study_config
+from brainalign.studies.config import parse_study_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+REAL_STUDIES = ("realnet_eeg.yaml", "realnet_fmri.yaml", "trajectory.yaml")
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", *REAL_STUDIES])
+def test_config_files_validate(name: str) -> None:
+    config = load_study_config(CONFIGS / name)
+    assert config.alignment.controls and config.alignment.betas
+
+
+def test_demo_file_matches_the_built_in_demo() -> None:
+    assert yaml.safe_load((CONFIGS / "demo.yaml").read_text()) == DEMO_CONFIG
+    config = parse_study_config(DEMO_CONFIG)
+    assert set(config.alignment.controls) == {"none", "control_beta0", "control_no_contrastive", "control_unpaired"}
+    assert not config.datasets  # the demo needs nothing on disk
+
+
+def test_real_studies_follow_the_papers() -> None:
+    eeg = load_study_config(CONFIGS / "realnet_eeg.yaml")
+    assert len(eeg.alignment.subjects) == 10 and eeg.alignment.betas == [1.0, 10.0, 100.0, 1000.0]
+    assert eeg.alignment.train.training.epochs == 30 and eeg.alignment.train.model.name == "cornet_s"
+    fmri = load_study_config(CONFIGS / "realnet_fmri.yaml")
+    assert len(fmri.alignment.subjects) == 3 and fmri.alignment.train.training.epochs == 5
+    assert all(10 <= beta <= 50 for beta in fmri.alignment.betas)
+    assert len(load_study_config(CONFIGS / "trajectory.yaml").alignment.seeds) > 1
+
+
+@pytest.mark.parametrize("name", REAL_STUDIES)
+def test_missing_dataset_says_where_and_how(name: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # relative data paths do not exist here
+    config = load_study_config(CONFIGS / name)
+    with pytest.raises(MissingDatasetError) as caught:
+        check_datasets(config)
+    message = str(caught.value)
+    for dataset in config.datasets:
+        assert dataset.path in message and dataset.fetch.split()[0] in message
+    assert message.count("download with:") == len(config.datasets)
+    assert run(["study", str(CONFIGS / name), "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()  # nothing is started before the data check
+
+
+def test_bad_keys_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown key 'evaluation.colour'"):
+        parse_study_config({"name": "x", "evaluation": {"colour": "red"}})
+    with pytest.raises(ConfigError, match="timecourse_rdm"):
+        parse_study_config({"name": "x", "evaluation": {"timecourse_rdm": "magic"}})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_study_config(tmp_path / "absent.yaml")

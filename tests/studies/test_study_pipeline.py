@@ -1,0 +1,74 @@
+"""The study pipeline end to end on a tiny simulated experiment: every result file, summary and report."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from brainalign.cli import run
+from brainalign.errors import RunExistsError
+from brainalign.report import read_table, table_path
+from brainalign.runs import is_finished
+from brainalign.studies import run_study
+
+TINY = {
+    "name": "tiny",
+    "alignment": {
+        "betas": [1.0],
+        "controls": ["none", "control_unpaired"],
+        "train": {
+            "model": {"name": "cornet_z", "pretrain": {"epochs": 1, "batch_size": 16}},
+            "data": {"source": "simulated", "image_size": 32, "simulate": {
+                "n_subjects": 2, "n_train_categories": 3, "n_test_categories": 3, "train_per_category": 4,
+                "test_per_category": 3, "pretrain_per_category": 4, "train_repetitions": 2,
+                "test_repetitions": 2, "image_size": 32}},
+            "training": {"epochs": 2, "lr": 1e-4, "batch_size": 6},
+        },
+    },
+    "evaluation": {"image_size": 32, "predictions": 2, "robustness": {"epsilons": [0.0, 0.03]}},
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    return run_study(TINY, out_dir=str(tmp_path_factory.mktemp("study") / "tiny"), progress=False)
+
+
+@pytest.mark.slow
+def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None:
+    assert is_finished(tiny_run)
+    summary = json.loads((tiny_run / "summary.json").read_text())
+    assert list(summary["models"]) == ["base", "aligned", "control_unpaired"]
+    assert summary["subjects"] == ["sub-01", "sub-02"] and summary["target"] == "IT"
+    similarity = read_table(table_path(tiny_run, "similarity"), "similarity")
+    headline = similarity[similarity["target"] == "IT"].groupby("model")["similarity"].agg(["mean", "sem"])
+    for model, values in summary["models"].items():  # the summary is the table's mean and SEM
+        assert values["n"] == 2
+        assert values["mean"] == pytest.approx(headline.loc[model, "mean"])
+        assert values["sem"] == pytest.approx(headline.loc[model, "sem"])
+    courses = read_table(table_path(tiny_run, "rsa_timecourses"), "rsa_timecourses")
+    assert len(courses) == 3 * 4 * 2 * 20  # models x layers x subjects x time points
+    trajectory = read_table(table_path(tiny_run, "trajectory"), "trajectory")
+    assert sorted(trajectory["epoch"].unique()) == [0, 1, 2] and trajectory["accuracy"].between(0, 1).all()
+    robustness = read_table(table_path(tiny_run, "robustness"), "robustness")
+    assert len(robustness) == 3 * 2 * 2  # models x subjects x epsilons
+    variability = read_table(table_path(tiny_run, "variability"), "variability")
+    assert set(variability["layer"]) == {"V1", "V2", "V4", "IT"} and variability["variability"].between(0, 2).all()
+    page = (tiny_run / "report.html").read_text()
+    assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 7  # every figure but dimensions
+    timings = json.loads((tiny_run / "timings.json").read_text())
+    assert timings["total"] >= timings["report"] > 0
+
+
+@pytest.mark.slow
+def test_finished_study_is_kept_and_report_rebuilds(tiny_run: Path) -> None:
+    with pytest.raises(RunExistsError):
+        run_study(TINY, out_dir=str(tiny_run), progress=False)
+    (tiny_run / "report.html").unlink()
+    assert run(["report", str(tiny_run)]) == 0
+    assert (tiny_run / "report.html").stat().st_size > 10_000
+    improvement = pd.read_csv(table_path(tiny_run, "improvement"))
+    assert set(improvement["model"]) == {"aligned", "control_unpaired"}
