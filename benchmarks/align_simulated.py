@@ -24,18 +24,22 @@ from brainalign.measure import compare, compute_rdms
 from brainalign.measure.features import extract
 
 
-def demo_sweep(out: Path, seeds: list[int], subjects: list[str] | None, epochs: int, controls: list[str]) -> dict:
-    """The small demo setting (the sweep config F's demo uses, with its seeds/subjects)."""
+def demo_sweep(args: argparse.Namespace) -> dict:
+    """The small demo setting as a sweep config (``--base FILE`` reuses a pre-trained base model)."""
+    if args.base is None:
+        model = {"name": "cornet_z", "pretrain": {"epochs": 4, "lr": 1e-3, "batch_size": 32}}
+    else:
+        model = {"name": "cornet_z", "weights": str(args.base)}
     return {
-        "out_dir": str(out),
-        "subjects": subjects,
-        "betas": [1.0],
-        "controls": controls,
-        "seeds": seeds,
+        "out_dir": str(args.out),
+        "subjects": args.subjects,
+        "betas": [args.beta],
+        "controls": args.controls,
+        "seeds": args.seeds,
         "train": {
-            "model": {"name": "cornet_z", "pretrain": {"epochs": 8, "lr": 1e-3, "batch_size": 32}},
+            "model": model,
             "data": {"source": "simulated", "simulate": {"seed": 0}, "image_size": 64},
-            "training": {"epochs": epochs, "batch_size": 16, "lr": 2e-4},
+            "training": {"epochs": args.epochs, "batch_size": 16, "lr": args.lr, "amp": args.amp},
             "progress": False,
         },
     }
@@ -56,18 +60,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/align_check"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--subjects", nargs="+", default=None)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument(
         "--controls", nargs="+", default=["none", "control_unpaired", "control_beta0", "control_no_contrastive"]
     )
+    parser.add_argument("--beta", type=float, default=10.0)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--amp", choices=["none", "bf16"], default="none")
+    parser.add_argument("--base", type=Path, default=None, help="pre-trained base model file to reuse")
     args = parser.parse_args()
-    config = demo_sweep(args.out, args.seeds, args.subjects, args.epochs, args.controls)
+    config = demo_sweep(args)
     started = time.perf_counter()
     run_dirs = run_sweep(config)
     train_seconds = time.perf_counter() - started
     dataset = simulate_cached(json.dumps(config["train"]["data"]["simulate"], sort_keys=True))
     jobs = json.loads((args.out / "sweep.json").read_text())["jobs"]
-    base = load_model_file(args.out / "base" / "model.safetensors")
+    base = load_model_file(args.base or args.out / "base" / "model.safetensors")
     rows = []
     for subject in sorted({job["subject"] for job in jobs}):
         rows.append({"model": "base", "subject": subject, "seed": -1, **rsa_similarity(base, dataset, subject, 64)})

@@ -112,3 +112,37 @@ def test_finished_run_is_kept_and_resume_needs_the_same_config(tiny_config):
     with pytest.raises(ConfigError, match="different config"):
         train(changed, resume=True)
     assert train(changed, force=True) == run_dir
+
+
+@pytest.mark.slow
+def test_killed_process_resumes_to_the_same_weights(tiny_config, tmp_path):
+    """SIGKILL a `brainalign train` process after its first checkpoint; --resume ends identical."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    reference = train(tiny_config("reference", epochs=3))
+    config = tiny_config("killed", epochs=3)
+    config_file = tmp_path / "killed.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "brainalign", "train", str(config_file)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    first_checkpoint = checkpoint_dir(config["out_dir"], 1) / "state.pt"
+    deadline = time.monotonic() + 120
+    while not first_checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    run_dir = reference.parent / "killed"
+    assert first_checkpoint.exists() and not is_finished(run_dir)
+    train(config, resume=True)
+    _assert_same_weights(reference, run_dir, 3)
+    assert _metrics(reference) == _metrics(run_dir)

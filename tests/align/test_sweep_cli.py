@@ -1,0 +1,79 @@
+import json
+
+import pytest
+import yaml
+
+from brainalign.align import run_sweep, sweep_jobs
+from brainalign.cli import run
+from brainalign.config import SweepConfig, parse_config
+from brainalign.runs import is_finished
+
+
+def _sweep(tiny_config, tmp_path, **overrides):
+    template = tiny_config("unused", epochs=1)
+    template.pop("out_dir")
+    return {"out_dir": str(tmp_path / "sweep"), "betas": [1.0], "seeds": [0], "train": template, **overrides}
+
+
+def test_jobs_cover_the_grid_and_beta0_runs_once(tiny_config, tmp_path):
+    config = parse_config(SweepConfig, _sweep(
+        tiny_config, tmp_path, betas=[1.0, 10.0], seeds=[0, 1],
+        controls=["none", "control_beta0", "control_unpaired"],
+    ))
+    jobs = sweep_jobs(config, ["sub-01", "sub-02"])
+    names = [job.name for job in jobs]
+    assert len(names) == len(set(names)) == 2 * 2 * (2 + 1 + 2)
+    assert "sub-02/aligned_beta10_seed1" in names and "sub-01/control_beta0_seed0" in names
+    job = next(j for j in jobs if j.name == "sub-02/control_unpaired_beta10_seed1")
+    assert job.config.seed == 1 and job.config.training.beta == 10.0
+    assert job.config.training.control == "control_unpaired" and job.config.data.subject == "sub-02"
+    assert job.config.out_dir.endswith("sub-02/control_unpaired_beta10_seed1")
+
+
+def test_local_sweep_runs_jobs_and_skips_finished_ones(tiny_config, tmp_path, monkeypatch):
+    config = _sweep(tiny_config, tmp_path, controls=["none", "control_beta0"], subjects=["sub-01"])
+    run_dirs = run_sweep(config)
+    assert len(run_dirs) == 2 and all(is_finished(d) for d in run_dirs)
+    listed = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["jobs"]
+    assert [job["control"] for job in listed] == ["none", "control_beta0"]
+    calls = []
+    monkeypatch.setattr("brainalign.align.sweep.run_job", lambda config, force=False: calls.append(config))
+    run_sweep(config)
+    assert calls == []  # finished jobs are skipped
+    run_sweep(config, force=True)
+    assert len(calls) == 2
+
+
+@pytest.mark.slow
+def test_ray_backend(tiny_config, tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'brainalign[ray]')")
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        run_dirs = run_sweep(_sweep(tiny_config, tmp_path, subjects=["sub-01"]), backend="ray")
+    finally:
+        ray.shutdown()
+    assert len(run_dirs) == 1 and is_finished(run_dirs[0])
+
+
+def test_cli_train_resume_and_bad_config(tiny_config, tmp_path, capsys):
+    config_file = tmp_path / "train.yaml"
+    config_file.write_text(yaml.safe_dump(tiny_config("cli", epochs=1)))
+    assert run(["train", str(config_file)]) == 0
+    assert "finished" in capsys.readouterr().out
+    assert run(["train", str(config_file)]) == 2  # finished run kept
+    assert "--force" in capsys.readouterr().err
+    assert run(["train", str(config_file), "--force"]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  control: shuffled\n  betta: 3\n")
+    assert run(["train", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "training.control" in err and "control_unpaired" in err and "betta" in err
+
+
+def test_cli_sweep(tiny_config, tmp_path, capsys):
+    config_file = tmp_path / "sweep.yaml"
+    config_file.write_text(yaml.safe_dump(_sweep(tiny_config, tmp_path, subjects=["sub-01"])))
+    assert run(["sweep", str(config_file)]) == 0
+    assert "1 runs finished" in capsys.readouterr().out
+    assert run(["sweep", str(config_file), "--backend", "slurm"]) == 2
+    assert "'local' and 'ray'" in capsys.readouterr().err
