@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,11 @@ def simulate(
     test_features, _ = brain.features(test_images, test_factors, stats)
 
     subjects = [f"sub-{i + 1:02d}" for i in range(n_subjects)]
-    observer = _EEGObserver if modality == "eeg" else _FMRIObserver
+    if modality == "eeg":
+        axes = {stage: _principal_axes(train_features[stage], SOURCES_PER_STAGE) for stage in STAGES}
+        observer = partial(_EEGObserver, stage_axes=axes)
+    else:
+        observer = _FMRIObserver
     train_ids = [f"train_{i:04d}" for i in range(len(train_list))]
     test_ids = [f"test_{i:04d}" for i in range(len(test_list))]
     train, test, train_signal, test_signal = {}, {}, {}, {}
@@ -240,13 +245,16 @@ def _split_categories(n_train: int, n_test: int, rng: np.random.Generator) -> tu
 class _EEGObserver:
     """One subject's EEG: stage features -> sources -> 17 channels x 20 time points."""
 
-    def __init__(self, rng: np.random.Generator, params: dict[str, Any], train_features: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self, rng: np.random.Generator, params: dict[str, Any], train_features: dict[str, np.ndarray],
+        stage_axes: dict[str, np.ndarray],
+    ) -> None:
         shared = np.random.default_rng([params["seed"], 99])  # the brain's anatomy, common to all subjects
         individual = params["individual_differences"]
         positions = channel_positions()
         self.projections, self.patterns = {}, {}
         for stage in STAGES:
-            projection = _principal_axes(train_features[stage], SOURCES_PER_STAGE) * np.sqrt(STAGE_GAINS[stage])
+            projection = stage_axes[stage] * np.sqrt(STAGE_GAINS[stage])
             centres = np.array(STAGE_ANCHORS[stage]) + shared.normal(0, 0.3, (SOURCES_PER_STAGE, 2))
             centres[::2, 0] *= -1  # both hemispheres
             centres = centres + individual * rng.normal(0, 0.25, centres.shape)
@@ -283,13 +291,12 @@ class _EEGObserver:
 
 def _principal_axes(features: np.ndarray, k: int) -> np.ndarray:
     """``(d, k)`` top principal axes of training ``features`` (n, d), scaled so the k scores have total
-    variance 1. With fewer than k training images the missing axes are zero (silent sources)."""
+    variance 1. With fewer than k non-zero components the rest are silent (zero) sources."""
     centred = features - features.mean(0)
-    _, singular, axes = np.linalg.svd(centred, full_matrices=False)
-    chosen = np.zeros((k, features.shape[1]))
-    chosen[: min(k, len(axes))] = axes[:k]
-    scores_variance = max((singular[:k] ** 2).sum() / len(features), 1e-12)
-    return chosen.T / np.sqrt(scores_variance)
+    variances, axes = np.linalg.eigh(centred.T @ centred / len(features))  # ascending; d x d is small
+    top = np.clip(variances[::-1][:k], 0, None)
+    chosen = axes[:, ::-1][:, :k] * (top > 1e-12 * max(top.max(), 1e-30))
+    return chosen / np.sqrt(max(top.sum(), 1e-12))
 
 
 class _FMRIObserver:
