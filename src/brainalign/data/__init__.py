@@ -15,8 +15,10 @@ _NAMES = {
     "load_rdms": ".rdm_files",
     # things_eeg2.py
     "load_things_eeg2": ".things_eeg2",
+    "convert_things_eeg2": ".things_eeg2",
     # kamitani.py
     "load_kamitani_fmri": ".kamitani",
+    "VoxelPCA": ".kamitani",
     # downloads.py
     "fetch": ".downloads",
     "REGISTRY": ".downloads",
