@@ -28,7 +28,7 @@ TINY = {
             "training": {"epochs": 2, "lr": 1e-4, "batch_size": 6},
         },
     },
-    "evaluation": {"image_size": 32, "predictions": 2, "robustness": {"epsilons": [0.0, 0.03]}},
+    "evaluation": {"image_size": 32, "predictions": 2, "significance": "fdr", "robustness": {"epsilons": [0.0, 0.03]}},
 }
 
 

@@ -4,24 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
+import pytest
 
 from brainalign.studies.statistics import (
-    fdr_reject,
     improvement_table,
     mean_sem,
     paired_tests,
     summarize,
     timecourse_significance,
 )
-
-
-def test_fdr_matches_statsmodels() -> None:
-    rng = np.random.default_rng(1)
-    p_values = np.concatenate([rng.uniform(0, 0.01, 10), rng.uniform(0, 1, 40)])
-    expected = multipletests(p_values, alpha=0.05, method="fdr_bh")[0]
-    assert np.array_equal(fdr_reject(p_values), expected)
-    assert not fdr_reject(np.array([np.nan, 0.5])).any()
 
 
 def test_mean_sem_and_paired_tests() -> None:
@@ -43,7 +34,8 @@ def test_mean_sem_and_paired_tests() -> None:
     assert np.allclose(aligned["improvement"], [0.1, 0.102, 0.1, 0.102])
 
 
-def test_timecourse_significance_finds_a_planted_window() -> None:
+@pytest.mark.parametrize("method", ["fdr", "cluster"])
+def test_timecourse_significance_finds_a_planted_window(method: str) -> None:
     rng = np.random.default_rng(0)
     times = np.round(np.arange(20) * 0.01, 2)
     rows = []
@@ -53,7 +45,9 @@ def test_timecourse_significance_finds_a_planted_window() -> None:
         rows += [("base", "IT", str(subject), t, 0.1 + n) for t, n in zip(times, noise[0])]
         rows += [("aligned", "IT", str(subject), t, 0.1 + e + n) for t, e, n in zip(times, effect, noise[1])]
     courses = pd.DataFrame(rows, columns=["model", "layer", "subject", "time", "similarity"])
-    result = timecourse_significance(courses)
-    marked = set(result.loc[result["significant"], "time"].round(2))
+    result = timecourse_significance(courses, method, n_permutations=200)
+    marked = set(result.loc[result["significant"].astype(bool), "time"].round(2))
     assert marked == {0.08, 0.09, 0.1, 0.11, 0.12}
-    assert set(result["model"]) == {"aligned"}
+    assert set(result["model"]) == {"aligned"} and len(result) == len(times)
+    few = courses[courses["subject"].isin(["0", "1"])]
+    assert timecourse_significance(few, "cluster").empty  # a cluster test needs >= 3 subjects

@@ -61,6 +61,9 @@ class EvaluationConfig(_Strict):
     decoding_classifier: Literal["lda", "shared_lda", "ncm"] = Field(
         "shared_lda", description="classifier of the decoding RDMs (brainalign.measure.decoding_rdms)"
     )
+    significance: Literal["cluster", "fdr"] = Field(
+        "cluster", description="time points > base: cluster permutation test, or t-tests with FDR (few subjects)"
+    )
     rois: bool = Field(True, description="fMRI: similarity per ROI (best layer)")
     variability: bool = Field(True, description="individual variability between the aligned models")
     trajectory: bool = Field(True, description="similarity and accuracy at every saved epoch")

@@ -1,7 +1,7 @@
 """The demo: the whole method on the simulated observer, small enough for a laptop (a few minutes).
 
 A CORnet-Z base model is pre-trained briefly on the observer's training categories (a stand-in for
-ImageNet), aligned to each of three simulated subjects (beta 1), together with the three controls
+ImageNet), aligned to each of three simulated subjects (beta 10), together with the three controls
 (beta 0, no contrastive term, responses shuffled across images); every model is evaluated on
 held-out images of categories it never saw. ``configs/demo.yaml`` holds the same settings.
 """
@@ -19,16 +19,17 @@ DEMO_CONFIG: dict[str, Any] = {
     "seed": 0,
     "alignment": {
         "subjects": ["sub-01", "sub-02", "sub-03"],
-        "betas": [1.0],
+        "betas": [10.0],
         "controls": ["none", "control_beta0", "control_no_contrastive", "control_unpaired"],
         "seeds": [0],
         "train": {
-            "model": {"name": "cornet_z", "pretrain": {"epochs": 4, "lr": 0.001, "batch_size": 32}},
-            "data": {"source": "simulated", "simulate": {"n_subjects": 3, "seed": 0}, "image_size": 64},
-            "training": {"epochs": 5, "lr": 0.0001, "batch_size": 16},
+            "model": {"name": "cornet_z", "pretrain": {"epochs": 6, "lr": 0.001, "batch_size": 32}},
+            "data": {"source": "simulated", "image_size": 64,
+                     "simulate": {"n_subjects": 3, "seed": 0, "pretrain_per_category": 20}},
+            "training": {"epochs": 5, "lr": 0.0001, "batch_size": 16, "beta": 10.0},
         },
     },
-    "evaluation": {"image_size": 64, "predictions": 4},
+    "evaluation": {"image_size": 64, "predictions": 4, "significance": "fdr"},
 }
 
 

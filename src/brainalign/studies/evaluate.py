@@ -28,7 +28,8 @@ from brainalign.align.checkpoint import checkpoint_epochs, load_aligned, load_he
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulate_cached
 from brainalign.config import DataConfig, SweepConfig
 from brainalign.data import Responses
-from brainalign.measure import RDMs, compare, compute_rdms, decoding_rdms
+from brainalign.measure import RDMs, compare, compute_rdms, eeg_timecourses, neural_rdms, roi_similarity
+from brainalign.measure.variability import variability_matrices
 from brainalign.measure.features import extract
 from brainalign.studies.config import EvaluationConfig
 
@@ -47,26 +48,17 @@ class TrainedModel:
 
 @dataclass
 class HeldOut:
-    """A subject's held-out data: images, z-scored repetition-averaged responses ``(n, *feature_shape)``
-    and the recorded ``trials`` (every repetition, in image order; axis metadata such as times and rois)."""
+    """A subject's held-out data: images (``data``, with the flattened targets) and ``trials``, the
+    recorded responses of every repetition in image order, z-scored with the training mean and std."""
 
     subject: str
     data: AlignmentData
-    responses: np.ndarray
     trials: Responses
 
     @property
-    def times(self) -> np.ndarray | None:
-        return self.trials.times
-
-    @property
-    def rois(self) -> dict[str, np.ndarray] | None:
-        return self.trials.rois
-
-    @property
     def flat(self) -> np.ndarray:
-        """Responses ``(n_stimuli, n_features)``."""
-        return self.responses.reshape(len(self.responses), -1)
+        """Repetition-averaged responses ``(n_stimuli, n_features)``."""
+        return self.trials.flatten()
 
 
 def trained_models(sweep_dir: Path) -> list[TrainedModel]:
@@ -83,54 +75,56 @@ def trained_models(sweep_dir: Path) -> list[TrainedModel]:
 
 
 def held_out(data_config: DataConfig, subject: str) -> HeldOut:
-    """Load ``subject``'s held-out images and responses (z-scored on the training statistics)."""
+    """Load ``subject``'s held-out images and trials (z-scored on the training statistics)."""
     data = load_alignment_data(data_config.model_copy(update={"subject": subject or None}))
-    trials = _held_out_trials(data_config, data.subject).match_stimuli(data.test_stimuli)
-    responses = data.test_targets.reshape(len(data.test_targets), *trials.feature_shape)
-    return HeldOut(data.subject, data, responses, trials)
+    train, test = _recorded(data_config, data.subject)
+    trials = test.match_stimuli(data.test_stimuli)
+    if data_config.zscore:
+        trials = trials.standardize(*train.feature_stats())
+    return HeldOut(data.subject, data, trials)
 
 
-def _held_out_trials(data_config: DataConfig, subject: str) -> Responses:
+def _recorded(data_config: DataConfig, subject: str) -> tuple[Responses, Responses]:
+    """(training, held-out) responses of ``subject`` as recorded (every repetition)."""
     if data_config.source == "simulated":
-        return simulate_cached(json.dumps(data_config.simulate, sort_keys=True)).test[subject]
-    return Responses.load(str(data_config.test_responses).replace("{subject}", subject))
+        dataset = simulate_cached(json.dumps(data_config.simulate, sort_keys=True))
+        return dataset.train[subject], dataset.test[subject]
+    return tuple(Responses.load(str(path).replace("{subject}", subject))
+                 for path in (data_config.train_responses, data_config.test_responses))
 
 
-def neural_rdms(subject_data: HeldOut, evaluation: EvaluationConfig) -> dict[str, RDMs]:
-    """Held-out neural RDMs: ``whole`` (1 RDM), ``times`` (EEG: one per time point, correlation
-    distance over channels or cross-validated pairwise decoding accuracy), ``rois`` (fMRI)."""
-    metric = evaluation.rdm_metric
-    rdms = {"whole": compute_rdms(subject_data.flat, metric)}
-    if evaluation.timecourses and subject_data.times is not None and subject_data.responses.ndim == 3:
-        if evaluation.timecourse_rdm == "decoding":
-            rdms["times"] = decoding_rdms(subject_data.trials, evaluation.decoding_classifier, progress=False)
-        else:
-            per_time = np.ascontiguousarray(np.moveaxis(subject_data.responses, 2, 0))  # (times, n, channels)
-            rdms["times"] = compute_rdms(per_time, metric, descriptors={"time": subject_data.times})
-    if evaluation.rois and subject_data.rois:
-        rdms["rois"] = compute_rdms({roi: subject_data.flat[:, index] for roi, index in subject_data.rois.items()}, metric)
+def neural_targets(subject_data: HeldOut, evaluation: EvaluationConfig) -> dict[str, RDMs]:
+    """Held-out neural RDMs: ``whole`` (1 RDM of every feature), ``times`` (EEG: one per time point,
+    correlation distance over channels or pairwise decoding) and ``rois`` (fMRI: one per ROI)."""
+    trials = subject_data.trials
+    rdms = {"whole": compute_rdms(subject_data.flat, evaluation.rdm_metric, stimulus_ids=trials.stimulus_ids)}
+    if evaluation.timecourses and trials.times is not None and trials.data.ndim == 4:
+        rdms["times"] = neural_rdms(trials, evaluation.timecourse_rdm, evaluation.rdm_metric,
+                                    **({"classifier": evaluation.decoding_classifier, "progress": False}
+                                       if evaluation.timecourse_rdm == "decoding" else {}))
+    if evaluation.rois and trials.rois:
+        rdms["rois"] = neural_rdms(trials, metric=evaluation.rdm_metric)
     return rdms
 
 
 def model_rdms(model: torch.nn.Module, stimuli: Any, evaluation: EvaluationConfig) -> RDMs:
     """Layer RDMs ``(n_layers, n_pairs)`` of ``model`` on ``stimuli`` (descriptor column ``layer``)."""
     features = extract(model, stimuli, evaluation.layers, image_size=evaluation.image_size, progress=False)
-    return compute_rdms(features, evaluation.rdm_metric)
+    return compute_rdms(features, evaluation.rdm_metric, stimulus_ids=stimuli.ids)
 
 
 def similarity_rows(label: str, subject: str, layer_rdms: RDMs, neural: dict[str, RDMs], method: str) -> dict[str, list]:
-    """Rows of ``similarity`` (per layer vs whole response; per ROI, best layer) and ``rsa_timecourses``."""
+    """Rows of ``similarity`` (per layer vs the whole response; per ROI, best layer) and ``rsa_timecourses``."""
     layers = list(layer_rdms.descriptors["layer"])
     whole = compare(layer_rdms, neural["whole"], method)[:, 0]
     rows: dict[str, list] = {"similarity": [(label, layer, subject, value) for layer, value in zip(layers, whole)]}
     if "rois" in neural:
-        best = compare(layer_rdms, neural["rois"], method).max(axis=0)
-        rows["similarity"] += [(label, roi, subject, value) for roi, value in zip(neural["rois"].descriptors["layer"], best)]
+        best = roi_similarity(layer_rdms, neural["rois"], method)
+        rows["similarity"] += [(label, roi, subject, value) for roi, value in zip(best["roi"], best["similarity"])]
     if "times" in neural:
-        course = compare(layer_rdms, neural["times"], method)  # (layers, times)
-        times = neural["times"].descriptors["time"].to_numpy()
-        rows["rsa_timecourses"] = [(label, layer, subject, time, course[i, j])
-                                   for i, layer in enumerate(layers) for j, time in enumerate(times)]
+        course = eeg_timecourses(layer_rdms, neural["times"], method)
+        rows["rsa_timecourses"] = [(label, layer, subject, time, value) for layer, time, value
+                                   in zip(course["layer"], course["time"], course["similarity"])]
     return rows
 
 
@@ -166,24 +160,25 @@ def predictions(model: TrainedModel, subject_data: HeldOut, evaluation: Evaluati
     bank = ImageBank(stimuli.subset([stimuli.ids[i] for i in indices]), evaluation.image_size)
     predicted = predict_responses(network, head, bank, list(head.layer_sizes), 64, torch.device("cpu"))
     pixels = stimuli.load(indices.tolist(), size=evaluation.image_size, normalize=False)
+    real = subject_data.trials.average_repetitions().data[indices, 0]
     return {
-        "real": subject_data.responses[indices],
-        "predicted": predicted.reshape(subject_data.responses[indices].shape),
+        "real": real,
+        "predicted": predicted.reshape(real.shape),
         "stimulus_ids": [stimuli.ids[i] for i in indices],
         "images": (pixels.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8),
-        "times": subject_data.times,
+        "times": subject_data.trials.times,
     }
 
 
 def variability_rows(rdms_by_model: dict[str, RDMs], method: str) -> list[tuple]:
-    """``variability`` rows: 1 - similarity of every pair of models' RDMs, per layer."""
-    names = list(rdms_by_model)
-    layers = list(rdms_by_model[names[0]].descriptors["layer"])
+    """``variability`` rows: 1 - similarity of the RDMs of every pair of models, per layer."""
+    stacked = RDMs(np.concatenate([rdms.dissimilarities for rdms in rdms_by_model.values()]),
+                   descriptors=pd.concat([rdms.descriptors.assign(model=name) for name, rdms in rdms_by_model.items()],
+                                         ignore_index=True))
     rows = []
-    for index, layer in enumerate(layers):
-        stack = np.stack([rdms_by_model[name].dissimilarities[index] for name in names])
-        variability = 1.0 - compare(stack, method=method)
-        rows += [(layer, names[a], names[b], variability[a, b])
+    for layer, matrix in variability_matrices(stacked, method=method).items():
+        names = list(matrix.index)
+        rows += [(layer, names[a], names[b], matrix.iloc[a, b])
                  for a in range(len(names)) for b in range(a + 1, len(names))]
     return rows
 

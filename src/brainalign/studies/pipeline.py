@@ -81,7 +81,7 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
     headline = None
     for subject in track(subjects, "measure subjects", disable=not progress):
         data = ev.held_out(sweep.train.data, subject)
-        neural = ev.neural_rdms(data, evaluation)
+        neural = ev.neural_targets(data, evaluation)
         base_rdms = ev.model_rdms(base, data.data.test_stimuli, evaluation)
         headline = evaluation.headline_layer or list(base_rdms.descriptors["layer"])[-1]
         _extend(rows, ev.similarity_rows(ev.BASE, subject, base_rdms, neural, evaluation.compare_method))
@@ -123,7 +123,8 @@ def write_results(run_dir: Path, config: StudyConfig, results: dict[str, Any]) -
         courses = _seed_mean(ev.frame(rows["rsa_timecourses"], ["model", "layer", "subject", "time", "similarity"]),
                              ["model", "layer", "subject", "time"], "similarity")
         write_table(courses, table_path(run_dir, "rsa_timecourses"), "rsa_timecourses")
-        significance = st.timecourse_significance(courses)
+        significance = st.timecourse_significance(courses, config.evaluation.significance,
+                                                   n_permutations=config.evaluation.permutations)
         if len(significance):
             write_table(significance, table_path(run_dir, "rsa_significance"), "rsa_significance")
     if rows["trajectory"]:

@@ -44,45 +44,48 @@ def paired_tests(table: pd.DataFrame, target: str, model: str = "aligned") -> li
     return tests
 
 
-def timecourse_significance(courses: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """For every non-base model, layer and time point: one-sided paired t-test (model > base) across
-    subjects, Benjamini-Hochberg FDR over the time points of each layer. Returns ``rsa_significance``
-    rows: model, layer, time, p_value, significant, test."""
+def timecourse_significance(courses: pd.DataFrame, method: str = "fdr", alpha: float = 0.05,
+                            n_permutations: int = 1000) -> pd.DataFrame:
+    """Time points where a model's RSA time course exceeds the base model's, across subjects.
+
+    For every non-base model and layer, the per-subject differences (model - base) over time are tested
+    one-sided: ``method="cluster"`` runs MNE's cluster-based sign-flip permutation test
+    (:func:`brainalign.measure.cluster_test`; needs >= 3 subjects, and >= 6 to reach p < 0.05),
+    ``"fdr"`` a paired t-test per time point with Benjamini-Hochberg FDR over the time points.
+    Returns ``rsa_significance`` rows: model, layer, time, significant, test.
+    """
+    from brainalign.measure import cluster_test, fdr
+
     wide = courses.pivot_table(index=["layer", "time", "subject"], columns="model", values="similarity",
                                aggfunc="mean", sort=False)
-    if BASE not in wide.columns or wide.index.get_level_values("subject").nunique() < 2:
-        return pd.DataFrame(columns=["model", "layer", "time", "p_value", "significant", "test"])
+    n_subjects = wide.index.get_level_values("subject").nunique()
+    columns = ["model", "layer", "time", "significant", "test"]
+    if BASE not in wide.columns or n_subjects < (3 if method == "cluster" else 2):
+        return pd.DataFrame(columns=columns)
+    label = (f"cluster permutation test > base ({n_permutations} permutations, p < 0.05)" if method == "cluster"
+             else f"paired t-test > base per time point, FDR q < {alpha:g}")
     parts = []
     for model in wide.columns.drop(BASE):
-        difference = (wide[model] - wide[BASE]).unstack("subject")  # (layer, time) x subject
-        p_values = stats.ttest_1samp(difference.to_numpy(), 0.0, axis=1, alternative="greater").pvalue
-        result = difference.index.to_frame(index=False).assign(model=model, p_value=p_values)
-        result["significant"] = result.groupby("layer", sort=False)["p_value"].transform(
-            lambda p: fdr_reject(p.to_numpy(), alpha))
-        parts.append(result)
-    merged = pd.concat(parts, ignore_index=True)
-    merged["test"] = f"paired t-test > base across subjects, FDR q < {alpha:g} over time"
-    return merged[["model", "layer", "time", "p_value", "significant", "test"]]
-
-
-def fdr_reject(p_values: np.ndarray, alpha: float = 0.05) -> np.ndarray:
-    """Benjamini-Hochberg: which of ``p_values (n,)`` are rejected at false discovery rate ``alpha``
-    (NaN p-values are never rejected)."""
-    p = np.where(np.isnan(p_values), 1.0, p_values)
-    order = np.argsort(p)
-    thresholds = alpha * np.arange(1, len(p) + 1) / len(p)
-    passed = np.nonzero(p[order] <= thresholds)[0]
-    rejected = np.zeros(len(p), dtype=bool)
-    if len(passed):
-        rejected[order[: passed[-1] + 1]] = True
-    return rejected
+        for layer in pd.unique(wide.index.get_level_values("layer")):
+            difference = (wide.loc[layer, model] - wide.loc[layer, BASE]).unstack("time")  # subjects x times
+            if method == "cluster":
+                significant = cluster_test(difference.to_numpy(), n_permutations=n_permutations, tail=1)[1]
+            else:
+                p_values = stats.ttest_1samp(difference.to_numpy(), 0.0, alternative="greater").pvalue
+                significant = fdr(np.nan_to_num(p_values, nan=1.0), alpha)[0]
+            parts.append(pd.DataFrame({"model": model, "layer": layer, "time": difference.columns,
+                                       "significant": significant, "test": label}))
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def improvement_table(similarity: pd.DataFrame) -> pd.DataFrame:
-    """``improvement`` rows: every non-base model against ``base``, per target and subject."""
+    """``improvement`` rows: every non-base model against ``base``, per target and subject
+    (:func:`brainalign.measure.improvement_table`: improvement = aligned - base, ratio = (aligned - base) / base)."""
+    from brainalign.measure import improvement_table as join_improvement
+
     rows = similarity.groupby(["model", "target", "subject"], sort=False)["similarity"].mean().reset_index()
-    base = rows[rows["model"] == BASE].set_index(["target", "subject"])["similarity"].rename("base")
-    others = rows[rows["model"] != BASE].join(base, on=["target", "subject"]).rename(columns={"similarity": "aligned"})
-    others["improvement"] = others["aligned"] - others["base"]
-    others["improvement_ratio"] = others["improvement"] / others["base"]
-    return others[["model", "target", "subject", "base", "aligned", "improvement", "improvement_ratio"]]
+    base = rows[rows["model"] == BASE]
+    tables = [join_improvement(rows[rows["model"] == model], base, on=["target", "subject"]).assign(model=model)
+              for model in pd.unique(rows["model"]) if model != BASE]
+    return pd.concat(tables, ignore_index=True)[
+        ["model", "target", "subject", "base", "aligned", "improvement", "improvement_ratio"]]
