@@ -53,6 +53,7 @@ def test_report_holds_tables_config_versions_seed_and_timings(reported_run: Path
     assert "name: synthetic" in page  # the config
     assert "<td>torch</td>" in page and "<td>seed</td><td>0</td>" in page
     assert "<td>alignment</td><td>42.0</td>" in page
+    assert "<td>+0.0800</td><td>3/3</td><td>0.0123</td>" in page  # the paired test from summary.json
     similarity = read_table(table_path(reported_run, "similarity"), "similarity")
     aligned_v1 = similarity.query("model == 'aligned' and target == 'V1'")["similarity"].mean()
     assert f"{aligned_v1:.4f} &plusmn;" in page  # table values come from the result file

@@ -133,10 +133,14 @@ def _summary_section(summary: dict) -> str:
         return ""
     rows = [[model, f"{values['mean']:.4f}", f"{values['sem']:.4f}", str(values.get("n", ""))]
             for model, values in models.items()]
+    tests = [[test["model"], test["other"], str(test["n"]), f"{test['mean_difference']:+.4f}",
+              f"{test['n_better']}/{test['n']}", f"{test['p_value']:.3g}"] for test in summary.get("tests", [])]
+    test_table = ("<p>Paired t-tests across subjects (two-sided):</p>"
+                  + _html_table(["model", "vs", "n", "mean difference", "subjects better", "p"], tests)) if tests else ""
     notes = "".join(f"<p>{html.escape(str(note))}</p>" for note in summary.get("notes", []))
     measure = html.escape(str(summary.get("measure", "headline similarity")))
     return (f'<section id="summary"><h2>Summary</h2><p>{measure}: mean and SEM across subjects.</p>'
-            f"{_html_table(['model', 'mean', 'SEM', 'n'], rows)}{notes}</section>")
+            f"{_html_table(['model', 'mean', 'SEM', 'n'], rows)}{test_table}{notes}</section>")
 
 
 def _figure_section(spec: FigureSpec, paths: list[Path]) -> str:

@@ -34,8 +34,10 @@ Formats (column names are exact; extra columns are allowed and ignored):
     ``stimulus_ids``: str ``(n_examples,)``; optional ``images``: uint8 ``(n_examples, h, w, 3)``,
     ``times`` (s) and ``channels`` (str).
 
-Run-level files read by the report (in ``RUN_DIR``): ``summary.json`` (per model ``mean``, ``sem``,
-``n`` of the headline similarity, plus ``measure``), ``config.yaml``, ``environment.json``
+Run-level files read by the report (in ``RUN_DIR``): ``summary.json`` (``models``: per model ``mean``,
+``sem``, ``n`` of the headline similarity; ``measure``: what it is; optional ``title``, ``notes`` and
+``tests``: paired tests with ``model``, ``other``, ``n``, ``mean_difference``, ``n_better``,
+``p_value``), ``config.yaml``, ``environment.json``
 (:func:`brainalign.runs.environment_info`) and ``timings.json`` (step name -> seconds).
 """
 from __future__ import annotations
