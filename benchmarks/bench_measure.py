@@ -107,7 +107,10 @@ def _neurora_correlation(features: np.ndarray) -> float | None:
     except ImportError:
         print("  NeuroRA not installed: skipped")
         return None
-    with warnings.catch_warnings():
+    import contextlib
+    import io
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         seconds, _ = best_time(lambda: bhvRDM(features[:, :, None], sub_opt=0), 1)
     return seconds
@@ -200,12 +203,12 @@ def _neurora_decoding(trials: np.ndarray, n_pairs: int) -> float | None:
         return None
     data = np.asarray(trials, dtype=np.float64)[:, None]  # [n_cons, n_subs=1, n_trials, n_chls, n_ts]
     subset_pairs = len(trials) * (len(trials) - 1) // 2
+    import contextlib
+    import io
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import contextlib
-        import io
-
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             seconds, _ = best_time(lambda: eegRDM_bydecoding(data), 1)
     return seconds / subset_pairs * n_pairs
 

@@ -10,9 +10,11 @@ Protocol (Guggenmos et al. 2018, as used for THINGS-EEG2 RDMs in ReAlnet):
    ``n_pseudo - 1`` pseudo-trials of both stimuli train the classifier. The test accuracy of a pair
    is the mean over its two test pseudo-trials (0, 0.5 or 1); the RDM value is the mean over all
    folds and permutations (chance = 0.5).
-3. Optional multivariate noise normalisation (MNN, ``noise_normalisation=True``): per fold, the
-   noise covariance of the *training* trials (residuals around each stimulus's mean, pooled over
-   stimuli and time points, Ledoit-Wolf shrinkage) whitens every pseudo-trial (train and test).
+3. Optional multivariate noise normalisation (MNN, ``noise_normalisation=True``), done once before
+   the folds as in the THINGS-EEG2 preprocessing (Gifford et al. 2022): the noise covariance of
+   all trials (residuals around each stimulus's mean, pooled over stimuli and time points,
+   Ledoit-Wolf shrinkage) whitens every trial. It uses no class contrast, only each stimulus's
+   own residuals, so the leak from test trials into the whitening is negligible.
 
 Classifiers:
 
@@ -67,7 +69,8 @@ def pseudo_trial_folds(
 
     trials: ``(n_stimuli, n_trials, n_channels, n_times)``. Each fold is ``(train, test)`` with
     train ``(n_stimuli, n_pseudo - 1, n_channels, n_times)`` and test ``(n_stimuli, n_channels,
-    n_times)`` pseudo-trials (whitened when ``noise_normalisation``). Deterministic for a seed.
+    n_times)`` pseudo-trials (of trials whitened once when ``noise_normalisation``). Deterministic
+    for a seed.
     """
     import torch
 
@@ -77,19 +80,15 @@ def pseudo_trial_folds(
     per_pseudo = n_trials // n_pseudo
     rng = np.random.default_rng(seed)
     data = torch.as_tensor(trials, dtype=torch.float64)
+    if noise_normalisation:
+        data = torch.einsum("cd,nrdt->nrct", noise_whitener(data), data)
     for _ in range(n_permutations):
         order = torch.as_tensor(np.argsort(rng.random((n, n_trials)), axis=1)[:, : per_pseudo * n_pseudo])
         grouped = torch.take_along_dim(data, order[:, :, None, None], dim=1)
-        grouped = grouped.reshape(n, n_pseudo, per_pseudo, n_channels, n_times)
-        pseudo = grouped.mean(dim=2)
+        pseudo = grouped.reshape(n, n_pseudo, per_pseudo, n_channels, n_times).mean(dim=2)
         for held_out in range(n_pseudo):
             keep = [k for k in range(n_pseudo) if k != held_out]
-            train, test = pseudo[:, keep], pseudo[:, held_out]
-            if noise_normalisation:
-                whitener = noise_whitener(grouped[:, keep].reshape(n, -1, n_channels, n_times))
-                train = torch.einsum("cd,nkdt->nkct", whitener, train)
-                test = torch.einsum("cd,ndt->nct", whitener, test)
-            yield train.numpy(), test.numpy()
+            yield pseudo[:, keep].numpy(), pseudo[:, held_out].numpy()
 
 
 def noise_whitener(trials: Any) -> Any:
