@@ -28,7 +28,7 @@ TINY = {
             "training": {"epochs": 2, "lr": 1e-4, "batch_size": 6},
         },
     },
-    "evaluation": {"image_size": 32, "predictions": 2, "significance": "fdr", "robustness": {"epsilons": [0.0, 0.03]}},
+    "evaluation": {"image_size": 32, "predictions": 2, "significance": "fdr", "dimensions": "simulated", "robustness": {"epsilons": [0.0, 0.03]}},
 }
 
 
@@ -58,7 +58,7 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
     variability = read_table(table_path(tiny_run, "variability"), "variability")
     assert set(variability["layer"]) == {"V1", "V2", "V4", "IT"} and variability["variability"].between(0, 2).all()
     page = (tiny_run / "report.html").read_text()
-    assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 7  # every figure but dimensions
+    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) == 8  # every figure
     timings = json.loads((tiny_run / "timings.json").read_text())
     assert timings["total"] >= timings["report"] > 0
 

@@ -67,6 +67,10 @@ class EvaluationConfig(_Strict):
     rois: bool = Field(True, description="fMRI: similarity per ROI (best layer)")
     variability: bool = Field(True, description="individual variability between the aligned models")
     trajectory: bool = Field(True, description="similarity and accuracy at every saved epoch")
+    dimensions: Optional[str] = Field(
+        None, description="object-dimension analysis of the headline layer: 'simulated' (the observer's "
+        "generative factors) or a CSV of stimulus id + one column per dimension"
+    )
     predictions: int = Field(4, ge=0, description="example images whose predicted responses are drawn")
     permutations: int = Field(1000, ge=100, description="permutations of the cluster test over time")
     robustness: Optional[RobustnessConfig] = None

@@ -28,7 +28,17 @@ from brainalign.align.checkpoint import checkpoint_epochs, load_aligned, load_he
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulate_cached
 from brainalign.config import DataConfig, SweepConfig
 from brainalign.data import Responses
-from brainalign.measure import RDMs, compare, compute_rdms, eeg_timecourses, neural_rdms, roi_similarity
+from brainalign.measure import (
+    RDMs,
+    compare,
+    compute_rdms,
+    eeg_timecourses,
+    neural_rdms,
+    dimension_rdms,
+    partial_correlations,
+    rank_rows,
+    roi_similarity,
+)
 from brainalign.measure.variability import variability_matrices
 from brainalign.measure.features import extract
 from brainalign.studies.config import EvaluationConfig
@@ -181,6 +191,54 @@ def variability_rows(rdms_by_model: dict[str, RDMs], method: str) -> list[tuple]
         rows += [(layer, names[a], names[b], matrix.iloc[a, b])
                  for a in range(len(names)) for b in range(a + 1, len(names))]
     return rows
+
+
+def dimension_targets(source: str, data_config: DataConfig, stimuli: Any) -> RDMs:
+    """Object-dimension RDMs of the held-out images, one per dimension (descriptor ``dimension``).
+
+    ``source="simulated"``: the observer's generative factors: ``|x_i - x_j|`` of red, green, blue,
+    size, x and y position, and ``1[level_i != level_j]`` of shape, texture and colour; otherwise a CSV
+    path whose first column holds stimulus ids and whose other columns are dimensions (e.g. the 49
+    THINGS dimensions), each giving ``|x_i - x_j|``. A dimension whose ranked RDM is a linear
+    combination of earlier ones is dropped (a partial correlation cannot control for it).
+    """
+    ids = list(stimuli.ids)
+    if source == "simulated":
+        factors = simulate_cached(json.dumps(data_config.simulate, sort_keys=True)).ground_truth.test_factors
+        embedding = pd.DataFrame({"red": factors["rgb"][:, 0], "green": factors["rgb"][:, 1],
+                                  "blue": factors["rgb"][:, 2], "size": factors["radius"],
+                                  "x position": factors["position"][:, 0], "y position": factors["position"][:, 1]})
+        levels = {name: factors[name] for name in ("shape", "texture", "colour")}
+    else:
+        embedding = pd.read_csv(source, index_col=0).astype(float)
+        embedding = embedding.set_axis(embedding.index.astype(str)).loc[ids].reset_index(drop=True)
+        levels = {}
+    continuous = dimension_rdms(embedding.to_numpy(), list(embedding.columns), ids)
+    upper = np.triu_indices(len(ids), 1)
+    categorical = [(values[:, None] != values[None, :])[upper].astype(float) for values in levels.values()]
+    stack = np.vstack([continuous.dissimilarities, *categorical])
+    labels = [*continuous.descriptors["dimension"], *(f"different {name}" for name in levels)]
+    keep = _independent_rows(rank_rows(stack))
+    return RDMs(stack[keep], ids, pd.DataFrame({"dimension": [labels[i] for i in keep]}))
+
+
+def _independent_rows(values: np.ndarray) -> list[int]:
+    """Indices of the rows of ``values (n_rows, n)`` that are not constant and not a linear combination
+    (with intercept) of the rows kept before them."""
+    kept: list[int] = []
+    basis = np.ones((1, values.shape[1]))
+    for index, row in enumerate(values):
+        candidate = np.vstack([basis, row])
+        if np.linalg.matrix_rank(candidate, tol=1e-8 * np.abs(candidate).max()) == len(candidate):
+            kept.append(index)
+            basis = candidate
+    return kept
+
+
+def dimension_rows(label: str, subject: str, layer_rdms: RDMs, dimensions: RDMs, layer: str) -> list[tuple]:
+    """``dimensions`` rows: squared partial Spearman correlation of the ``layer`` RDM with each dimension RDM."""
+    table = partial_correlations(layer_rdms.select(layer=layer), dimensions)
+    return [(label, dimension, subject, value) for dimension, value in zip(table["dimension"], table["partial_r2"])]
 
 
 def base_model(sweep: SweepConfig, sweep_dir: Path) -> torch.nn.Module:

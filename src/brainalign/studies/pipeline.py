@@ -76,7 +76,8 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
     subjects = list(dict.fromkeys(model.subject for model in models))
     base = ev.base_model(sweep, sweep_dir)
     labels = _category_labels(sweep.train.data)
-    rows: dict[str, list] = {"similarity": [], "rsa_timecourses": [], "trajectory": [], "robustness": []}
+    rows: dict[str, list] = {"similarity": [], "rsa_timecourses": [], "trajectory": [], "robustness": [],
+                             "dimensions": []}
     first_aligned: dict[str, Any] = {}
     headline = None
     for subject in track(subjects, "measure subjects", disable=not progress):
@@ -85,6 +86,10 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
         base_rdms = ev.model_rdms(base, data.data.test_stimuli, evaluation)
         headline = evaluation.headline_layer or list(base_rdms.descriptors["layer"])[-1]
         _extend(rows, ev.similarity_rows(ev.BASE, subject, base_rdms, neural, evaluation.compare_method))
+        dimensions = None
+        if evaluation.dimensions:
+            dimensions = ev.dimension_targets(evaluation.dimensions, sweep.train.data, data.data.test_stimuli)
+            rows["dimensions"] += ev.dimension_rows(ev.BASE, subject, base_rdms, dimensions, headline)
         robust = evaluation.robustness is not None and labels is not None
         if robust:
             rows["robustness"] += _robustness_rows(ev.BASE, subject, base, data, labels, evaluation)
@@ -94,6 +99,8 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
             rdms = ev.model_rdms(network, data.data.test_stimuli, evaluation)
             _extend(rows, ev.similarity_rows(model.label, subject, rdms, neural, evaluation.compare_method))
             first_seed = model.seed == min(other.seed for other in subject_models if other.label == model.label)
+            if dimensions is not None:
+                rows["dimensions"] += ev.dimension_rows(model.label, subject, rdms, dimensions, headline)
             if robust and first_seed:
                 rows["robustness"] += _robustness_rows(model.label, subject, network, data, labels, evaluation)
             if model.label == "aligned" and first_seed:
@@ -130,6 +137,10 @@ def write_results(run_dir: Path, config: StudyConfig, results: dict[str, Any]) -
     if rows["trajectory"]:
         trajectory = ev.frame(rows["trajectory"], ["seed", "epoch", "target", "similarity", "accuracy"])
         write_table(trajectory, table_path(run_dir, "trajectory"), "trajectory")
+    if rows["dimensions"]:
+        dimensions = _seed_mean(ev.frame(rows["dimensions"], ["model", "dimension", "subject", "squared_partial"]),
+                                ["model", "dimension", "subject"], "squared_partial")
+        write_table(dimensions, table_path(run_dir, "dimensions"), "dimensions")
     if rows["robustness"]:
         robustness = ev.frame(rows["robustness"], ["model", "subject", "epsilon", "accuracy"])
         write_table(robustness, table_path(run_dir, "robustness"), "robustness")
