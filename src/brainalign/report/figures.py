@@ -204,14 +204,14 @@ def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
 
 def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples: int = 4) -> list[Path]:
     """Predicted vs recorded responses for example stimuli: one row per example with its image (when
-    stored), the recorded and predicted response (heatmaps for channels x times, lines otherwise, on a
-    shared colour scale) and a scatter of predicted against recorded values with Spearman rho."""
+    stored), the recorded and predicted response (heatmaps for channels x times, lines otherwise; each
+    panel on its own symmetric scale, whose maximum |value| the title gives, since predictions are
+    shrunk towards 0) and a scatter of predicted against recorded values with Spearman rho."""
     arrays = read_predictions(predictions_npz)
     count = min(max_examples, arrays["real"].shape[0])
     has_images = "images" in arrays
     columns = 3 + int(has_images)
     fig, grid = plt.subplots(count, columns, figsize=(2.6 * columns, 2.3 * count), squeeze=False)
-    limit = float(np.abs(np.concatenate([arrays["real"][:count].ravel(), arrays["predicted"][:count].ravel()])).max())
     for row in range(count):
         axes = list(grid[row])
         if has_images:
@@ -221,11 +221,13 @@ def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples
             image_ax.set_title(str(arrays["stimulus_ids"][row]), fontsize=8)
         real, predicted = arrays["real"][row], arrays["predicted"][row]
         for ax, values, name in ((axes[0], real, "recorded"), (axes[1], predicted, "predicted")):
-            _draw_response(ax, values, limit, arrays)
+            scale = max(float(np.abs(values).max()), 1e-12)
+            _draw_response(ax, values, scale, arrays)
+            name = f"{name} (max |value| {scale:.2g})"
             ax.set_title(name if has_images else f"{arrays['stimulus_ids'][row]}: {name}", fontsize=8)
         rho = spearmanr(real.ravel(), predicted.ravel()).statistic
         axes[2].scatter(real.ravel(), predicted.ravel(), s=3, alpha=0.5, color="#d62728")
-        axes[2].plot([-limit, limit], [-limit, limit], color="black", lw=0.6, ls=":")
+        axes[2].axline((0.0, 0.0), slope=1.0, color="black", lw=0.6, ls=":")
         axes[2].set_title(f"rho = {rho:.2f}", fontsize=8)
         axes[2].set_xlabel("recorded", fontsize=7)
         axes[2].set_ylabel("predicted", fontsize=7)

@@ -26,7 +26,7 @@ DEMO_CONFIG: dict[str, Any] = {
             "model": {"name": "cornet_z", "pretrain": {"epochs": 6, "lr": 0.001, "batch_size": 32}},
             "data": {"source": "simulated", "image_size": 64,
                      "simulate": {"n_subjects": 3, "seed": 0, "pretrain_per_category": 20}},
-            "training": {"epochs": 5, "lr": 0.0001, "batch_size": 16, "beta": 10.0},
+            "training": {"epochs": 3, "lr": 0.0001, "batch_size": 16, "beta": 10.0},
         },
     },
     "evaluation": {"image_size": 64, "predictions": 4, "significance": "fdr"},
