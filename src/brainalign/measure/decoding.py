@@ -121,7 +121,7 @@ def decoding_rdms(
     shrinkage: float = 0.1,
     noise_normalisation: bool = True,
     seed: int = 0,
-    time_chunk: int = 8,
+    time_chunk: int = 16,
     device: str = "cpu",
     progress: bool = True,
 ) -> RDMs:
@@ -164,7 +164,7 @@ def decoding_rdms(
 
 
 def pairwise_lda_accuracy(
-    train: np.ndarray, test: np.ndarray, shrinkage: float, time_chunk: int = 8, device: str = "cpu"
+    train: np.ndarray, test: np.ndarray, shrinkage: float, time_chunk: int = 16, device: str = "cpu"
 ) -> np.ndarray:
     """Test accuracy ``(n_pairs, n_times)`` (squareform pair order) of a shrinkage LDA per pair.
 
@@ -195,57 +195,81 @@ def pairwise_lda_accuracy(
         eigenvalues, rotation = torch.linalg.eigh(basis @ basis.transpose(2, 3))
         basis = (rotation.transpose(2, 3)[..., :, :, None] * basis[..., None, :, :]).sum(dim=-2)
         flat = basis.reshape(t1 - t0, n * k, d)
-        # Gram blocks with stimulus axes first, so pair indexing gives (pairs, t, ...)
-        g_bb = (flat @ flat.transpose(1, 2)).reshape(t1 - t0, n, k, n, k).permute(1, 3, 0, 2, 4).contiguous()
-        g_bmu = (flat @ means.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(1, 3, 0, 2).contiguous()
-        g_bx = (flat @ tests.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(1, 3, 0, 2).contiguous()
-        g_xmu = (tests @ means.transpose(1, 2)).permute(1, 2, 0).contiguous()  # (n, n, t): x_i . mu_j
-        grams = dict(bb=g_bb, bmu=g_bmu, bx=g_bx, xmu=g_xmu, mumu=(means**2).sum(dim=2).T,
-                     eig=eigenvalues.permute(1, 0, 2), trace=trace.T)
+        # Gram blocks in "basis index first, time last" layouts, so pair gathers are contiguous
+        # (k, ..., pairs, t) slabs and sums over the basis index add whole slabs
+        grams = dict(
+            bb=(flat @ flat.transpose(1, 2)).reshape(t1 - t0, n, k, n, k).permute(2, 4, 1, 3, 0).contiguous(),
+            bmu=(flat @ means.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(2, 1, 3, 0).contiguous(),
+            bx=(flat @ tests.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(2, 1, 3, 0).contiguous(),
+            xmu=(tests @ means.transpose(1, 2)).permute(1, 2, 0).contiguous(),  # (n, n, t): x_i . mu_j
+            mumu=(means**2).sum(dim=2).T.contiguous(),  # (n, t)
+            eig=eigenvalues.permute(2, 1, 0).contiguous(),  # (k, n, t): diagonal of B_i B_i^T
+            trace=trace.T.contiguous(),  # (n, t)
+        )
         result[:, t0:t1] = _lda_pairs(rows, cols, grams, shrinkage).cpu().numpy()
     return result
 
 
 def _lda_pairs(i: Any, j: Any, g: dict[str, Any], shrinkage: float) -> Any:
     """Accuracy ``(n_pairs, t)`` for pairs ``(i, j)`` from the Gram blocks of :func:`pairwise_lda_accuracy`:
-    ``bb[i, j] = B_i B_j^T``, ``bmu[i, j] = B_i mu_j``, ``bx[i, j] = B_i x_j``, ``xmu[i, j] = x_i . mu_j``,
-    ``mumu[i] = |mu_i|^2``, ``eig[i]`` = diagonal of ``B_i B_i^T``, ``trace[i] = tr(S_i) / d``."""
+    ``bb[a, b, i, j] = B_ia . B_jb``, ``bmu[a, i, j] = B_ia . mu_j``, ``bx[a, i, j] = B_ia . x_j``,
+    ``xmu[i, j] = x_i . mu_j``, ``mumu[i] = |mu_i|^2``, ``eig[a, i] = |B_ia|^2``, ``trace[i] = tr(S_i) / d``
+    (time is the last axis of each)."""
     import torch
 
-    bmu, bx, xmu, mumu = g["bmu"], g["bx"], g["xmu"], g["mumu"]
+    n = g["mumu"].shape[0]
+    ij, ji = i * n + j, j * n + i  # flat (i, j) and (j, i) positions in an (n, n) grid
+
+    def pairs(name: str, flat_index: Any) -> Any:  # values at (i, j) of a (..., n, n, t) block
+        block = g[name]
+        return torch.index_select(block.reshape(*block.shape[:-3], n * n, block.shape[-1]), -2, flat_index)
+
+    def diagonal(name: str, index: Any) -> Any:  # values at (i, i) of a (..., n, n, t) block
+        block = g[name]
+        diag = block.reshape(*block.shape[:-3], n * n, block.shape[-1])[..., :: n + 1, :]
+        return torch.index_select(diag, -2, index)
+
+    def single(name: str, index: Any) -> Any:  # values at i of a (..., n, t) block
+        return torch.index_select(g[name], -2, index)
+
     # (x - h) . v with h = (mu_i + mu_j) / 2, v = mu_j - mu_i, for x = test_i and x = test_j
-    offset = 0.5 * (mumu[j] - mumu[i])
-    score_i = xmu[i, j] - xmu[i, i] - offset
-    score_j = xmu[j, j] - xmu[j, i] - offset
+    offset = 0.5 * (single("mumu", j) - single("mumu", i))
+    score_i = pairs("xmu", ij) - diagonal("xmu", i) - offset
+    score_j = diagonal("xmu", j) - pairs("xmu", ji) - offset
     if shrinkage < 1:
         # Woodbury: Sigma^{-1} = (I - U M^{-1} U^T) / lam, M = (lam / c) I + U^T U = [[D_i, C], [C^T, D_j]]
-        ridge = (0.5 * shrinkage * (g["trace"][i] + g["trace"][j]) / (0.5 * (1.0 - shrinkage)))[..., None]
-        d_i, d_j = ridge + g["eig"][i], ridge + g["eig"][j]  # (p, t, k) diagonal blocks
-        cross = g["bb"][i, j]  # (p, t, k, k)
-        v_i, v_j = bmu[i, j] - bmu[i, i], bmu[j, j] - bmu[j, i]  # U^T v halves
+        ridge = 0.5 * shrinkage * (single("trace", i) + single("trace", j)) / (0.5 * (1.0 - shrinkage))  # (p, t)
+        d_i, d_j = ridge + single("eig", i), ridge + single("eig", j)  # (k, p, t) diagonal blocks
+        cross = pairs("bb", ij)  # (k, k, p, t): C
+        bmu_ij, bmu_ji, bmu_ii, bmu_jj = pairs("bmu", ij), pairs("bmu", ji), diagonal("bmu", i), diagonal("bmu", j)
+        v_i, v_j = bmu_ij - bmu_ii, bmu_jj - bmu_ji  # U^T v halves, (k, p, t)
         # Schur complement on the j block: (D_j - C^T D_i^{-1} C) y_j = v_j - C^T D_i^{-1} v_i
-        scaled = cross / d_i[..., :, None]
-        schur = torch.diag_embed(d_j) - cross.transpose(-1, -2) @ scaled
-        y_j = _solve_small(schur, v_j - (scaled.transpose(-1, -2) @ v_i[..., None])[..., 0])
-        y_i = (v_i - (cross @ y_j[..., None])[..., 0]) / d_i
-        half_i, half_j = 0.5 * (bmu[i, i] + bmu[i, j]), 0.5 * (bmu[j, i] + bmu[j, j])
-        score_i = score_i - ((bx[i, i] - half_i) * y_i).sum(-1) - ((bx[j, i] - half_j) * y_j).sum(-1)
-        score_j = score_j - ((bx[i, j] - half_i) * y_i).sum(-1) - ((bx[j, j] - half_j) * y_j).sum(-1)
+        scaled = cross / d_i[:, None]
+        schur = -(cross[:, :, None] * scaled[:, None, :]).sum(dim=0)
+        schur.diagonal(dim1=0, dim2=1).add_(d_j.permute(1, 2, 0))
+        y_j = _solve_small(schur, v_j - (scaled * v_i[:, None]).sum(dim=0))
+        y_i = (v_i - (cross * y_j[None]).sum(dim=1)) / d_i
+        half_i, half_j = 0.5 * (bmu_ii + bmu_ij), 0.5 * (bmu_ji + bmu_jj)
+        bx_ij, bx_ji = pairs("bx", ij), pairs("bx", ji)
+        score_i = score_i - ((diagonal("bx", i) - half_i) * y_i).sum(dim=0) - ((bx_ji - half_j) * y_j).sum(dim=0)
+        score_j = score_j - ((bx_ij - half_i) * y_i).sum(dim=0) - ((diagonal("bx", j) - half_j) * y_j).sum(dim=0)
     return 0.5 * ((score_i <= 0).to(torch.float64) + (score_j > 0).to(torch.float64))
 
 
 def _solve_small(matrix: Any, rhs: Any) -> Any:
-    """Solve batched ``(..., k, k) x = (..., k)``: closed form for k <= 2 (fast), LU otherwise."""
+    """Solve ``matrix x = rhs`` with the system axes first: matrix ``(k, k, ...)``, rhs ``(k, ...)``.
+    Closed form for k <= 2 (elementwise, fast), batched LU otherwise."""
     import torch
 
-    k = matrix.shape[-1]
+    k = matrix.shape[0]
     if k == 1:
-        return rhs / matrix[..., 0]
+        return rhs / matrix[0]
     if k == 2:
-        a, b, c, e = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 1, 0], matrix[..., 1, 1]
+        a, b, c, e = matrix[0, 0], matrix[0, 1], matrix[1, 0], matrix[1, 1]
         det = a * e - b * c
-        return torch.stack([e * rhs[..., 0] - b * rhs[..., 1], a * rhs[..., 1] - c * rhs[..., 0]], dim=-1) / det[..., None]
-    return torch.linalg.solve(matrix, rhs[..., None])[..., 0]
+        return torch.stack([e * rhs[0] - b * rhs[1], a * rhs[1] - c * rhs[0]]) / det
+    batched = torch.linalg.solve(matrix.movedim((0, 1), (-2, -1)), rhs.movedim(0, -1)[..., None])[..., 0]
+    return batched.movedim(-1, 0)
 
 
 def _helmert(m: int) -> np.ndarray:
