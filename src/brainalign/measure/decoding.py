@@ -81,10 +81,11 @@ def pseudo_trial_folds(
     rng = np.random.default_rng(seed)
     data = torch.as_tensor(trials, dtype=torch.float64)
     if noise_normalisation:
-        data = torch.einsum("cd,nrdt->nrct", noise_whitener(data), data)
+        data = torch.einsum("cd,nrdt->nrct", noise_whitener(data), data).contiguous()
     for _ in range(n_permutations):
-        order = torch.as_tensor(np.argsort(rng.random((n, n_trials)), axis=1)[:, : per_pseudo * n_pseudo])
-        grouped = torch.take_along_dim(data, order[:, :, None, None], dim=1)
+        order = np.argsort(rng.random((n, n_trials)), axis=1)[:, : per_pseudo * n_pseudo]
+        rows = torch.as_tensor((order + n_trials * np.arange(n)[:, None]).ravel())
+        grouped = torch.index_select(data.reshape(n * n_trials, -1), 0, rows)  # whole-trial row copies
         pseudo = grouped.reshape(n, n_pseudo, per_pseudo, n_channels, n_times).mean(dim=2)
         for held_out in range(n_pseudo):
             keep = [k for k in range(n_pseudo) if k != held_out]
