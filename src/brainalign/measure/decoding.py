@@ -125,6 +125,7 @@ def decoding_rdms(
     time_chunk: int = 16,
     device: str = "cpu",
     progress: bool = True,
+    num_threads: int | None = None,
 ) -> RDMs:
     """Cross-validated pairwise decoding accuracy RDMs, one per time point (protocol: module docstring).
 
@@ -133,7 +134,23 @@ def decoding_rdms(
     point). classifier: ``"lda"`` (equals sklearn shrinkage LDA with fixed ``shrinkage``),
     ``"shared_lda"`` or ``"ncm"``. Returns :class:`RDMs` with ``n_times`` RDMs of accuracies in
     [0, 1]; descriptors ``time_index``, ``time`` (s, when known), ``subject`` (when known).
+    num_threads: torch threads during the call (None = torch's current setting). The work is many
+    medium-sized batched ops; on a machine busy with other jobs, 1 thread is often fastest.
     """
+    import torch
+
+    previous = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        return _decoding_rdms(responses, classifier, n_pseudo, n_permutations, shrinkage, noise_normalisation,
+                              seed, time_chunk, device, progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutations: int, shrinkage: float,
+                   noise_normalisation: bool, seed: int, time_chunk: int, device: str, progress: bool) -> RDMs:
     from brainalign.progress import track
 
     if classifier not in CLASSIFIERS:
