@@ -89,3 +89,13 @@ def test_loss_rejects_mismatched_shapes_and_tiny_batches():
         alignment_loss(logits, labels, predicted[:, :5], target, beta=1.0)
     with pytest.raises(ValidationError, match="at least 2"):
         contrastive_term(predicted[:1], target[:1])
+
+
+def test_head_on_a_torchvision_backbone():
+    from brainalign.models import backbone
+
+    model = backbone("resnet18", layers=["layer2", "layer4"], num_classes=7)
+    head = EncoderHead.for_model(model, out_features=1024, image_size=32)
+    assert head.layer_sizes == {"layer2": 128 * 4 * 4, "layer4": 512 * 1 * 1}
+    logits, outputs = model.forward_layers(torch.randn(2, 3, 32, 32), list(head.layer_sizes))
+    assert logits.shape == (2, 7) and head(outputs).shape == (2, 1024)

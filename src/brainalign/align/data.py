@@ -22,7 +22,8 @@ class AlignmentData:
     """Training (and optional held-out) images with their neural targets, rows in stimulus order.
 
     ``train_targets``: ``(n_train, n_features)`` float32 (z-scored with the training mean/std when the
-    config says so); ``test_targets`` likewise for ``test_stimuli``. ``pretrain_*`` are the simulated
+    config says so); ``test_targets`` likewise for ``test_stimuli``. ``modality``: ``"eeg"`` or ``"fmri"``
+    (the simulated observer's EEG-like or fMRI-like layout), as in the responses file otherwise. ``pretrain_*`` are the simulated
     observer's classification images and int labels (None for file data).
     """
 
@@ -79,7 +80,7 @@ def _simulated(config: DataConfig) -> AlignmentData:
         train_targets=train_targets,
         test_stimuli=dataset.test_stimuli,
         test_targets=test_targets,
-        modality=train.modality,
+        modality="fmri" if train.rois else "eeg",  # fMRI-like or EEG-like (sets the default epochs)
         subject=subject,
         pretrain_stimuli=dataset.pretrain_stimuli,
         pretrain_labels=np.asarray(dataset.pretrain_labels, dtype=np.int64),

@@ -41,7 +41,13 @@ def soft_spearman(x: torch.Tensor, y: torch.Tensor, strength: float = DEFAULT_ST
     The ``n x m`` correlations are one matrix product of the standardised soft ranks.
     """
     _check_pair(x, y)
-    return pearson_matrix(soft_rank(x, strength), soft_rank(y, strength))
+    return pearson_matrix(_soft_rank_tracked(x, strength), _soft_rank_tracked(y, strength))
+
+
+def _soft_rank_tracked(values: torch.Tensor, strength: float) -> torch.Tensor:
+    """Soft ranks, keeping the (n, d, d) autograd buffers only when ``values`` needs a gradient."""
+    with torch.set_grad_enabled(torch.is_grad_enabled() and values.requires_grad):
+        return soft_rank(values, strength)
 
 
 def pearson_matrix(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
