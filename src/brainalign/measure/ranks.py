@@ -2,16 +2,20 @@
 ranks, tie counts and vectorised inversion counts, all over whole stacks of vectors at once."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
-def rank_rows(values: np.ndarray, chunk_elements: int = 1 << 21) -> np.ndarray:
+def rank_rows(values: np.ndarray, chunk_elements: int = 1 << 21, return_reranked: bool = False) -> Any:
     """Average ranks (1-based, ties averaged like ``scipy.stats.rankdata``) along the last axis.
 
     values: ``(n_rows, n)``. Fast path: one SIMD integer sort per row of keys packing the value's
     order-preserving bits (truncated) with the element index; rows where two neighbours share the
     truncated bits (ties or near-ties) are re-ranked exactly by :func:`rank_rows_exact`. Works on
-    blocks of rows of about ``chunk_elements`` values so temporaries stay in cache.
+    blocks of rows of about ``chunk_elements`` values so temporaries stay in cache. With
+    ``return_reranked`` also returns the boolean mask of those rows (every other row is tie-free,
+    i.e. its ranks are a permutation of 1..n).
     """
     import torch
 
@@ -20,6 +24,7 @@ def rank_rows(values: np.ndarray, chunk_elements: int = 1 << 21) -> np.ndarray:
     index_bits = max(1, int(np.ceil(np.log2(max(n, 2)))))
     positions = torch.arange(1.0, n + 1, dtype=torch.float64)
     ranks = np.empty((n_rows, n))
+    reranked = np.zeros(n_rows, dtype=bool)
     step = max(1, chunk_elements // max(n, 1))
     for start in range(0, n_rows, step):
         block = values[start:start + step] + 0.0  # + 0.0 turns -0.0 into 0.0 (equal values)
@@ -36,7 +41,8 @@ def rank_rows(values: np.ndarray, chunk_elements: int = 1 << 21) -> np.ndarray:
         out.scatter_(1, torch.from_numpy(keys), positions.expand(len(block), n))
         if suspect.any():
             out[torch.from_numpy(suspect)] = torch.from_numpy(rank_rows_exact(block[suspect]))
-    return ranks
+        reranked[start:start + step] = suspect
+    return (ranks, reranked) if return_reranked else ranks
 
 
 def rank_rows_exact(values: np.ndarray) -> np.ndarray:

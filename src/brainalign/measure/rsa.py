@@ -81,9 +81,24 @@ def compare(a: Any, b: Any | None = None, method: str = "spearman") -> np.ndarra
     if b is None:
         return np.clip(zb @ zb.T, -1.0, 1.0)
     result = np.empty((len(va), len(vb)))
-    for rows, block in _zscored_blocks(va, method, "a"):
-        result[rows] = block @ zb.T
+    step = max(1, (1 << 21) // va.shape[1])
+    for start in range(0, len(va), step):
+        result[start:start + step] = _correlate_block(va[start:start + step], zb, method)
     return np.clip(result, -1.0, 1.0)
+
+
+def _correlate_block(block: np.ndarray, zb: np.ndarray, method: str) -> np.ndarray:
+    """Correlations ``(len(block), len(zb))`` of raw rows with standardised rows ``zb``."""
+    if method != "spearman":
+        return _standardise(block, "a") @ zb.T
+    ranks, reranked = rank_rows(block, return_reranked=True)
+    n = block.shape[1]
+    # a tie-free row's ranks are a permutation of 1..n (centred norm sqrt(n(n^2-1)/12)), and zb's rows
+    # sum to 0, so centring drops out of the product: no standardising pass over the ranks
+    out = ranks @ zb.T / np.sqrt(n * (n * n - 1) / 12.0)
+    if reranked.any():
+        out[reranked] = _standardise(ranks[reranked], "a") @ zb.T
+    return out
 
 
 def _check_same_stimuli(a: Any, b: Any) -> None:
