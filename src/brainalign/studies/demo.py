@@ -3,7 +3,9 @@
 A CORnet-Z base model is pre-trained briefly on the observer's training categories (a stand-in for
 ImageNet), aligned to each of three simulated subjects (beta 10), together with the three controls
 (beta 0, no contrastive term, responses shuffled across images); every model is evaluated on
-held-out images of categories it never saw. ``configs/demo.yaml`` holds the same settings.
+held-out images of categories it never saw (RSA per layer and time point, individual variability,
+the observer's generative factors as object dimensions, alignment across epochs, predicted responses).
+``configs/demo.yaml`` holds the same settings.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ DEMO_CONFIG: dict[str, Any] = {
             "training": {"epochs": 3, "lr": 0.0001, "batch_size": 16, "beta": 10.0},
         },
     },
-    "evaluation": {"image_size": 64, "predictions": 4, "significance": "fdr"},
+    "evaluation": {"image_size": 64, "predictions": 4, "significance": "fdr", "dimensions": "simulated"},
 }
 
 
