@@ -338,23 +338,24 @@ def gram_dissimilarities(
         diag = torch.diagonal(gram)
         squared = torch.clamp(diag[:, None] + diag[None, :] - 2 * gram, min=0)
         return _condensed(squared if metric == "sqeuclidean" else torch.sqrt(squared))
-    # Shift s = row means estimated from <= 4096 evenly spaced features (any s works: it is
-    # compensated exactly below; it only has to remove the bulk of the offset so that the products
-    # of Y = X - s 1^T do not cancel). One pass: each chunk of Y is written into a buffer whose
-    # extra last row is all ones, so one GEMM gives Y Y^T and the row sums Y 1 together; the
-    # chunk products are accumulated in float64.
-    step = max(1, n_features // 4096)
-    shift = as_tensor(data[:, ::step]).to(torch.float64).mean(dim=1).to(dtype)
+    # Shift s = row means estimated from 16 evenly spaced windows of <= 256 features (any s works:
+    # it is compensated exactly below; it only has to remove the bulk of the offset so that the
+    # products of Y = X - s 1^T do not cancel). One pass: each chunk of Y is written into a reused
+    # buffer whose extra last row is all ones, so one GEMM gives Y Y^T and the row sums Y 1
+    # together; the chunk products are accumulated in float64.
+    window = min(256, n_features)
+    starts = np.linspace(0, n_features - window, num=min(16, n_features), dtype=int)
+    shift = torch.cat([as_tensor(data[:, a:a + window]) for a in np.unique(starts)], dim=1)
+    shift = shift.to(torch.float64).mean(dim=1).to(dtype)
     shift_used = shift.to(torch.float64)
     augmented = torch.zeros((n + 1, n + 1), dtype=torch.float64, device=device)
-    buffer = None
+    buffer = torch.empty((n + 1, min(chunk_features, n_features)), dtype=dtype, device=device)
+    buffer[n] = 1.0
     for start in range(0, n_features, chunk_features):
         block = as_tensor(data[:, start:start + chunk_features])
-        width = block.shape[1]
-        if buffer is None or buffer.shape[1] != width:
-            buffer = torch.ones((n + 1, width), dtype=dtype, device=device)
-        torch.sub(block, shift[:, None], out=buffer[:n])
-        augmented += (buffer @ buffer.T).to(torch.float64)
+        rows = buffer[:, : block.shape[1]]
+        torch.sub(block, shift[:, None], out=rows[:n])
+        augmented += (rows @ rows.T).to(torch.float64)
     gram, residual_sum = augmented[:n, :n], augmented[:n, n]
     if not torch.isfinite(gram).all():
         raise ValidationError("features: contain NaN or inf; remove or impute them before computing RDMs")
