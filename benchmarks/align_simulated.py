@@ -1,8 +1,8 @@
 """Does alignment work? Held-out RSA similarity to the simulated observer: base vs aligned vs controls.
 
-Trains (via one sweep) a briefly pre-trained CORnet-Z base, then aligned models and controls for the
-simulated subjects and several seeds, and measures on the held-out test images (categories never seen
-in training) the Spearman correlation between each model layer's RDM (1 - Pearson r of activations)
+Runs the demo's alignment sweep (``brainalign.studies.demo.DEMO_CONFIG``: a briefly pre-trained
+CORnet-Z base, aligned models and controls per simulated subject) for several seeds, and measures
+on the held-out test images (categories never seen in training) the Spearman correlation between each model layer's RDM (1 - Pearson r of activations)
 and the subject's RDM (1 - Pearson r of the repetition-averaged 17 x 20 EEG-like responses). Reports
 the best layer and IT per model, mean over subjects and seeds.
 
@@ -11,38 +11,37 @@ the best layer and IT per model, mean over subjects and seeds.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from brainalign.align import load_aligned, load_model_file, run_sweep
 from brainalign.align.data import simulate_cached
 from brainalign.measure import compare, compute_rdms
 from brainalign.measure.features import extract
+from brainalign.studies.demo import DEMO_CONFIG
 
 
 def demo_sweep(args: argparse.Namespace) -> dict:
-    """The small demo setting as a sweep config (``--base FILE`` reuses a pre-trained base model)."""
-    if args.base is None:
-        model = {"name": "cornet_z", "pretrain": {"epochs": 4, "lr": 1e-3, "batch_size": 32}}
-    else:
-        model = {"name": "cornet_z", "weights": str(args.base)}
-    return {
-        "out_dir": str(args.out),
-        "subjects": args.subjects,
-        "betas": [args.beta],
-        "controls": args.controls,
-        "seeds": args.seeds,
-        "train": {
-            "model": model,
-            "data": {"source": "simulated", "simulate": {"seed": 0}, "image_size": 64},
-            "training": {"epochs": args.epochs, "batch_size": 16, "lr": args.lr, "amp": args.amp},
-            "progress": False,
-        },
-    }
+    """The demo's alignment sweep (``brainalign.studies.demo.DEMO_CONFIG``) with this script's overrides."""
+    config = copy.deepcopy(DEMO_CONFIG["alignment"])
+    config.update(out_dir=str(args.out), seeds=args.seeds, controls=args.controls)
+    if args.subjects:
+        config["subjects"] = args.subjects
+    train = config["train"]
+    train["progress"] = False
+    train["training"]["amp"] = args.amp
+    for key in ("epochs", "lr"):
+        if getattr(args, key) is not None:
+            train["training"][key] = getattr(args, key)
+    if args.beta is not None:
+        config["betas"] = [args.beta]
+    if args.base is not None:  # reuse a pre-trained base model file
+        train["model"] = {"name": train["model"]["name"], "weights": str(args.base)}
+    return config
 
 
 def rsa_similarity(model, dataset, subject: str, image_size: int) -> dict[str, float]:
@@ -60,12 +59,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/align_check"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--subjects", nargs="+", default=None)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=None, help="default: the demo's")
     parser.add_argument(
         "--controls", nargs="+", default=["none", "control_unpaired", "control_beta0", "control_no_contrastive"]
     )
-    parser.add_argument("--beta", type=float, default=10.0)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--beta", type=float, default=None, help="default: the demo's")
+    parser.add_argument("--lr", type=float, default=None, help="default: the demo's")
     parser.add_argument("--amp", choices=["none", "bf16"], default="none")
     parser.add_argument("--base", type=Path, default=None, help="pre-trained base model file to reuse")
     args = parser.parse_args()
@@ -75,15 +74,16 @@ def main() -> None:
     train_seconds = time.perf_counter() - started
     dataset = simulate_cached(json.dumps(config["train"]["data"]["simulate"], sort_keys=True))
     jobs = json.loads((args.out / "sweep.json").read_text())["jobs"]
+    size = config["train"]["data"]["image_size"]
     base = load_model_file(args.base or args.out / "base" / "model.safetensors")
     rows = []
     for subject in sorted({job["subject"] for job in jobs}):
-        rows.append({"model": "base", "subject": subject, "seed": -1, **rsa_similarity(base, dataset, subject, 64)})
+        rows.append({"model": "base", "subject": subject, "seed": -1, **rsa_similarity(base, dataset, subject, size)})
     for job in jobs:
         model = load_aligned(job["run_dir"])
         label = "aligned" if job["control"] == "none" else job["control"]
         rows.append({"model": label, "subject": job["subject"], "seed": job["seed"],
-                     **rsa_similarity(model, dataset, job["subject"], 64)})
+                     **rsa_similarity(model, dataset, job["subject"], size)})
     table = pd.DataFrame(rows)
     layers = [c for c in table.columns if c not in ("model", "subject", "seed")]
     table["best_layer"] = table[layers].max(axis=1)

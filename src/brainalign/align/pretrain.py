@@ -69,7 +69,9 @@ def pretrain(
             f"pre-training labels go up to {int(targets.max())} but the model has {model.num_classes} classes; "
             f"set model.num_classes >= {int(targets.max()) + 1} or leave it empty"
         )
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    from brainalign.align.trainer import adam
+
+    optimizer = adam(list(model.parameters()), lr=settings.lr)
     order_generator = torch.Generator().manual_seed(seed)
     model.train()
     for epoch in range(1, settings.epochs + 1):
