@@ -2,41 +2,63 @@
 ranks, tie counts and vectorised inversion counts, all over whole stacks of vectors at once."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 
+@lru_cache(maxsize=8)
+def arange_cached(n: int, dtype: str) -> np.ndarray:
+    """Read-only ``np.arange(n)`` (int64) or ``np.arange(1, n + 1)`` (float64: 1-based positions)."""
+    values = np.arange(n, dtype=np.int64) if dtype == "index" else np.arange(1.0, n + 1)
+    values.flags.writeable = False
+    return values
+
+
+def sorted_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``values (n_rows, n)``: the index order that sorts it, and whether the row needs
+    exact tie handling.
+
+    One SIMD integer sort per row of keys packing the value's order-preserving bits (truncated) with
+    the element index. ``order`` is exact for every row whose ``suspect`` flag is False: there, all
+    neighbours differ in the kept bits, so the row is tie-free. Suspect rows (ties or near-ties)
+    must be ranked by :func:`rank_rows_exact`.
+    """
+    n = values.shape[1]
+    index_bits = max(1, int(np.ceil(np.log2(max(n, 2)))))
+    keys = (np.asarray(values, dtype=np.float64) + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0
+    if keys.min() < 0:  # for values >= 0 the bit patterns already sort like the values
+        keys ^= (keys >> 63) & np.int64(0x7FFFFFFFFFFFFFFF)  # order-preserving float -> int
+    keys &= np.int64(~((1 << index_bits) - 1))
+    keys |= arange_cached(n, "index")
+    keys.sort(axis=1)
+    unsigned = keys.view(np.uint64)
+    suspect = ((unsigned[:, 1:] ^ unsigned[:, :-1]) < np.uint64(1 << index_bits)).any(axis=1)
+    keys &= np.int64((1 << index_bits) - 1)
+    return keys, suspect
+
+
 def rank_rows(values: np.ndarray, chunk_elements: int = 1 << 17, return_reranked: bool = False) -> Any:
     """Average ranks (1-based, ties averaged like ``scipy.stats.rankdata``) along the last axis.
 
-    values: ``(n_rows, n)``. Fast path: one SIMD integer sort per row of keys packing the value's
-    order-preserving bits (truncated) with the element index; rows where two neighbours share the
-    truncated bits (ties or near-ties) are re-ranked exactly by :func:`rank_rows_exact`. Works on
-    blocks of rows of about ``chunk_elements`` values so temporaries stay in cache. With
-    ``return_reranked`` also returns the boolean mask of those rows (every other row is tie-free,
-    i.e. its ranks are a permutation of 1..n).
+    values: ``(n_rows, n)``. Tie-free rows are ranked from :func:`sorted_order` (a SIMD integer sort
+    and a scatter); rows with ties or near-ties by :func:`rank_rows_exact`. Works on blocks of rows
+    of about ``chunk_elements`` values so temporaries stay in cache. With ``return_reranked`` also
+    returns the boolean mask of the exactly re-ranked rows (every other row is tie-free, i.e. its
+    ranks are a permutation of 1..n).
     """
     values = np.asarray(values, dtype=np.float64)
     n_rows, n = values.shape
-    index_bits = max(1, int(np.ceil(np.log2(max(n, 2)))))
-    positions = np.arange(1.0, n + 1)
+    positions = arange_cached(n, "position")
     ranks = np.empty((n_rows, n))
     reranked = np.zeros(n_rows, dtype=bool)
     step = max(1, chunk_elements // max(n, 1))
     for start in range(0, n_rows, step):
         rows = slice(start, start + step)
-        keys = (values[rows] + 0.0).view(np.int64)  # + 0.0 turns -0.0 into 0.0; for values >= 0 the
-        if keys.min() < 0:  # bit patterns already sort like the values; negatives need a flip
-            keys ^= (keys >> 63) & np.int64(0x7FFFFFFFFFFFFFFF)
-        keys &= np.int64(~((1 << index_bits) - 1))
-        keys |= np.arange(n, dtype=np.int64)
-        keys.sort(axis=1)
-        unsigned = keys.view(np.uint64)
-        suspect = ((unsigned[:, 1:] ^ unsigned[:, :-1]) < np.uint64(1 << index_bits)).any(axis=1)
-        keys &= np.int64((1 << index_bits) - 1)
+        order, suspect = sorted_order(values[rows])
         block = ranks[rows]
-        block[np.arange(len(block))[:, None], keys] = positions
+        np.put(block, order + (np.arange(len(order)) * n)[:, None], positions)  # flat scatter
         if suspect.any():
             block[suspect] = rank_rows_exact(values[rows][suspect] + 0.0)
         reranked[rows] = suspect

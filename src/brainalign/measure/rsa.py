@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from brainalign.errors import ValidationError
-from brainalign.measure.ranks import count_inversions, dense_ranks, rank_rows, tie_pairs
+from brainalign.measure.ranks import (arange_cached, count_inversions, dense_ranks, rank_rows, rank_rows_exact,
+                                      sorted_order, tie_pairs)
 
 METHODS = ("spearman", "pearson", "kendall_tau_a")
 
@@ -81,21 +82,33 @@ def compare(a: Any, b: Any | None = None, method: str = "spearman") -> np.ndarra
     if b is None:
         return np.clip(zb @ zb.T, -1.0, 1.0)
     result = np.empty((len(va), len(vb)))
-    step = max(1, (1 << 21) // va.shape[1])
+    step = max(1, (1 << 17) // va.shape[1])  # row blocks of ~1 MB: temporaries stay in cache
     for start in range(0, len(va), step):
         result[start:start + step] = _correlate_block(va[start:start + step], zb, method)
     return np.clip(result, -1.0, 1.0)
 
 
 def _correlate_block(block: np.ndarray, zb: np.ndarray, method: str) -> np.ndarray:
-    """Correlations ``(len(block), len(zb))`` of raw rows with standardised rows ``zb``."""
+    """Correlations ``(len(block), len(zb))`` of raw rows with standardised rows ``zb``.
+
+    Spearman: a tie-free row's ranks are a permutation of 1..n (centred norm sqrt(n(n^2-1)/12)) and
+    zb's rows sum to 0, so centring drops out: rho = sum_pos (pos + 1) zb[order[pos]] / norm. For a
+    few zb rows that is a gather from the (cache-resident) zb rows, with no rank matrix at all.
+    Rows with ties are ranked exactly and standardised.
+    """
     if method != "spearman":
         return _standardise(block, "a") @ zb.T
-    ranks, reranked = rank_rows(block, return_reranked=True)
     n = block.shape[1]
-    # a tie-free row's ranks are a permutation of 1..n (centred norm sqrt(n(n^2-1)/12)), and zb's rows
-    # sum to 0, so centring drops out of the product: no standardising pass over the ranks
-    out = ranks @ zb.T / np.sqrt(n * (n * n - 1) / 12.0)
+    norm = np.sqrt(n * (n * n - 1) / 12.0)
+    if len(zb) <= 8:
+        order, suspect = sorted_order(block)
+        positions = arange_cached(n, "position")
+        out = np.stack([np.take(row, order) @ positions for row in zb], axis=1) / norm
+        if suspect.any():
+            out[suspect] = _standardise(rank_rows_exact(block[suspect] + 0.0), "a") @ zb.T
+        return out
+    ranks, reranked = rank_rows(block, return_reranked=True)
+    out = ranks @ zb.T / norm
     if reranked.any():
         out[reranked] = _standardise(ranks[reranked], "a") @ zb.T
     return out
