@@ -131,7 +131,8 @@ def test_killed_process_resumes_to_the_same_weights(tiny_config, tmp_path):
     config_file.write_text(yaml.safe_dump(config))
     process = subprocess.Popen(
         [sys.executable, "-m", "brainalign", "train", str(config_file)],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        # Same thread count as this process: float reductions differ between thread counts.
+        env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads()), "MKL_NUM_THREADS": str(torch.get_num_threads())},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
