@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional, TypeVar, get_args
+from typing import Any, Literal, Mapping, Optional, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -134,6 +134,17 @@ def load_config(kind: type[ConfigT], path: str | os.PathLike[str]) -> ConfigT:
     except yaml.YAMLError as error:
         raise ConfigError(f"{file}: not valid YAML ({error}); fix the syntax at the position shown") from None
     return parse_config(kind, raw if raw is not None else {}, str(file))
+
+
+def coerce_config(
+    kind: type[ConfigT], config: BaseModel | Mapping[str, Any] | str | os.PathLike[str], source: str
+) -> ConfigT:
+    """A ``kind`` config from itself, a dict (validated, errors naming ``source``), or a YAML path."""
+    if isinstance(config, kind):
+        return config
+    if isinstance(config, Mapping):
+        return parse_config(kind, dict(config), source)
+    return load_config(kind, config)
 
 
 def load_train_config(path: str | os.PathLike[str]) -> TrainConfig:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from brainalign.config import SweepConfig, TrainConfig, load_sweep_config, parse_config
+from brainalign.config import SweepConfig, TrainConfig, coerce_config
 from brainalign.errors import ConfigError
 from brainalign.progress import track
 from brainalign.runs import atomic_write_json, is_finished
@@ -76,7 +76,7 @@ def run_sweep(
     Ray tasks (1 CPU each) to the cluster at ``ray_address`` (default: ``RAY_ADDRESS`` or a new local
     instance). Needs ``pip install 'brainalign[ray]'`` for Ray.
     """
-    config = _coerce(config)
+    config = coerce_config(SweepConfig, config, "sweep config")
     if backend not in ("local", "ray"):
         raise ConfigError(f"backend={backend!r}; allowed values are 'local' and 'ray'")
     if backend == "ray":  # workers may start in another directory
@@ -142,11 +142,3 @@ def _subjects(config: SweepConfig) -> list[str]:
 
 def _label(control: str) -> str:
     return "aligned" if control == "none" else control
-
-
-def _coerce(config: SweepConfig | Mapping[str, Any] | str | os.PathLike[str]) -> SweepConfig:
-    if isinstance(config, SweepConfig):
-        return config
-    if isinstance(config, Mapping):
-        return parse_config(SweepConfig, dict(config), "sweep config")
-    return load_sweep_config(config)

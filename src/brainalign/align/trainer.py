@@ -35,7 +35,7 @@ from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data
 from brainalign.align.head import EncoderHead
 from brainalign.align.loss import alignment_loss
 from brainalign.align.pretrain import build_base
-from brainalign.config import DEFAULT_EPOCHS, TrainConfig, config_to_yaml, load_train_config, parse_config
+from brainalign.config import DEFAULT_EPOCHS, TrainConfig, coerce_config, config_to_yaml, load_train_config
 from brainalign.errors import ConfigError
 from brainalign.models.base import LayeredModel
 from brainalign.progress import track
@@ -68,7 +68,7 @@ def train(
     unfinished run from its last checkpoint; ``force`` overwrites a finished one. ``stop_after`` ends
     the run after that epoch without marking it finished (as if it were killed; resume continues it).
     """
-    config = coerce_train_config(config)
+    config = coerce_config(TrainConfig, config, "training config")
     run_dir = Path(config.out_dir)
     resuming = resume and (run_dir / "config.yaml").exists()
     if resuming:
@@ -118,15 +118,6 @@ def adam(parameters: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
         return torch.optim.Adam(parameters, lr=lr, fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(parameters, lr=lr)
-
-
-def coerce_train_config(config: TrainConfig | Mapping[str, Any] | str | os.PathLike[str]) -> TrainConfig:
-    """A :class:`TrainConfig` from itself, a dict, or a YAML path."""
-    if isinstance(config, TrainConfig):
-        return config
-    if isinstance(config, Mapping):
-        return parse_config(TrainConfig, dict(config), "training config")
-    return load_train_config(config)
 
 
 def resolve_device(name: str) -> torch.device:
