@@ -57,3 +57,22 @@ def test_rdm_and_rsa_commands(files) -> None:
     assert run(["rsa", str(folder / "model.npz"), str(folder / "fmri.npz"), "--out", str(folder / "fmri")]) == 0
     assert list(pd.read_csv(folder / "fmri" / "rsa.csv")["roi"]) == ["V1", "LOC"]
     assert run(["rsa", str(folder / "model.npz"), str(folder / "missing.txt"), "--out", str(folder / "x")]) == 2
+
+
+def test_rsa_against_matlab_rdm_file(shared_data, tmp_path) -> None:
+    """`brainalign rsa` reads the 92-image human IT RDMs from the original MATLAB file."""
+    from scipy.stats import spearmanr
+
+    from brainalign.data import load_rdms
+
+    mat = shared_data / "kriegeskorte2008_92images" / "original" / "92_brainRDMs.mat"
+    features = np.random.default_rng(1).standard_normal((92, 50))
+    np.save(tmp_path / "features.npy", features)
+    assert run(["rsa", str(tmp_path / "features.npy"), str(mat), "--out", str(tmp_path / "rsa")]) == 0
+    table = pd.read_csv(tmp_path / "rsa" / "rsa.csv")
+    loaded = load_rdms(mat)
+    assert len(table) == len(loaded.names) == 8
+    model_rdm = compute_rdms(features).dissimilarities[0]
+    iu = np.triu_indices(92, 1)
+    expected = spearmanr(model_rdm, loaded.matrices[0][iu]).statistic
+    assert table.loc[table["name"] == loaded.names[0], "similarity"].item() == pytest.approx(expected, abs=1e-9)

@@ -12,7 +12,8 @@ from brainalign.cli.app import app
 
 
 def _load_rdm_source(path: Path, eeg_method: str, metric: str, classifier: str, permutations: int) -> Any:
-    """RDMs from an RDMs .npz, a Responses .npz, a features folder (from ``brainalign features``) or a .npy."""
+    """RDMs from an RDMs .npz, a Responses .npz, a MATLAB .mat of RDMs, a features folder (from
+    ``brainalign features``) or a .npy feature matrix."""
     import numpy as np
 
     from brainalign.errors import DataFormatError
@@ -27,9 +28,15 @@ def _load_rdm_source(path: Path, eeg_method: str, metric: str, classifier: str, 
         return compute_rdms(load_features(path), metric=metric, stimulus_ids=ids)
     if path.suffix == ".npy":
         return compute_rdms(np.load(path, mmap_mode="r"), metric=metric)
+    if path.suffix.lower() == ".mat":
+        from brainalign.data.rdm_files import load_rdms
+
+        loaded = load_rdms(path)
+        return RDMs.from_matrices(loaded.matrices, descriptors={"name": loaded.names})
     if path.suffix != ".npz" or not path.is_file():
         raise DataFormatError(
-            f"{path}: expected an RDMs or Responses .npz, a features folder or a .npy feature matrix"
+            f"{path}: expected an RDMs or Responses .npz, a .mat of RDMs, a features folder or a .npy "
+            f"feature matrix"
         )
     with np.load(path, allow_pickle=False) as archive:
         keys = set(archive.files)
@@ -71,7 +78,9 @@ def rdm_command(
 @app.command("rsa")
 def rsa_command(
     model_rdms: Path = typer.Argument(..., help="Model RDMs: an RDMs .npz (brainalign rdm), a features folder or .npy."),
-    neural: Path = typer.Argument(..., help="Neural RDMs .npz, or a Responses .npz (converted as in brainalign rdm)."),
+    neural: Path = typer.Argument(
+        ..., help="Neural RDMs (.npz from brainalign rdm, or a MATLAB .mat), or a Responses .npz."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: rsa.csv and rsa.png."),
     method: str = typer.Option("spearman", help="spearman, pearson or kendall_tau_a."),
     eeg: str = typer.Option("decoding", help="EEG responses: decoding or correlation RDMs."),
