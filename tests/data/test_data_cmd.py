@@ -1,7 +1,10 @@
 """The data CLI: clean errors (exit 2, no traceback, nothing written) and working commands."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 
 from brainalign.cli import run
 from brainalign.data import Responses, Stimuli
@@ -15,6 +18,10 @@ def test_simulate_writes_files_and_refuses_to_overwrite(tmp_path, capsys) -> Non
     assert "32 train / 24 test / 16 pretraining" in capsys.readouterr().out
     responses = Responses.load(out / "responses" / "sub-01_test.npz")
     assert responses.match_stimuli(Stimuli.from_csv(out / "test_stimuli.csv")).data.shape == (24, 20, 17, 20)
+    classes = json.loads((out / "classes.json").read_text())
+    pretrain = pd.read_csv(out / "pretrain_stimuli.csv")
+    assert len(classes) == 16
+    assert all(classes[label] == concept for label, concept in zip(pretrain["label"], pretrain["concept"]))
     assert run(["simulate", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
 

@@ -105,7 +105,8 @@ class SimulatedDataset:
 
         Layout: ``images/<id>.png``; ``{train,test,pretrain}_stimuli.csv`` (id, path, concept; the
         pretrain table adds ``label``); ``responses/<subject>_{train,test}.npz`` (``Responses.load``);
-        ``ground_truth.npz`` (``<split>/<stage>`` features); ``simulation.json`` (parameters).
+        ``ground_truth.npz`` (``<split>/<stage>`` features); ``simulation.json`` (parameters);
+        ``classes.json`` (the training categories in label order, a class index for accuracy).
         """
         target = Path(out_dir)
         if target.exists() and any(target.iterdir()) and not force:
@@ -364,3 +365,4 @@ def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
         "stages": list(truth.stages),
     }
     (folder / "simulation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (folder / "classes.json").write_text(json.dumps(dataset.train_categories) + "\n", encoding="utf-8")
