@@ -45,6 +45,12 @@ def write_synthetic_results(run_dir: Path, seed: int = 0) -> Path:
     improvement["improvement_ratio"] = improvement["improvement"] / improvement["base"]
     write_table(improvement, table_path(run_dir, "improvement"), "improvement")
 
+    cross = pd.concat([_rows(model=("base",), subject=("all",), data_subject=("fmri-1", "fmri-2"), target=LAYERS),
+                       _rows(model=MODELS[1:], subject=SUBJECTS, data_subject=("fmri-1", "fmri-2"), target=LAYERS)])
+    cross["dataset"], cross["layer"] = "shen2019", "IT"
+    cross["similarity"] = 0.2 + cross["model"].map(boost) + rng.normal(0, 0.02, len(cross))
+    write_table(cross, table_path(run_dir, "cross_similarity"), "cross_similarity")
+
     pairs = [(a, b) for i, a in enumerate(SUBJECTS) for b in SUBJECTS[i + 1:]]
     variability = pd.DataFrame([(layer, f"aligned_{a}", f"aligned_{b}", 0.05 * depth + rng.uniform(0, 0.02))
                                 for depth, layer in enumerate(LAYERS) for a, b in pairs],

@@ -37,6 +37,8 @@ def test_real_studies_follow_the_papers() -> None:
     assert len(fmri.alignment.subjects) == 3 and fmri.alignment.train.training.epochs == 5
     assert all(10 <= beta <= 50 for beta in fmri.alignment.betas)
     assert len(load_study_config(CONFIGS / "trajectory.yaml").alignment.seeds) > 1
+    assert [(cross.modality, len(cross.subjects)) for cross in eeg.cross_evaluation] == [("fmri", 3)]
+    assert [(cross.modality, len(cross.subjects)) for cross in fmri.cross_evaluation] == [("eeg", 10)]
 
 
 @pytest.mark.parametrize("name", REAL_STUDIES)
@@ -46,9 +48,10 @@ def test_missing_dataset_says_where_and_how(name: str, tmp_path: Path, monkeypat
     with pytest.raises(MissingDatasetError) as caught:
         check_datasets(config)
     message = str(caught.value)
-    for dataset in config.datasets:
+    required = [*config.datasets, *(item for cross in config.cross_evaluation for item in cross.requirements())]
+    for dataset in required:  # cross-evaluation files are checked like the datasets
         assert dataset.path in message and dataset.fetch.split()[0] in message
-    assert message.count("download with:") == len(config.datasets)
+    assert message.count("download with:") == len(required)
     assert run(["study", str(CONFIGS / name), "--out", str(tmp_path / "run")]) == 2
     assert not (tmp_path / "run").exists()  # nothing is started before the data check
 
@@ -58,5 +61,8 @@ def test_bad_keys_are_named(tmp_path: Path) -> None:
         parse_study_config({"name": "x", "evaluation": {"colour": "red"}})
     with pytest.raises(ConfigError, match="timecourse_rdm"):
         parse_study_config({"name": "x", "evaluation": {"timecourse_rdm": "magic"}})
+    with pytest.raises(ConfigError, match="cross_evaluation.0.*subjects is empty"):
+        parse_study_config({"name": "x", "cross_evaluation": [
+            {"name": "a", "modality": "fmri", "responses": "data/{subject}/test.npz", "stimuli": "images"}]})
     with pytest.raises(ConfigError, match="does not exist"):
         load_study_config(tmp_path / "absent.yaml")

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from brainalign.cli import run
+from brainalign.data import simulate
 from brainalign.errors import RunExistsError
 from brainalign.report import read_table, table_path
 from brainalign.runs import is_finished
@@ -34,7 +35,14 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
-    return run_study(TINY, out_dir=str(tmp_path_factory.mktemp("study") / "tiny"), progress=False)
+    """TINY plus a cross-evaluation against a simulated fMRI dataset (2 subjects, ROIs) saved as files."""
+    root = tmp_path_factory.mktemp("study")
+    fmri = simulate(seed=7, modality="fmri", n_subjects=2, n_train_categories=2, n_test_categories=3,
+                    train_per_category=2, test_per_category=3, pretrain_per_category=1, image_size=32,
+                    n_voxels=20).save(root / "fmri")
+    cross = {"name": "simfmri", "modality": "fmri", "responses": str(fmri / "responses" / "{subject}_test.npz"),
+             "subjects": ["sub-01", "sub-02"], "stimuli": str(fmri / "test_stimuli.csv"), "image_size": 32}
+    return run_study({**TINY, "cross_evaluation": [cross]}, out_dir=str(root / "tiny"), progress=False)
 
 
 @pytest.mark.slow
@@ -58,7 +66,7 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
     variability = read_table(table_path(tiny_run, "variability"), "variability")
     assert set(variability["layer"]) == {"V1", "V2", "V4", "IT"} and variability["variability"].between(0, 2).all()
     page = (tiny_run / "report.html").read_text()
-    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) == 8  # every figure
+    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) == 9  # every figure
     timings = json.loads((tiny_run / "timings.json").read_text())
     assert timings["total"] >= timings["report"] > 0
 
@@ -70,3 +78,19 @@ def test_finished_study_is_kept(tiny_run: Path) -> None:
     assert run(["study", "--out", str(tiny_run), str(tiny_run / "config.yaml")]) == 2  # the resolved config re-runs
     improvement = pd.read_csv(table_path(tiny_run, "improvement"))
     assert set(improvement["model"]) == {"aligned", "control_unpaired"}
+
+
+@pytest.mark.slow
+def test_every_model_is_scored_on_the_cross_dataset(tiny_run: Path) -> None:
+    cross = read_table(table_path(tiny_run, "cross_similarity"), "cross_similarity")
+    models = {("base", "all")} | {(model, subject) for model in ("aligned", "control_unpaired")
+                                  for subject in ("sub-01", "sub-02")}  # every model of every training subject
+    assert set(zip(cross["model"], cross["subject"])) == models
+    rois = {"V1", "V2", "V3", "V4", "LOC", "VC"}
+    assert set(cross["target"]) == rois and set(cross["data_subject"]) == {"sub-01", "sub-02"}
+    assert len(cross) == len(models) * 2 * len(rois)  # model x subject x data subject x ROI, once each
+    assert not cross.duplicated(["model", "subject", "data_subject", "target"]).any()
+    assert cross["similarity"].between(-1, 1).all() and set(cross["layer"]) <= {"V1", "V2", "V4", "IT"}
+    page = (tiny_run / "report.html").read_text()
+    assert 'id="fig-cross_similarity"' in page and 'data-file="figures/cross_similarity.png"' in page
+    assert (tiny_run / "figures" / "cross_similarity.png").stat().st_size > 0

@@ -13,6 +13,7 @@ _NAMES = {
     # figures.py
     "plot_rsa_timecourses": ".figures",
     "plot_similarity_bars": ".figures",
+    "plot_cross_similarity": ".figures",
     "plot_improvement_ratios": ".figures",
     "plot_variability": ".figures",
     "plot_robustness": ".figures",

@@ -83,6 +83,19 @@ def plot_similarity_bars(similarity_csv: PathLike, out_stem: PathLike,
     return _grouped_bars(table, "similarity", out_stem, ylabel)
 
 
+def plot_cross_similarity(cross_csv: PathLike, out_stem: PathLike,
+                          ylabel: str = "similarity (Spearman rho)") -> list[Path]:
+    """Similarity on other datasets/modalities per target (``dataset target``) and model, drawn like
+    :func:`plot_similarity_bars`: values averaged over the other dataset's subjects first; bars = mean
+    across training subjects, error bars = SEM, dots = training subjects (the base model: one dot)."""
+    table = read_table(cross_csv, "cross_similarity")
+    table = table.groupby(["dataset", "target", "model", "subject"], sort=False)["similarity"].mean().reset_index()
+    table["target"] = table["dataset"] + " " + table["target"]
+    n_subjects = table.loc[table["subject"] != "all", "subject"].nunique()
+    title = f"mean +- SEM over {n_subjects} training subject(s), base: one shared model; dots = subjects"
+    return _grouped_bars(table, "similarity", out_stem, ylabel, title)
+
+
 def plot_improvement_ratios(improvement_csv: PathLike, out_stem: PathLike) -> list[Path]:
     """Improvement ratio (aligned - base) / base in percent per target and aligned model: bars = mean
     across subjects, error bars = SEM, dots = subjects; 0 % = no change from the base model."""
@@ -262,7 +275,8 @@ def _epoch_curve(ax: plt.Axes, stats: pd.DataFrame, colour: str, label: str) -> 
         ax.axhline(value, color=colour, ls="--", lw=0.9)
 
 
-def _grouped_bars(table: pd.DataFrame, value: str, out_stem: PathLike, ylabel: str) -> list[Path]:
+def _grouped_bars(table: pd.DataFrame, value: str, out_stem: PathLike, ylabel: str,
+                  title: str | None = None) -> list[Path]:
     targets = _ordered(table["target"])
     models = _ordered(table["model"])
     colours = model_colours(models)
@@ -285,7 +299,7 @@ def _grouped_bars(table: pd.DataFrame, value: str, out_stem: PathLike, ylabel: s
     ax.set_xticks(range(len(targets)), targets)
     ax.set_ylabel(ylabel)
     n_subjects = table["subject"].nunique()
-    ax.set_title(f"mean +- SEM over {n_subjects} subject(s); dots = subjects", fontsize=9)
+    ax.set_title(title or f"mean +- SEM over {n_subjects} subject(s); dots = subjects", fontsize=9)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _save(fig, out_stem)
 

@@ -52,6 +52,11 @@ FIGURES: tuple[FigureSpec, ...] = (
     FigureSpec("similarity", "Similarity per model", "similarity",
                _from_table("similarity", figures.plot_similarity_bars),
                "Bars: mean across subjects; error bars: SEM; dots: individual subjects."),
+    FigureSpec("cross_similarity", "Similarity on other datasets and modalities", "cross_similarity",
+               _from_table("cross_similarity", figures.plot_cross_similarity),
+               "Every model scored on the cross-evaluation datasets (fMRI: best layer per ROI; EEG: peak of "
+               "each layer's RSA time course), averaged over their subjects. Bars: mean across training "
+               "subjects; error bars: SEM; dots: training subjects."),
     FigureSpec("improvement", "Improvement ratio over the base model", "improvement",
                _from_table("improvement", figures.plot_improvement_ratios),
                "(aligned - base) / base per subject, in percent."),

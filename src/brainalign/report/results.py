@@ -15,6 +15,12 @@ Formats (column names are exact; extra columns are allowed and ignored):
 ``similarity.csv`` - one similarity per model, target and subject, e.g. an fMRI ROI (best layer)
     or the held-out responses of the simulated observer.
     ``model``, ``target`` (ROI or measure name), ``subject``, ``similarity``.
+``cross_similarity.csv`` - every model scored on another dataset or modality (``cross_evaluation`` of a
+    study config; :mod:`brainalign.studies.cross`). ``dataset`` (name of the entry), ``model``,
+    ``subject`` (the training subject of the model; ``all`` for the shared base model), ``target``
+    (fMRI: ROI; EEG: layer), ``similarity`` (fMRI: Spearman rho of the best layer for that ROI; EEG:
+    peak over time points of the layer's RSA time course); optional ``modality`` (fmri/eeg),
+    ``data_subject`` (the subject of the other dataset; one row each) and ``layer`` (fMRI: the best layer).
 ``improvement.csv`` - improvement of aligned models over their base model.
     ``model``, ``target``, ``subject``, ``base``, ``aligned``, ``improvement`` (aligned - base),
     ``improvement_ratio`` ((aligned - base) / base).
@@ -68,6 +74,7 @@ TABLES: dict[str, TableFormat] = {
     "rsa_timecourses": TableFormat("rsa_timecourses.csv", ("model", "layer", "subject", "time", "similarity")),
     "rsa_significance": TableFormat("rsa_significance.csv", ("model", "layer", "time", "significant")),
     "similarity": TableFormat("similarity.csv", ("model", "target", "subject", "similarity")),
+    "cross_similarity": TableFormat("cross_similarity.csv", ("dataset", "model", "target", "subject", "similarity")),
     "improvement": TableFormat(
         "improvement.csv", ("model", "target", "subject", "base", "aligned", "improvement", "improvement_ratio")
     ),
@@ -77,7 +84,8 @@ TABLES: dict[str, TableFormat] = {
     "trajectory": TableFormat("trajectory.csv", ("seed", "epoch", "target", "similarity")),
 }
 PREDICTIONS_FILE = "predictions.npz"
-_STRING_COLUMNS = ("model", "layer", "subject", "target", "model_a", "model_b", "dimension", "test")
+_STRING_COLUMNS = ("model", "layer", "subject", "target", "model_a", "model_b", "dimension", "test", "dataset",
+                   "modality", "data_subject")
 
 
 def table_path(run_dir: str | os.PathLike[str], kind: str) -> Path:

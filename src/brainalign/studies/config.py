@@ -1,13 +1,15 @@
 """Study configs (YAML, validated with pydantic): which data, which alignment sweep, which analyses.
 
-A study config has four parts:
+A study config has these parts:
 
 - ``name``, ``title``, ``out_dir``, ``seed``;
 - ``datasets``: what must be on disk before anything runs (name, path, where to get it, the download
   command); a missing one raises :class:`~brainalign.errors.MissingDatasetError` saying all that;
 - ``alignment``: a sweep (:class:`brainalign.config.SweepConfig`: subjects x betas x controls x seeds
   and the training template), run by :func:`brainalign.align.run_sweep` into ``RUN_DIR/alignment``;
-- ``evaluation``: which analyses run on the held-out stimuli (see :class:`EvaluationConfig`).
+- ``evaluation``: which analyses run on the held-out stimuli (see :class:`EvaluationConfig`);
+- ``cross_evaluation`` (optional): other datasets/modalities every model is also scored on
+  (see :class:`CrossDataset` and :mod:`brainalign.studies.cross`); their files are checked like ``datasets``.
 
 Unknown keys and bad values raise :class:`~brainalign.errors.ConfigError` naming the key.
 """
@@ -17,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from brainalign.config import SweepConfig, load_config, parse_config
 from brainalign.errors import MissingDatasetError
@@ -76,6 +78,40 @@ class EvaluationConfig(_Strict):
     robustness: Optional[RobustnessConfig] = None
 
 
+class CrossDataset(_Strict):
+    """A dataset of another recording or modality that every model (base, aligned, controls, of every
+    training subject) is also scored on: fMRI -> best layer per ROI, EEG -> peak over time of each
+    layer's RSA time course (see :mod:`brainalign.studies.cross`)."""
+
+    name: str = Field(..., description="short name, e.g. shen2019 (the dataset column of cross_similarity.csv)")
+    modality: Literal["fmri", "eeg"]
+    responses: str = Field(..., description="Responses .npz (Responses.save); may hold {subject}")
+    subjects: list[str] = Field(default_factory=list, description="fills {subject} in responses")
+    stimuli: str = Field(..., description="the images: a folder, or a CSV with columns id, path")
+    image_size: Optional[int] = Field(None, ge=32, description="image side in pixels (default: evaluation.image_size)")
+    source: str = Field("see the study config", description="where the data come from")
+    fetch: str = Field("see the study config", description="the command or steps that get the data")
+
+    @model_validator(mode="after")
+    def _subjects_fill_the_path(self) -> "CrossDataset":
+        if "{subject}" in self.responses and not self.subjects:
+            raise ValueError(f"responses {self.responses!r} holds {{subject}} but subjects is empty; "
+                             "list them, e.g. subjects: [sub-01, sub-02]")
+        return self
+
+    def response_paths(self) -> list[tuple[str, str]]:
+        """(subject, path) of every responses file; subject is '' when the path has no {subject}."""
+        if "{subject}" not in self.responses:
+            return [("", self.responses)]
+        return [(subject, self.responses.replace("{subject}", subject)) for subject in self.subjects]
+
+    def requirements(self) -> list[DatasetRequirement]:
+        """The files this entry reads, as dataset requirements (for :func:`check_datasets`)."""
+        paths = [path for _, path in self.response_paths()] + [self.stimuli]
+        return [DatasetRequirement(name=f"{self.name} (cross-evaluation)", path=path, source=self.source,
+                                   fetch=self.fetch) for path in paths]
+
+
 class StudyConfig(_Strict):
     """One study: data requirements, the alignment sweep, and the evaluation."""
 
@@ -86,6 +122,7 @@ class StudyConfig(_Strict):
     datasets: list[DatasetRequirement] = Field(default_factory=list)
     alignment: SweepConfig = Field(default_factory=SweepConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    cross_evaluation: list[CrossDataset] = Field(default_factory=list)
 
 
 def load_study_config(path: str | os.PathLike[str]) -> StudyConfig:
@@ -99,8 +136,11 @@ def parse_study_config(raw: dict, source: str = "study config") -> StudyConfig:
 
 
 def check_datasets(config: StudyConfig) -> None:
-    """Raise one MissingDatasetError listing every required dataset that is not on disk."""
+    """Raise one MissingDatasetError listing every required dataset (and cross-evaluation file) that is
+    not on disk."""
     missing = [dataset for dataset in config.datasets if not Path(dataset.path).exists()]
+    missing += [item for cross in config.cross_evaluation for item in cross.requirements()
+                if not Path(item.path).exists() and not any(_inside(item.path, other.path) for other in missing)]
     if not missing:
         return
     lines = [
@@ -112,3 +152,8 @@ def check_datasets(config: StudyConfig) -> None:
         f"study {config.name!r} needs {len(missing)} dataset(s) that are not on disk:\n" + "\n".join(lines)
         + "\nDownload them, or edit the paths under `datasets:` (and the data paths) in the config."
     )
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (a missing listed dataset already covers it)."""
+    return Path(path) == Path(folder) or Path(folder) in Path(path).parents

@@ -5,7 +5,8 @@ Run directory layout (``RUN_DIR``)::
 
     config.yaml  environment.json  timings.json  summary.json  report.html  DONE
     alignment/   the sweep (base/model.safetensors, <subject>/<label>_seed<seed>/ run directories)
-    results/     result tables (formats in brainalign.report.results)
+    results/     result tables (formats in brainalign.report.results); cross_similarity.csv when the config
+                 has cross_evaluation entries (brainalign.studies.cross)
     figures/     PNG + SVG, re-drawn from results/ by the report
 
 ``summary.json`` holds, per model, the mean, SEM and n across subjects of the headline similarity
@@ -32,6 +33,8 @@ from brainalign.runs import atomic_write_json, atomic_write_text, environment_in
 from brainalign.studies import evaluate as ev
 from brainalign.studies import statistics as st
 from brainalign.studies.config import StudyConfig, check_datasets, load_study_config, parse_study_config
+from brainalign.studies.cross import COLUMNS as CROSS_COLUMNS
+from brainalign.studies.cross import measure_cross
 
 MODEL_ORDER = ("base", "aligned", "control_beta0", "control_no_contrastive", "control_unpaired")
 
@@ -115,6 +118,8 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
     if evaluation.predictions and first_aligned:
         model, _, data = next(iter(first_aligned.values()))
         results["predictions"] = ev.predictions(model, data, evaluation, min(evaluation.predictions, 8))
+    if config.cross_evaluation:
+        results["cross"] = measure_cross(config, sweep_dir, base, progress)
     return results
 
 
@@ -147,6 +152,11 @@ def write_results(run_dir: Path, config: StudyConfig, results: dict[str, Any]) -
     if results.get("variability"):
         write_table(ev.frame(results["variability"], ["layer", "model_a", "model_b", "variability"]),
                     table_path(run_dir, "variability"), "variability")
+    if results.get("cross"):
+        keys = [column for column in CROSS_COLUMNS if column not in ("layer", "similarity")]
+        cross = ev.frame(results["cross"], CROSS_COLUMNS).groupby(keys, sort=False).agg(
+            similarity=("similarity", "mean"), layer=("layer", lambda layers: layers.mode().iloc[0])).reset_index()
+        write_table(cross, table_path(run_dir, "cross_similarity"), "cross_similarity")  # seeds averaged
     if results.get("predictions"):
         prediction = results["predictions"]
         write_predictions(run_dir / "results" / "predictions.npz", prediction.pop("real"), prediction.pop("predicted"),
