@@ -6,8 +6,10 @@ Steps timed (forward + backward + Adam update, median of ``--repeats`` after one
 - ``ce_mse``: + encoder head (4 layers -> 128 each -> 340), loss CE + MSE; Adam over backbone + head.
 - ``full``: + the soft-rank Spearman contrastive term (the whole ReAlnet loss).
 
-each in float32 and under bf16 autocast. Prints images/s and the ratios to ``plain`` and writes
-``benchmarks/results/train_step.json``.
+each in float32 and under bf16 autocast. Every step is timed in a fresh process: timed one after the
+other in one process, later variants ran up to 1.7x slower for reasons unrelated to their work (the
+allocator's state after the earlier multi-GB steps; reversing the order reversed the effect).
+Prints images/s and the ratios to ``plain`` and writes ``benchmarks/results/train_step.json``.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_train_step.py
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -69,6 +73,14 @@ def time_step(step, repeats: int) -> float:
     return statistics.median(times)
 
 
+def time_in_fresh_process(variant: str, precision: str, args: argparse.Namespace) -> float:
+    """Median seconds of one step of ``variant`` measured by a new Python process."""
+    command = [sys.executable, __file__, "--one", variant, precision, "--batch", str(args.batch),
+               "--size", str(args.size), "--features", str(args.features), "--repeats", str(args.repeats)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return float(output.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=16)
@@ -78,11 +90,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--precisions", nargs="+", choices=["float32", "bf16"], default=["float32", "bf16"])
     parser.add_argument("--variants", nargs="+", choices=["plain", "ce_mse", "full"], default=["plain", "ce_mse", "full"])
+    parser.add_argument("--one", nargs=2, metavar=("VARIANT", "PRECISION"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:  # child process: time one step and print its median seconds
+        variant, precision = args.one
+        print(time_step(make_step(variant, precision == "bf16", args.batch, args.size, args.features), args.repeats))
+        return
     results = {"settings": {k: str(v) for k, v in vars(args).items()}, "threads": torch.get_num_threads(), "environment": environment_info(0), "steps": {}}
     for amp in [precision == "bf16" for precision in args.precisions]:
         for variant in args.variants:
-            seconds = time_step(make_step(variant, amp, args.batch, args.size, args.features), args.repeats)
+            seconds = time_in_fresh_process(variant, "bf16" if amp else "float32", args)
             key = f"{variant}{'_bf16' if amp else ''}"
             results["steps"][key] = {"seconds": seconds, "images_per_second": args.batch / seconds}
             print(f"{key:12s} {seconds:7.2f} s/step  {args.batch / seconds:6.2f} images/s", flush=True)
