@@ -39,11 +39,14 @@ class DatasetRequirement(_Strict):
 
 
 class RobustnessConfig(_Strict):
-    """FGSM accuracy of every model on the held-out images, classified into their test categories
-    with a nearest-class-mean read-out on the last layer (the models never saw these categories)."""
+    """FGSM top-1 accuracy of every model at each epsilon, on a labelled image set: ``images`` (an
+    ImageNet-style folder tree or a ``path,label`` CSV, with ``class_index``), or, when ``images`` is not
+    given, the simulated observer's training images labelled with their categories."""
 
     epsilons: list[float] = Field(default_factory=lambda: [0.0, 0.002, 0.004, 0.008, 0.016], min_length=2)
     attack: Literal["fgsm"] = "fgsm"
+    images: Optional[str] = Field(None, description="labelled images: class folder tree or path,label CSV")
+    class_index: Optional[str] = Field(None, description="class index file (e.g. imagenet_class_index.json)")
 
 
 class EvaluationConfig(_Strict):

@@ -93,9 +93,10 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
         if evaluation.dimensions:
             dimensions = ev.dimension_targets(evaluation.dimensions, sweep.train.data, data.data.test_stimuli)
             rows["dimensions"] += ev.dimension_rows(ev.BASE, subject, base_rdms, dimensions, headline)
-        robust = evaluation.robustness is not None and labels is not None
+        attack_set = _attack_set(evaluation, data, labels)
+        robust = attack_set is not None
         if robust:
-            rows["robustness"] += _robustness_rows(ev.BASE, subject, base, data, labels, evaluation)
+            rows["robustness"] += _robustness_rows(ev.BASE, subject, base, attack_set, evaluation)
         subject_models = [model for model in models if model.subject == subject]
         for model in subject_models:
             network = load_aligned(model.run_dir)
@@ -105,7 +106,7 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
             if dimensions is not None:
                 rows["dimensions"] += ev.dimension_rows(model.label, subject, rdms, dimensions, headline)
             if robust and first_seed:
-                rows["robustness"] += _robustness_rows(model.label, subject, network, data, labels, evaluation)
+                rows["robustness"] += _robustness_rows(model.label, subject, network, attack_set, evaluation)
             if model.label == "aligned" and first_seed:
                 first_aligned[subject] = (model, rdms, data)
             if model.label == "aligned" and evaluation.trajectory:
@@ -185,11 +186,26 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _robustness_rows(label: str, subject: str, network: Any, data: ev.HeldOut, labels: np.ndarray,
+def _attack_set(evaluation: Any, data: ev.HeldOut, labels: np.ndarray | None) -> tuple[Any, np.ndarray] | None:
+    """``(stimuli, labels)`` attacked for robustness: the config's labelled image set, else the simulated
+    training images with their category labels; None when robustness is off or nothing is labelled."""
+    robustness = evaluation.robustness
+    if robustness is None:
+        return None
+    if robustness.images is not None:
+        from brainalign.measure.classification import load_labelled_images
+
+        labelled = load_labelled_images(robustness.images, robustness.class_index)
+        return labelled.stimuli, labelled.labels
+    return None if labels is None else (data.data.train_stimuli, labels)
+
+
+def _robustness_rows(label: str, subject: str, network: Any, attack_set: tuple[Any, np.ndarray],
                      evaluation: Any) -> list[tuple]:
     from brainalign.measure.robustness import attack_accuracy
 
-    table = attack_accuracy(network, data.data.train_stimuli, labels, evaluation.robustness.epsilons,
+    stimuli, labels = attack_set
+    table = attack_accuracy(network, stimuli, labels, evaluation.robustness.epsilons,
                             evaluation.robustness.attack, image_size=evaluation.image_size, progress=False)
     return [(label, subject, float(eps), float(top1)) for eps, top1 in zip(table["eps"], table["top1"])]
 
