@@ -26,13 +26,13 @@ import pandas as pd
 import yaml
 
 from brainalign.align.checkpoint import load_aligned
-from brainalign.errors import ConfigError
+from brainalign.config import coerce_config
 from brainalign.progress import track
 from brainalign.report import build_report, table_path, write_predictions, write_table
 from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
 from brainalign.studies import evaluate as ev
 from brainalign.studies import statistics as st
-from brainalign.studies.config import StudyConfig, check_datasets, load_study_config, parse_study_config
+from brainalign.studies.config import StudyConfig, check_datasets
 from brainalign.studies.cross import COLUMNS as CROSS_COLUMNS
 from brainalign.studies.cross import measure_cross
 
@@ -44,7 +44,7 @@ def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], 
     """Run ``config`` (a StudyConfig, dict or YAML path) into ``out_dir`` (default ``config.out_dir``);
     return the run directory. A finished run is kept unless ``force``; ``resume`` keeps an unfinished
     one and skips its finished training jobs."""
-    config = _coerce(config)
+    config = coerce_config(StudyConfig, config, "study config")
     check_datasets(config)
     run_dir = prepare_run_dir(out_dir or config.out_dir, force=force, resume=resume)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
@@ -242,13 +242,3 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     timings[step] = round(time.perf_counter() - started, 2)
-
-
-def _coerce(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str]) -> StudyConfig:
-    if isinstance(config, StudyConfig):
-        return config
-    if isinstance(config, Mapping):
-        return parse_study_config(dict(config))
-    if not Path(config).is_file():
-        raise ConfigError(f"study config {config} does not exist; pass a YAML file such as configs/demo.yaml")
-    return load_study_config(config)
