@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo lint test bench clean
 
 $(STAMP): pyproject.toml requirements-ci.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/brainalign demo --out runs/demo --force
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainalign.align import load_aligned, load_model_file, run_sweep
+from brainalign.align import load_aligned, run_sweep
+from brainalign.models import load_model_file
 from brainalign.align.data import simulate_cached
 from brainalign.measure import compare, compute_rdms
 from brainalign.measure.features import extract

@@ -150,7 +150,7 @@ def bench_decoding(n_stimuli: int, n_trials: int, n_channels: int, n_times: int,
     from threadpoolctl import threadpool_limits
 
     from brainalign.measure import decoding_rdms
-    from brainalign.measure.decoding import pseudo_trial_folds
+    from brainalign.measure.rsa.decoding import pseudo_trial_folds
 
     n_pseudo = 4
     n_folds = n_pseudo * n_permutations
@@ -190,7 +190,7 @@ def bench_decoding(n_stimuli: int, n_trials: int, n_channels: int, n_times: int,
         torch.set_num_threads(threads)
         with threadpool_limits(threads):
             for classifier in (("lda", "shared_lda", "ncm") if run_lda else ("shared_lda", "ncm")):
-                seconds, rdms = best_time(lambda: decoding_rdms(trials, classifier=classifier, **options), 1)
+                seconds, rdms = best_time(lambda c=classifier: decoding_rdms(trials, classifier=c, **options), 1)
                 timings[classifier] = min(seconds, timings.get(classifier, float("inf")))
                 peak = rdms.dissimilarities.mean(axis=1).max()
                 row(f"brainalign decoding_rdms {classifier}, {threads} thread(s)", seconds, None,

@@ -16,7 +16,6 @@ Prints images/s and the ratios to ``plain`` and writes ``benchmarks/results/trai
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys

@@ -2,9 +2,10 @@
 import numpy as np
 import pytest
 
-from brainalign.align import load_aligned, load_model_file, run_sweep
+from brainalign.align import load_aligned, run_sweep
+from brainalign.models import load_model_file
 from brainalign.align.data import load_alignment_data
-from brainalign.config import DataConfig
+from brainalign.align.config import DataConfig
 from brainalign.errors import ConfigError
 from brainalign.runs import is_finished, read_jsonl
 

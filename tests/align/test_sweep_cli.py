@@ -5,7 +5,8 @@ import yaml
 
 from brainalign.align import run_sweep, sweep_jobs
 from brainalign.cli import run
-from brainalign.config import SweepConfig, parse_config
+from brainalign.align.config import SweepConfig
+from brainalign.config import parse_config
 from brainalign.runs import is_finished
 
 

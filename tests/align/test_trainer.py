@@ -84,7 +84,8 @@ def test_controls(tiny_config):
 
 def test_unpaired_shuffle_is_seeded():
     from brainalign.align.trainer import _training_targets
-    from brainalign.config import parse_config, TrainConfig
+    from brainalign.align.config import TrainConfig
+    from brainalign.config import parse_config
     from types import SimpleNamespace
 
     data = SimpleNamespace(train_targets=np.arange(40, dtype=np.float32).reshape(20, 2))

@@ -14,7 +14,7 @@ COLOURS = {"0": (220, 30, 30), "1": (30, 200, 40), "2": (20, 40, 210)}
 
 def fake_run(run_dir, num_classes=3):
     """An alignment run directory holding one checkpoint (only the model file matters here)."""
-    from brainalign.align.checkpoint import save_model_file
+    from brainalign.models.files import save_model_file
     from brainalign.models import cornet_z
 
     epoch_dir = run_dir / "checkpoints" / "epoch_001"
@@ -36,7 +36,7 @@ def image_tree(tmp_path):
 
 
 def test_model_name_with_weights_and_run_directory_in_one_table(image_tree, tmp_path):
-    from brainalign.align.checkpoint import save_model_file
+    from brainalign.models.files import save_model_file
     from brainalign.models import cornet_z, save_weights
 
     torch_weights = tmp_path / "base.safetensors"

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from brainalign.cli import run
-from brainalign.measure import RDMs, compare, compute_rdms
-from brainalign.measure.neural import neural_rdms
+from brainalign.data import RDMs
+from brainalign.measure import compare, compute_rdms
+from brainalign.measure.rsa.neural import neural_rdms
 
 
 @pytest.fixture()

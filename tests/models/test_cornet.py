@@ -1,7 +1,6 @@
 """CORnet-S and CORnet-Z: parameter counts, official key names, layer shapes, small inputs."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from brainalign.models import cornet_z

@@ -12,7 +12,6 @@ _NAMES = {
     "sweep_jobs": ".sweep",
     "load_aligned": ".checkpoint",
     "load_head": ".checkpoint",
-    "load_model_file": ".checkpoint",
     "pretrain_base": ".pretrain",
     "predict_responses": ".trainer",
 }

@@ -1,7 +1,6 @@
-"""Model files and per-epoch checkpoints of alignment runs.
+"""Per-epoch checkpoints of alignment runs (model files themselves: :mod:`brainalign.models.files`).
 
-A *model file* is a safetensors state dict whose metadata names the architecture (``brainalign_model``,
-``num_classes``), so :func:`load_model_file` can rebuild the model from the file alone. A run keeps
+A run keeps
 ``checkpoints/epoch_NNN/{model.safetensors, head.safetensors, state.pt}``; ``state.pt`` holds the
 optimizer state and the random-number-generator states (plain tensors, read with ``weights_only=True``).
 """
@@ -14,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors.torch import load_file
 
 from brainalign.align.head import EncoderHead
 from brainalign.errors import DataFormatError, WeightsError
 from brainalign.models.base import LayeredModel
-from brainalign.runs import atomic_path, atomic_write_with
+from brainalign.models.files import file_metadata, load_model_file, save_model_file, save_tensors
+from brainalign.runs import atomic_write_with
 
 CHECKPOINTS = "checkpoints"
 MODEL_FILE = "model.safetensors"
@@ -29,42 +27,15 @@ HEAD_FILE = "head.safetensors"
 STATE_FILE = "state.pt"
 
 
-def save_model_file(model: LayeredModel, path: str | os.PathLike[str], model_name: str) -> Path:
-    """Write ``model``'s weights to ``path`` (safetensors, atomically) with its architecture in the metadata."""
-    metadata = {"format": "pt", "brainalign_model": model_name, "num_classes": str(model.num_classes)}
-    return _save_tensors(model, path, metadata)
-
-
-def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LayeredModel:
-    """Rebuild the model saved by :func:`save_model_file` (architecture from the file's metadata)."""
-    from brainalign.models import build_model, load_weights
-
-    metadata = _metadata(path)
-    if "brainalign_model" not in metadata:
-        raise WeightsError(
-            f"{path} does not name its architecture (no 'brainalign_model' metadata); build the model with "
-            f"brainalign.models.build_model(name) and load it with load_weights(model, path)"
-        )
-    model = build_model(metadata["brainalign_model"], num_classes=int(metadata["num_classes"]))
-    load_weights(model, path)
-    return model.to(device)
-
-
-def is_model_file(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is a safetensors file written by :func:`save_model_file`."""
-    file = Path(path)
-    return file.suffix == ".safetensors" and file.is_file() and "brainalign_model" in _metadata(file)
-
-
 def save_head(head: EncoderHead, path: str | os.PathLike[str]) -> Path:
     """Write the head's weights and its layer sizes / output size (metadata) to ``path``."""
     metadata = {"format": "pt", "layer_sizes": json.dumps(head.layer_sizes), "out_features": str(head.out_features)}
-    return _save_tensors(head, path, metadata)
+    return save_tensors(head, path, metadata)
 
 
 def load_head_file(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> EncoderHead:
     """Rebuild an :class:`EncoderHead` saved by :func:`save_head`."""
-    metadata = _metadata(path)
+    metadata = file_metadata(path)
     head = EncoderHead(json.loads(metadata["layer_sizes"]), int(metadata["out_features"]))
     head.load_state_dict(load_file(str(path)))
     return head.to(device)
@@ -141,18 +112,3 @@ def _checkpoint_file(run_dir: str | os.PathLike[str], epoch: int | None, name: s
     return checkpoint_dir(run_dir, chosen) / name
 
 
-def _save_tensors(module: nn.Module, path: str | os.PathLike[str], metadata: dict[str, str]) -> Path:
-    tensors = {key: value.detach().cpu().clone().contiguous() for key, value in module.state_dict().items()}
-    with atomic_path(path) as temp:
-        save_file(tensors, str(temp), metadata=metadata)
-    return Path(path)
-
-
-def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    if not Path(path).is_file():
-        raise WeightsError(f"model file {path} does not exist")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return dict(handle.metadata() or {})
-    except Exception as error:
-        raise DataFormatError(f"{path} is not a readable safetensors file ({error}); it may be truncated") from error

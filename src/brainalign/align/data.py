@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from brainalign.config import DataConfig
+from brainalign.align.config import DataConfig
 from brainalign.data import Responses, Stimuli
 from brainalign.errors import ConfigError, MissingDatasetError
 

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainalign.align.checkpoint import is_model_file, load_model_file, save_model_file
+from brainalign.models.files import is_model_file, load_model_file, save_model_file
 from brainalign.align.data import AlignmentData, ImageBank
-from brainalign.config import PretrainConfig, TrainConfig
+from brainalign.align.config import PretrainConfig, TrainConfig
 from brainalign.errors import ConfigError
 from brainalign.models.base import LayeredModel
 from brainalign.progress import track

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from brainalign.config import SweepConfig, TrainConfig, coerce_config
+from brainalign.align.config import SweepConfig, TrainConfig
+from brainalign.config import coerce_config
 from brainalign.errors import ConfigError
 from brainalign.progress import track
 from brainalign.runs import atomic_write_json, is_finished

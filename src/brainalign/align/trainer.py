@@ -35,7 +35,8 @@ from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data
 from brainalign.align.head import EncoderHead
 from brainalign.align.loss import alignment_loss
 from brainalign.align.pretrain import build_base
-from brainalign.config import DEFAULT_EPOCHS, TrainConfig, coerce_config, config_to_yaml, load_train_config
+from brainalign.align.config import DEFAULT_EPOCHS, TrainConfig, load_train_config
+from brainalign.config import coerce_config, config_to_yaml
 from brainalign.errors import ConfigError
 from brainalign.models.base import LayeredModel
 from brainalign.progress import track

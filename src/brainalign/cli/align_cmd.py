@@ -35,7 +35,7 @@ def sweep_command(
 ) -> None:
     """Run subjects x betas x controls x seeds; finished jobs are skipped, killed ones resume."""
     from brainalign.align.sweep import run_sweep
-    from brainalign.config import load_sweep_config
+    from brainalign.align.config import load_sweep_config
 
     sweep = load_sweep_config(config)
     run_dirs = run_sweep(sweep, backend=backend, force=force, ray_address=address)  # type: ignore[arg-type]

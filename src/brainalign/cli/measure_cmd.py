@@ -17,7 +17,8 @@ def _load_rdm_source(path: Path, eeg_method: str, metric: str, classifier: str, 
     import numpy as np
 
     from brainalign.errors import DataFormatError
-    from brainalign.measure.rdm import RDMs, compute_rdms
+    from brainalign.data.rdms import RDMs
+    from brainalign.measure.rsa.rdm import compute_rdms
 
     if path.is_dir():
         import json
@@ -43,7 +44,7 @@ def _load_rdm_source(path: Path, eeg_method: str, metric: str, classifier: str, 
     if "dissimilarities" in keys:
         return RDMs.load(path)
     from brainalign.data.responses import Responses
-    from brainalign.measure.neural import neural_rdms
+    from brainalign.measure.rsa.neural import neural_rdms
 
     return neural_rdms(Responses.load(path), eeg_method=eeg_method, metric=metric, classifier=classifier,
                        n_permutations=permutations)
@@ -63,7 +64,7 @@ def rdm_command(
 ) -> None:
     """Compute RDMs from features or neural responses and save them (condensed, with descriptors)."""
     from brainalign.errors import RunExistsError, ValidationError
-    from brainalign.measure.plots import plot_rdms
+    from brainalign.report.quicklook import plot_rdms
 
     if out.suffix != ".npz":
         raise ValidationError(f"--out {out}: must end in .npz")
@@ -90,8 +91,8 @@ def rsa_command(
 ) -> None:
     """Similarity of every model RDM with every neural RDM -> OUT/rsa.csv (+ rsa.png)."""
     from brainalign.errors import RunExistsError
-    from brainalign.measure.plots import plot_similarity
-    from brainalign.measure.readouts import similarity_table
+    from brainalign.report.quicklook import plot_similarity
+    from brainalign.measure.rsa.readouts import similarity_table
     from brainalign.runs import atomic_write_text
 
     if (out / "rsa.csv").exists() and not force:

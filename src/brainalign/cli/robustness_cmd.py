@@ -49,8 +49,9 @@ def robustness_command(
     import numpy as np
 
     from brainalign.errors import ValidationError
-    from brainalign.measure.classification import load_labelled_images
-    from brainalign.measure.robustness import ATTACKS, compare_robustness, parse_eps, plot_robustness
+    from brainalign.data.labelled import load_labelled_images
+    from brainalign.measure.behaviour.robustness import ATTACKS, compare_robustness, parse_eps
+    from brainalign.report.quicklook import plot_robustness_table
     from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
 
     unknown = [name for name in attack if name not in ATTACKS]
@@ -79,7 +80,7 @@ def robustness_command(
         steps=steps, batch_size=batch_size, image_size=image_size, device=device, seed=seed,
     )
     atomic_write_text(out_dir / "robustness.csv", table.to_csv(index=False))
-    plot_robustness(table, out_dir / "robustness")
+    plot_robustness_table(table, out_dir / "robustness")
     atomic_write_json(
         out_dir / "environment.json",
         {**environment_info(seed), "models": model, "weights": weight_list, "images": str(images), "n_images": len(stimuli)},
@@ -97,7 +98,8 @@ def _load_model(spec: str, weights: str | None, epoch: int | None, device: str) 
     if path.is_dir() or path.is_file():
         if weights is not None:
             raise ValidationError(f"--weights {weights} was given for {path}, which holds its own weights")
-        from brainalign.align import load_aligned, load_model_file
+        from brainalign.align import load_aligned
+        from brainalign.models import load_model_file
 
         if path.is_file():
             label = path.parent.name if path.stem == "model" else path.stem  # RUN/base/model.safetensors -> base

@@ -11,6 +11,12 @@ _NAMES = {
     # simulation.py (not simulate.py: a sub-module named like the function would shadow it)
     "simulate": ".simulation",
     "SimulatedDataset": ".simulation",
+    # rdms.py
+    "RDMs": ".rdms",
+    # labelled.py
+    "LabelledImages": ".labelled",
+    "load_labelled_images": ".labelled",
+    "read_class_index": ".labelled",
     # rdm_files.py
     "load_rdms": ".rdm_files",
     # things_eeg2.py

@@ -1,62 +1,58 @@
-"""Measurements: features, RDMs, decoding RDMs, RSA comparisons, statistics, variability,
-object dimensions, training trajectories, accuracy and adversarial robustness."""
+"""Measurements, by role: ``features`` (layer activations), ``rsa`` (RDMs from features and responses,
+decoding RDMs, comparisons, readouts, variability, object dimensions, trajectories), ``behaviour``
+(accuracy, adversarial robustness, error consistency) and ``statistics`` (tests across subjects).
+Plotting lives in :mod:`brainalign.report`; the RDMs type in :mod:`brainalign.data`."""
 from __future__ import annotations
 
 from brainalign._lazy import lazy_getattr
 
 _NAMES = {
-    # rdm.py
-    "RDMs": ".rdm",
-    "compute_rdms": ".rdm",
-    # rsa.py (not compare.py / noise_ceiling.py: a sub-module named like its function would shadow it)
-    "compare": ".rsa",
-    "noise_ceiling": ".rsa",
-    "rank_rows": ".ranks",
-    # decoding.py
-    "decoding_rdms": ".decoding",
-    # dimensions.py
-    "partial_correlations": ".dimensions",
-    "dimension_rdms": ".dimensions",
-    "dimension_differences": ".dimensions",
-    "load_dimension_labels": ".dimensions",
-    # stats.py
-    "mean_sem": ".stats",
-    "paired_t": ".stats",
-    "sign_flip_test": ".stats",
-    "cluster_test": ".stats",
-    "fdr": ".stats",
-    # variability.py
-    "variability_matrices": ".variability",
-    "variability_summary": ".variability",
-    "individual_variability": ".variability",
-    # readouts.py
-    "similarity_table": ".readouts",
-    "eeg_timecourses": ".readouts",
-    "roi_similarity": ".readouts",
-    "improvement": ".readouts",
-    "improvement_ratio": ".readouts",
-    "improvement_table": ".readouts",
-    "improvement_correlation": ".readouts",
-    # neural.py
-    "neural_rdms": ".neural",
-    # plots.py
-    "plot_rdms": ".plots",
-    "plot_similarity": ".plots",
-    # trajectory.py
-    "rsa_trajectory": ".trajectory",
-    "peak_epochs": ".trajectory",
-    # robustness.py
-    "attack_accuracy": ".robustness",
-    "compare_robustness": ".robustness",
-    "plot_robustness": ".robustness",
-    # classification.py (not accuracy.py: importing a sub-module named like the function would shadow it)
-    "accuracy": ".classification",
-    "AccuracyResult": ".classification",
-    "load_labelled_images": ".classification",
-    # behaviour.py
-    "error_consistency": ".behaviour",
-    "error_consistency_table": ".behaviour",
-    "load_trials": ".behaviour",
+    # rsa/rdm.py
+    "compute_rdms": ".rsa.rdm",
+    # rsa/comparison.py (not compare.py: a sub-module named like its function would shadow it)
+    "compare": ".rsa.comparison",
+    "noise_ceiling": ".rsa.comparison",
+    "rank_rows": ".rsa.ranks",
+    # rsa/decoding.py
+    "decoding_rdms": ".rsa.decoding",
+    # rsa/dimensions.py
+    "partial_correlations": ".rsa.dimensions",
+    "dimension_rdms": ".rsa.dimensions",
+    "dimension_differences": ".rsa.dimensions",
+    "load_dimension_labels": ".rsa.dimensions",
+    # statistics.py
+    "mean_sem": ".statistics",
+    "paired_t": ".statistics",
+    "sign_flip_test": ".statistics",
+    "cluster_test": ".statistics",
+    "fdr": ".statistics",
+    # rsa/variability.py
+    "variability_matrices": ".rsa.variability",
+    "variability_summary": ".rsa.variability",
+    "individual_variability": ".rsa.variability",
+    # rsa/readouts.py
+    "similarity_table": ".rsa.readouts",
+    "eeg_timecourses": ".rsa.readouts",
+    "roi_similarity": ".rsa.readouts",
+    "improvement": ".rsa.readouts",
+    "improvement_ratio": ".rsa.readouts",
+    "improvement_table": ".rsa.readouts",
+    "improvement_correlation": ".rsa.readouts",
+    # rsa/neural.py
+    "neural_rdms": ".rsa.neural",
+    # rsa/trajectory.py
+    "rsa_trajectory": ".rsa.trajectory",
+    "peak_epochs": ".rsa.trajectory",
+    # behaviour/robustness.py
+    "attack_accuracy": ".behaviour.robustness",
+    "compare_robustness": ".behaviour.robustness",
+    # behaviour/classification.py (not accuracy.py: a sub-module named like the function would shadow it)
+    "accuracy": ".behaviour.classification",
+    "AccuracyResult": ".behaviour.classification",
+    # behaviour/error_consistency.py
+    "error_consistency": ".behaviour.error_consistency",
+    "error_consistency_table": ".behaviour.error_consistency",
+    "load_trials": ".behaviour.error_consistency",
 }
 __all__ = sorted(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)

@@ -13,6 +13,9 @@ _NAMES = {
     "KNOWN_WEIGHTS": ".weights",
     "save_weights": ".weights",
     "model_names": ".registry",
+    "save_model_file": ".files",
+    "load_model_file": ".files",
+    "is_model_file": ".files",
 }
 __all__ = sorted(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)

@@ -20,6 +20,10 @@ _NAMES = {
     "plot_dimensions": ".figures",
     "plot_trajectory": ".figures",
     "plot_predictions": ".figures",
+    # quicklook.py (figures of in-memory results for the command line)
+    "plot_rdms": ".quicklook",
+    "plot_similarity": ".quicklook",
+    "plot_robustness_table": ".quicklook",
     # html.py
     "build_report": ".html",
     "draw_figures": ".html",

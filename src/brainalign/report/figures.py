@@ -351,7 +351,7 @@ def _save(fig: Figure, out_stem: PathLike, tight: bool = True) -> list[Path]:
     paths = []
     for suffix, options in ((".png", {"dpi": 150}), (".svg", {})):
         target = stem.with_name(stem.name + suffix)
-        atomic_write_with(target, lambda temp: fig.savefig(temp, format=suffix[1:], bbox_inches="tight", **options))
+        atomic_write_with(target, lambda temp, fmt=suffix[1:], kw=options: fig.savefig(temp, format=fmt, bbox_inches="tight", **kw))
         paths.append(target)
     plt.close(fig)
     return paths

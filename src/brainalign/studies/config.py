@@ -19,14 +19,12 @@ import os
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from brainalign.config import SweepConfig, load_config, parse_config
+from brainalign.align.config import SweepConfig
+from brainalign.config import Strict as _Strict
+from brainalign.config import load_config, parse_config
 from brainalign.errors import MissingDatasetError
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DatasetRequirement(_Strict):

@@ -2,7 +2,7 @@
 
 For each ``cross_evaluation`` entry of a study config (:class:`brainalign.studies.config.CrossDataset`)
 and each of its subjects, the responses are matched to the entry's images and turned into neural RDMs
-(:func:`brainalign.measure.neural_rdms`, ``evaluation.rdm_metric``; repetitions averaged, no z-scoring):
+(:func:`brainalign.measure.rsa.neural_rdms`, ``evaluation.rdm_metric``; repetitions averaged, no z-scoring):
 
 - fMRI: one RDM per ROI; the score of a model is its best layer per ROI
   (:func:`brainalign.measure.roi_similarity`): ``target`` = ROI, ``layer`` = the best layer;
@@ -23,7 +23,8 @@ import torch
 from brainalign.align.checkpoint import load_aligned
 from brainalign.data import Responses, Stimuli
 from brainalign.errors import DataFormatError
-from brainalign.measure import RDMs, eeg_timecourses, neural_rdms, roi_similarity
+from brainalign.data import RDMs
+from brainalign.measure import eeg_timecourses, neural_rdms, roi_similarity
 from brainalign.progress import track
 from brainalign.studies import evaluate as ev
 from brainalign.studies.config import CrossDataset, EvaluationConfig, StudyConfig

@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainalign.align.checkpoint import checkpoint_epochs, load_aligned, load_head, load_model_file
+from brainalign.align.checkpoint import checkpoint_epochs, load_aligned, load_head
+from brainalign.models.files import load_model_file
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulate_cached
-from brainalign.config import DataConfig, SweepConfig
+from brainalign.align.config import DataConfig, SweepConfig
 from brainalign.data import Responses
+from brainalign.data.rdms import RDMs
 from brainalign.measure import (
-    RDMs,
     compare,
     compute_rdms,
     eeg_timecourses,
@@ -39,7 +40,7 @@ from brainalign.measure import (
     rank_rows,
     roi_similarity,
 )
-from brainalign.measure.variability import variability_matrices
+from brainalign.measure.rsa.variability import variability_matrices
 from brainalign.measure.features import extract
 from brainalign.studies.config import EvaluationConfig
 
@@ -143,7 +144,7 @@ def trajectory_rows(model: TrainedModel, subject_data: HeldOut, neural: RDMs, ev
     """``trajectory`` rows of one run ``(epoch, target, similarity, accuracy)``: the ``layer`` RDM's
     similarity to the held-out response RDM at epoch 0 (``base``) and every saved epoch, with top-1
     accuracy on the labelled training images when ``labels`` are given (else NaN)."""
-    from brainalign.measure.classification import accuracy
+    from brainalign.measure.behaviour.classification import accuracy
 
     single_layer = evaluation.model_copy(update={"layers": [layer]})
     networks = [(0, base)] + [(epoch, None) for epoch in checkpoint_epochs(model.run_dir)]

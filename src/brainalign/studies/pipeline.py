@@ -193,7 +193,7 @@ def _attack_set(evaluation: Any, data: ev.HeldOut, labels: np.ndarray | None) ->
     if robustness is None:
         return None
     if robustness.images is not None:
-        from brainalign.measure.classification import load_labelled_images
+        from brainalign.data.labelled import load_labelled_images
 
         labelled = load_labelled_images(robustness.images, robustness.class_index)
         return labelled.stimuli, labelled.labels
@@ -202,7 +202,7 @@ def _attack_set(evaluation: Any, data: ev.HeldOut, labels: np.ndarray | None) ->
 
 def _robustness_rows(label: str, subject: str, network: Any, attack_set: tuple[Any, np.ndarray],
                      evaluation: Any) -> list[tuple]:
-    from brainalign.measure.robustness import attack_accuracy
+    from brainalign.measure.behaviour.robustness import attack_accuracy
 
     stimuli, labels = attack_set
     table = attack_accuracy(network, stimuli, labels, evaluation.robustness.epsilons,

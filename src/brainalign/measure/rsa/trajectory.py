@@ -9,8 +9,9 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from brainalign.errors import ValidationError
-from brainalign.measure.rdm import RDMs, compute_rdms
-from brainalign.measure.readouts import similarity_table
+from brainalign.data.rdms import RDMs
+from brainalign.measure.rsa.rdm import compute_rdms
+from brainalign.measure.rsa.readouts import similarity_table
 
 WEIGHTS_FILE = "model.safetensors"  # inside a checkpoint folder such as checkpoints/epoch_003/
 

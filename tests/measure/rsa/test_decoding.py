@@ -9,7 +9,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from brainalign.errors import ValidationError
 from brainalign.measure import compare, compute_rdms, decoding_rdms
-from brainalign.measure.decoding import pairwise_lda_accuracy, pseudo_trial_folds
+from brainalign.measure.rsa.decoding import pairwise_lda_accuracy, pseudo_trial_folds
 
 
 def _eeg(n_stimuli: int = 16, n_trials: int = 16, n_channels: int = 8, n_times: int = 4, gain: float = 0.6,

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from brainalign.errors import ValidationError
-from brainalign.measure.rdm import RDMs
+from brainalign.data.rdms import RDMs
 
 CLASSIFIERS = ("lda", "shared_lda", "ncm")
 

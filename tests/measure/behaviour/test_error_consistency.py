@@ -8,7 +8,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from brainalign.errors import DataFormatError, ValidationError
 from brainalign.measure import error_consistency
-from brainalign.measure.behaviour import (
+from brainalign.measure.behaviour.error_consistency import (
     error_consistency_matrix,
     error_consistency_table,
     load_trials,

@@ -6,7 +6,8 @@ from typing import Any
 import numpy as np
 
 from brainalign.errors import ValidationError
-from brainalign.measure.rdm import RDMs, compute_rdms
+from brainalign.data.rdms import RDMs
+from brainalign.measure.rsa.rdm import compute_rdms
 
 EEG_METHODS = ("decoding", "correlation")
 
@@ -46,6 +47,6 @@ def neural_rdms(responses: Any, eeg_method: str = "decoding", metric: str = "cor
 
 
 def _decoding(responses: Any, **options: Any) -> RDMs:
-    from brainalign.measure.decoding import decoding_rdms
+    from brainalign.measure.rsa.decoding import decoding_rdms
 
     return decoding_rdms(responses, **options)

@@ -10,8 +10,9 @@ from PIL import Image
 from torch import nn
 
 from brainalign.errors import DataFormatError, ValidationError
-from brainalign.measure import accuracy, load_labelled_images
-from brainalign.measure.classification import read_class_index
+from brainalign.data import load_labelled_images
+from brainalign.measure import accuracy
+from brainalign.data.labelled import read_class_index
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (20, 40, 210)}
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from brainalign.errors import ValidationError
-from brainalign.measure.rdm import RDMs
-from brainalign.measure.rsa import compare
+from brainalign.data.rdms import RDMs
+from brainalign.measure.rsa.comparison import compare
 
 
 def similarity_table(model_rdms: RDMs, neural_rdms: RDMs, method: str = "spearman") -> pd.DataFrame:

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from brainalign.errors import ValidationError
-from brainalign.measure.rdm import RDMs
-from brainalign.measure.rsa import compare
+from brainalign.data.rdms import RDMs
+from brainalign.measure.rsa.comparison import compare
 
 
 def variability_matrices(

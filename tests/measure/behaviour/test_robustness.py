@@ -8,7 +8,8 @@ from torch import nn
 
 from brainalign.errors import ValidationError
 from brainalign.measure import accuracy, attack_accuracy
-from brainalign.measure.robustness import compare_robustness, parse_eps, perturb, plot_robustness
+from brainalign.measure.behaviour.robustness import compare_robustness, parse_eps, perturb
+from brainalign.report.quicklook import plot_robustness_table
 
 NORMALIZATION = ((0.5, 0.4, 0.3), (0.25, 0.2, 0.3))
 
@@ -128,7 +129,7 @@ def test_several_models_make_one_table_and_figure(trained, tmp_path):
     )
     assert table["model"].tolist() == ["base"] * 4 + ["control"] * 4
     assert table["attack"].tolist() == ["fgsm", "fgsm", "pgd", "pgd"] * 2
-    figure = plot_robustness(table, tmp_path / "robustness")
+    figure = plot_robustness_table(table, tmp_path / "robustness")
     assert len(figure.axes) == 2 and len(figure.axes[0].lines) == 4
     assert (tmp_path / "robustness.png").stat().st_size > 1000
     assert (tmp_path / "robustness.svg").read_text().lstrip().startswith("<?xml")

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from brainalign.errors import ValidationError
-from brainalign.measure.ranks import (arange_cached, count_inversions, dense_ranks, rank_rows, rank_rows_exact,
+from brainalign.measure.rsa.ranks import (arange_cached, count_inversions, dense_ranks, rank_rows, rank_rows_exact,
                                       sorted_order, tie_pairs)
 
 METHODS = ("spearman", "pearson", "kendall_tau_a")

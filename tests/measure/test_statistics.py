@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from brainalign.errors import ValidationError
-from brainalign.measure.stats import cluster_test, fdr, mean_sem, paired_t, sign_flip_test
+from brainalign.measure.statistics import cluster_test, fdr, mean_sem, paired_t, sign_flip_test
 
 
 def test_mean_sem_and_paired_t_match_scipy() -> None:

@@ -8,8 +8,9 @@ import pytest
 from scipy import stats
 
 from brainalign.errors import ValidationError
-from brainalign.measure import RDMs, compare, noise_ceiling
-from brainalign.measure.ranks import rank_rows
+from brainalign.data import RDMs
+from brainalign.measure import compare, noise_ceiling
+from brainalign.measure.rsa.ranks import rank_rows
 
 RSA_NAMES = {"spearman": "spearman", "pearson": "corr", "kendall_tau_a": "tau-a"}
 

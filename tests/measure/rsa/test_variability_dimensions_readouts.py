@@ -7,12 +7,13 @@ import pytest
 from scipy import stats
 
 from brainalign.errors import ValidationError
-from brainalign.measure import RDMs, compare, compute_rdms
-from brainalign.measure.dimensions import (dimension_differences, dimension_rdms, load_dimension_labels,
+from brainalign.data import RDMs
+from brainalign.measure import compare, compute_rdms
+from brainalign.measure.rsa.dimensions import (dimension_differences, dimension_rdms, load_dimension_labels,
                                            partial_correlations)
-from brainalign.measure.readouts import (eeg_timecourses, improvement_correlation, improvement_table,
+from brainalign.measure.rsa.readouts import (eeg_timecourses, improvement_correlation, improvement_table,
                                          roi_similarity, similarity_table)
-from brainalign.measure.variability import individual_variability
+from brainalign.measure.rsa.variability import individual_variability
 
 ANNOTATIONS = ["RealWorldSizeRDM", "RealWorldDepthRDM", "RelativeSizeRDM", "RelativeDepthRDM", "LowLevelRDM"]
 

@@ -7,7 +7,7 @@ import torch
 
 from brainalign.errors import ValidationError
 from brainalign.measure import compute_rdms
-from brainalign.measure.trajectory import peak_epochs, rsa_trajectory
+from brainalign.measure.rsa.trajectory import peak_epochs, rsa_trajectory
 from brainalign.models import cornet_z
 
 

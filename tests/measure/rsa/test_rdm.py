@@ -8,7 +8,8 @@ import torch
 from scipy.spatial.distance import pdist, squareform
 
 from brainalign.errors import DataFormatError, ValidationError
-from brainalign.measure import RDMs, compute_rdms
+from brainalign.data import RDMs
+from brainalign.measure import compute_rdms
 
 
 def _features(n: int = 30, f: int = 500, offset: float = 0.0) -> np.ndarray:

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from brainalign.errors import DataFormatError, ValidationError
-from brainalign.measure.ranks import rank_rows
-from brainalign.measure.rdm import RDMs
-from brainalign.measure.rsa import as_vectors
+from brainalign.measure.rsa.ranks import rank_rows
+from brainalign.data.rdms import RDMs
+from brainalign.measure.rsa.comparison import as_vectors
 
 
 def load_dimension_labels(path: str | os.PathLike[str]) -> list[str]:
@@ -20,7 +20,7 @@ def load_dimension_labels(path: str | os.PathLike[str]) -> list[str]:
     try:
         labels = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     except OSError as error:
-        raise DataFormatError(f"{path}: cannot read dimension labels ({error}); pass a text file, one label a line")
+        raise DataFormatError(f"{path}: cannot read dimension labels ({error}); pass a text file, one label a line") from None
     return labels
 
 

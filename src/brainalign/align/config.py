@@ -1,0 +1,115 @@
+"""Training and sweep configs (YAML, validated with pydantic).
+
+A training config names the base model, the data (the simulated observer or response files + stimuli)
+and the training settings; a sweep config adds lists of subjects x betas x controls x seeds. Unknown
+keys and values outside the allowed sets raise :class:`~brainalign.errors.ConfigError` naming the key,
+the bad value and the allowed values. Relative paths are relative to the working directory; in file
+paths ``{subject}`` is replaced by the subject name (so one sweep config covers every subject).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Literal, Optional
+
+from pydantic import Field, model_validator
+
+from brainalign.config import Strict as _Strict
+from brainalign.config import load_config
+
+
+Control = Literal["none", "control_beta0", "control_no_contrastive", "control_unpaired"]
+CONTROLS: tuple[str, ...] = ("none", "control_beta0", "control_no_contrastive", "control_unpaired")
+DEFAULT_EPOCHS = {"eeg": 30, "fmri": 5, "simulated": 30}
+
+
+class PretrainConfig(_Strict):
+    """Brief classification pre-training of the base model on the simulated observer's pretrain images
+    (a stand-in for ImageNet pre-training)."""
+
+    epochs: int = Field(10, ge=1, description="pre-training epochs")
+    lr: float = Field(1e-3, gt=0, description="Adam learning rate")
+    batch_size: int = Field(32, ge=1)
+
+
+class ModelConfig(_Strict):
+    """The base model to align."""
+
+    name: str = Field("cornet_s", description="cornet_s | cornet_z | any torchvision classifier name")
+    weights: Optional[str] = Field(None, description="weights file (.pth/.pt/.safetensors) or a known name")
+    num_classes: Optional[int] = Field(None, ge=1, description="classifier outputs (default: the model's)")
+    layers: Optional[list[str]] = Field(None, description="read-out layers for the head (default: all)")
+    pretrain: Optional[PretrainConfig] = Field(None, description="pre-train on the simulated categories first")
+
+
+class DataConfig(_Strict):
+    """Where the images and the neural responses come from."""
+
+    source: Literal["simulated", "files"] = "simulated"
+    simulate: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of data.simulate")
+    subject: Optional[str] = Field(None, description="subject to align to (simulated: default the first)")
+    train_responses: Optional[str] = Field(None, description="Responses file (.npz) for training")
+    train_stimuli: Optional[str] = Field(None, description="image folder or CSV for the training images")
+    test_responses: Optional[str] = Field(None, description="Responses file for held-out evaluation")
+    test_stimuli: Optional[str] = Field(None, description="image folder or CSV for the held-out images")
+    image_size: int = Field(224, ge=32, description="image side in pixels")
+    zscore: bool = Field(True, description="z-score responses per feature with the training mean and std")
+
+    @model_validator(mode="after")
+    def _files_named(self) -> "DataConfig":
+        if self.source == "files":
+            missing = [key for key in ("train_responses", "train_stimuli") if getattr(self, key) is None]
+            if missing:
+                raise ValueError(f"source 'files' needs {missing} (paths of a Responses file and of the images)")
+            if (self.test_responses is None) != (self.test_stimuli is None):
+                raise ValueError("give both test_responses and test_stimuli, or neither")
+        return self
+
+
+class TrainingConfig(_Strict):
+    """Optimisation settings; defaults from the papers (Adam, lr 2e-5, batch 16)."""
+
+    epochs: Optional[int] = Field(None, ge=1, description="default: 30 for EEG/simulated, 5 for fMRI")
+    batch_size: int = Field(16, ge=2)
+    lr: float = Field(2e-5, gt=0)
+    beta: float = Field(1.0, ge=0, description="weight of the neural terms (MSE + contrastive)")
+    control: Control = "none"
+    unpaired_seed: int = Field(0, description="seed of the response shuffle in control_unpaired")
+    contrastive: bool = True
+    correlation: Literal["spearman", "pearson"] = "spearman"
+    soft_rank_strength: float = Field(0.1, gt=0, description="soft-rank temperature (row-std units)")
+    amp: Literal["none", "bf16"] = "none"
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    eval_batch_size: int = Field(64, ge=1)
+    keep_checkpoints: Optional[int] = Field(None, ge=1, description="keep the newest N epochs (default: all)")
+
+
+class TrainConfig(_Strict):
+    """One alignment run: one base model, one subject, one beta/control, one seed."""
+
+    out_dir: str = Field("runs/train", description="run directory")
+    seed: int = 0
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    progress: bool = True
+
+
+class SweepConfig(_Strict):
+    """Independent runs over subjects x betas x controls x seeds, each in ``out_dir/<job name>``."""
+
+    out_dir: str = "runs/sweep"
+    subjects: Optional[list[str]] = Field(None, description="default: every simulated subject / data.subject")
+    betas: list[float] = Field(default_factory=lambda: [1.0], min_length=1)
+    controls: list[Control] = Field(default_factory=lambda: ["none"], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    train: TrainConfig = Field(default_factory=TrainConfig, description="template of every job")
+
+
+def load_train_config(path: str | os.PathLike[str]) -> TrainConfig:
+    """Read and validate a training config file."""
+    return load_config(TrainConfig, path)
+
+
+def load_sweep_config(path: str | os.PathLike[str]) -> SweepConfig:
+    """Read and validate a sweep config file."""
+    return load_config(SweepConfig, path)

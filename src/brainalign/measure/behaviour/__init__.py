@@ -1,0 +1,1 @@
+"""Behaviour of classifiers: accuracy, adversarial robustness and error consistency."""
