@@ -13,7 +13,7 @@ from brainalign.studies import DEMO_CONFIG, check_datasets, load_study_config
 from brainalign.studies.config import parse_study_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-REAL_STUDIES = ("realnet_eeg.yaml", "realnet_fmri.yaml", "trajectory.yaml")
+REAL_STUDIES = ("realnet_eeg.yaml", "realnet_fmri.yaml", "finetune_trajectory.yaml")
 
 
 @pytest.mark.parametrize("name", ["demo.yaml", *REAL_STUDIES])
@@ -36,7 +36,7 @@ def test_real_studies_follow_the_papers() -> None:
     fmri = load_study_config(CONFIGS / "realnet_fmri.yaml")
     assert len(fmri.alignment.subjects) == 3 and fmri.alignment.train.training.epochs == 5
     assert all(10 <= beta <= 50 for beta in fmri.alignment.betas)
-    assert len(load_study_config(CONFIGS / "trajectory.yaml").alignment.seeds) > 1
+    assert len(load_study_config(CONFIGS / "finetune_trajectory.yaml").alignment.seeds) > 1
     assert [(cross.modality, len(cross.subjects)) for cross in eeg.cross_evaluation] == [("fmri", 3)]
     assert [(cross.modality, len(cross.subjects)) for cross in fmri.cross_evaluation] == [("eeg", 10)]
 
