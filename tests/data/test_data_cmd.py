@@ -13,9 +13,9 @@ from brainalign.data import Responses, Stimuli
 def test_simulate_writes_files_and_refuses_to_overwrite(tmp_path, capsys) -> None:
     out = tmp_path / "sim"
     small = ["--subjects", "1", "--image-size", "32", "--train-per-category", "2", "--test-per-category", "3",
-             "--pretrain-per-category", "1"]
+             "--pretrain-per-category", "1", "--val-per-category", "2"]
     assert run(["simulate", "--out", str(out), *small]) == 0
-    assert "32 train / 24 test / 16 pretraining" in capsys.readouterr().out
+    assert "32 train / 24 test / 16 pretraining / 32 held-out labelled" in capsys.readouterr().out
     responses = Responses.load(out / "responses" / "sub-01_test.npz")
     assert responses.match_stimuli(Stimuli.from_csv(out / "test_stimuli.csv")).data.shape == (24, 20, 17, 20)
     classes = json.loads((out / "classes.json").read_text())

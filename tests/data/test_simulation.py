@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from brainalign.data import Responses, Stimuli, simulate
+from brainalign.data import Responses, Stimuli, load_labelled_images, simulate
 from brainalign.errors import RunExistsError, ValidationError
 
 RELIABILITY_AT_DEFAULT_SNR = 0.8  # stated minimum split-half Spearman of the test RDMs (measured ~0.98)
@@ -46,6 +46,24 @@ def test_layout_and_disjoint_categories(default_dataset) -> None:
     train_parts = [set(name.split("_")[i] for name in ds.train_categories) for i in range(3)]
     for name in ds.test_categories:
         assert all(part in train_parts[i] for i, part in enumerate(name.split("_")))
+
+
+def test_held_out_labelled_set_is_new_images_of_training_categories(default_dataset) -> None:
+    ds = default_dataset
+    val = ds.val_set()
+    assert len(val.stimuli) == 160 and val.labels.dtype.kind == "i"
+    assert [ds.train_categories[label] for label in val.labels] == val.stimuli.concepts
+    assert set(val.stimuli.concepts) == set(ds.train_categories)
+    seen = torch.cat([ds.pretrain_stimuli.images, ds.train_stimuli.images]).flatten(1)
+    distances = torch.cdist(val.stimuli.images.flatten(1), seen)
+    assert distances.min() > 1.0  # no held-out image repeats a pre-training or alignment image
+    # its own random stream: more or fewer held-out images leave every other output unchanged
+    small = dict(n_subjects=1, n_train_categories=2, n_test_categories=2, train_per_category=2,
+                 test_per_category=2, pretrain_per_category=2, image_size=32)
+    with_val, without = simulate(val_per_category=3, **small), simulate(val_per_category=0, **small)
+    assert torch.equal(with_val.pretrain_stimuli.images, without.pretrain_stimuli.images)
+    np.testing.assert_array_equal(with_val.test["sub-01"].data, without.test["sub-01"].data)
+    assert len(with_val.val_stimuli) == 6 and len(without.val_stimuli) == 0
 
 
 def test_split_half_reliability_at_default_snr(default_dataset) -> None:
@@ -133,6 +151,9 @@ def test_save_writes_loadable_files_atomically(tmp_path) -> None:
     assert torch.allclose(stimuli.load(size=32, normalize=False), ds.test_stimuli.load(size=32, normalize=False), atol=1e-6)
     loaded = Responses.load(out / "responses" / "sub-01_train.npz")
     np.testing.assert_array_equal(loaded.data, ds.train["sub-01"].data)
+    labelled = load_labelled_images(out / "val_stimuli.csv")
+    assert labelled.stimuli.ids == ds.val_stimuli.ids
+    np.testing.assert_array_equal(labelled.labels, ds.val_labels)
     with pytest.raises(RunExistsError):
         ds.save(out)
     assert [p.name for p in tmp_path.iterdir()] == ["sim"]

@@ -24,7 +24,8 @@ class AlignmentData:
     ``train_targets``: ``(n_train, n_features)`` float32 (z-scored with the training mean/std when the
     config says so); ``test_targets`` likewise for ``test_stimuli``. ``modality``: ``"eeg"`` or ``"fmri"``
     (the simulated observer's EEG-like or fMRI-like layout), as in the responses file otherwise. ``pretrain_*`` are the simulated
-    observer's classification images and int labels (None for file data).
+    observer's classification images and int labels, ``val_*`` its held-out labelled images of the same
+    categories (never trained on); all None for file data.
     """
 
     train_stimuli: Stimuli
@@ -35,6 +36,8 @@ class AlignmentData:
     subject: str
     pretrain_stimuli: Stimuli | None = None
     pretrain_labels: np.ndarray | None = None
+    val_stimuli: Stimuli | None = None
+    val_labels: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -84,6 +87,8 @@ def _simulated(config: DataConfig) -> AlignmentData:
         subject=subject,
         pretrain_stimuli=dataset.pretrain_stimuli,
         pretrain_labels=np.asarray(dataset.pretrain_labels, dtype=np.int64),
+        val_stimuli=dataset.val_stimuli,
+        val_labels=np.asarray(dataset.val_labels, dtype=np.int64),
     )
 
 

@@ -43,6 +43,7 @@ def simulate_command(
     train_per_category: int = typer.Option(20, help="Training images per category (16 categories)."),
     test_per_category: int = typer.Option(10, help="Test images per category (8 new categories)."),
     pretrain_per_category: int = typer.Option(40, help="Pretraining images per training category."),
+    val_per_category: int = typer.Option(10, help="Held-out labelled images per training category (val_stimuli.csv)."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
 ) -> None:
     """Write a simulated experiment (the demo's default data) as ordinary files into --out."""
@@ -51,12 +52,12 @@ def simulate_command(
     dataset = simulate(
         seed=seed, modality=modality, n_subjects=subjects, snr=snr, image_size=image_size,
         train_per_category=train_per_category, test_per_category=test_per_category,
-        pretrain_per_category=pretrain_per_category,
+        pretrain_per_category=pretrain_per_category, val_per_category=val_per_category,
     )
     folder = dataset.save(out, force=force)
     typer.echo(
         f"{folder}: {len(dataset.train_stimuli)} train / {len(dataset.test_stimuli)} test / "
-        f"{len(dataset.pretrain_stimuli)} pretraining images, subjects {', '.join(dataset.subjects)}"
+        f"{len(dataset.pretrain_stimuli)} pretraining / {len(dataset.val_stimuli)} held-out labelled images, subjects {', '.join(dataset.subjects)}"
     )
 
 

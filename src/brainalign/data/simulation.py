@@ -7,6 +7,9 @@
   some training category, so the brain's code generalises but the categories are new);
 - ``pretrain_stimuli`` + ``pretrain_labels``: further images of the training categories with class
   labels, to pre-train the base model briefly (a stand-in for ImageNet);
+- ``val_stimuli`` + ``val_labels``: a held-out labelled classification set of the training categories
+  (images used neither in pre-training nor in alignment): held-out accuracy, early stopping of
+  pre-training, adversarial attacks on unseen images;
 - a hidden brain (:mod:`brainalign.data.hidden_brain`, four stages of increasing depth) whose
   stage features are mixed into
 
@@ -37,6 +40,7 @@ import numpy as np
 
 from brainalign.data.channels import THINGS_EEG2_CHANNELS, channel_positions
 from brainalign.data.hidden_brain import STAGES, HiddenBrain
+from brainalign.data.labelled import LabelledImages
 from brainalign.data.procedural import COLOURS, SHAPES, TEXTURES, Category, all_categories, render
 from brainalign.data.responses import Responses
 from brainalign.data.stimuli import Stimuli
@@ -86,7 +90,7 @@ class GroundTruth:
 
 @dataclass
 class SimulatedDataset:
-    """Everything :func:`simulate` makes. ``pretrain_labels[i]`` indexes ``train_categories``."""
+    """Everything :func:`simulate` makes. ``pretrain_labels[i]`` and ``val_labels[i]`` index ``train_categories``."""
 
     train_stimuli: Stimuli
     test_stimuli: Stimuli
@@ -98,13 +102,21 @@ class SimulatedDataset:
     train_categories: list[str]
     test_categories: list[str]
     ground_truth: GroundTruth
+    val_stimuli: Stimuli
+    val_labels: np.ndarray
     params: dict[str, Any] = field(default_factory=dict)
+
+    def val_set(self) -> LabelledImages:
+        """The held-out labelled classification images of the training categories (labels index
+        ``train_categories``; never used in pre-training or alignment)."""
+        return LabelledImages(stimuli=self.val_stimuli, labels=self.val_labels)
 
     def save(self, out_dir: str | os.PathLike[str], force: bool = False) -> Path:
         """Write the dataset as ordinary files; the folder appears only when complete.
 
-        Layout: ``images/<id>.png``; ``{train,test,pretrain}_stimuli.csv`` (id, path, concept; the
-        pretrain table adds ``label``); ``responses/<subject>_{train,test}.npz`` (``Responses.load``);
+        Layout: ``images/<id>.png``; ``{train,test,pretrain,val}_stimuli.csv`` (id, path, concept; the
+        pretrain and val tables add ``label``, so ``load_labelled_images(".../val_stimuli.csv")`` reads
+        the held-out labelled set); ``responses/<subject>_{train,test}.npz`` (``Responses.load``);
         ``ground_truth.npz`` (``<split>/<stage>`` features); ``simulation.json`` (parameters);
         ``classes.json`` (the training categories in label order, a class index for accuracy).
         """
@@ -133,6 +145,7 @@ def simulate(
     train_per_category: int = 20,
     test_per_category: int = 10,
     pretrain_per_category: int = 40,
+    val_per_category: int = 10,
     train_repetitions: int = 4,
     test_repetitions: int = 20,
     snr: float = 0.5,
@@ -145,15 +158,17 @@ def simulate(
     ``modality``: ``"eeg"`` (responses ``(n, reps, 17, 20)``) or ``"fmri"`` (``(n, reps, 5 * n_voxels)``).
     ``snr``: single-trial signal variance / noise variance (``inf`` = noise-free).
     ``individual_differences``: 0 = identical subjects, 1 = unrelated topographies/voxel weights.
+    ``val_per_category``: held-out labelled images per training category (drawn from their own random
+    stream, so changing it leaves every other output unchanged).
     Defaults: 320 training images (16 categories), 80 test images (8 new categories), 640 pretraining
-    images, 64 px.
+    images, 160 held-out labelled images, 64 px.
     """
     _check_arguments(locals())
     params = dict(
         seed=seed, modality=modality, n_subjects=n_subjects, n_train_categories=n_train_categories,
         n_test_categories=n_test_categories, train_per_category=train_per_category,
         test_per_category=test_per_category, pretrain_per_category=pretrain_per_category,
-        train_repetitions=train_repetitions, test_repetitions=test_repetitions, snr=snr,
+        val_per_category=val_per_category, train_repetitions=train_repetitions, test_repetitions=test_repetitions, snr=snr,
         individual_differences=individual_differences, image_size=image_size, n_voxels=n_voxels,
     )
     rng = np.random.default_rng(seed)
@@ -164,6 +179,8 @@ def simulate(
     train_images, train_factors = render(train_list, image_size, rng)
     test_images, test_factors = render(test_list, image_size, rng)
     pretrain_images, _ = render(pretrain_list, image_size, rng)
+    val_list = [c for c in train_categories for _ in range(val_per_category)]
+    val_images, _ = render(val_list, image_size, np.random.default_rng([seed, 3]))
 
     brain = HiddenBrain.create(seed)
     train_features, stats = brain.features(train_images, train_factors)
@@ -204,6 +221,10 @@ def simulate(
             train_signal=train_signal, test_signal=test_signal,
             train_factors=train_factors, test_factors=test_factors,
         ),
+        val_stimuli=Stimuli.from_array(
+            val_images, ids=[f"val_{i:04d}" for i in range(len(val_list))], concepts=[c.name for c in val_list],
+        ),
+        val_labels=np.repeat(np.arange(n_train_categories), val_per_category),
         params=params,
     )
 
@@ -215,8 +236,9 @@ def _check_arguments(arguments: dict[str, Any]) -> None:
                  "train_repetitions", "test_repetitions", "n_voxels"):
         if int(arguments[name]) < 1:
             raise ValidationError(f"{name}={arguments[name]} must be at least 1")
-    if arguments["pretrain_per_category"] < 0:
-        raise ValidationError("pretrain_per_category must be >= 0")
+    for name in ("pretrain_per_category", "val_per_category"):
+        if arguments[name] < 0:
+            raise ValidationError(f"{name}={arguments[name]} must be >= 0")
     if arguments["train_per_category"] < 2 or arguments["test_per_category"] < 2:
         raise ValidationError("train_per_category and test_per_category must be >= 2 (within-category variation)")
     total = len(COLOURS) * len(TEXTURES) * len(SHAPES)
@@ -341,13 +363,15 @@ def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
 
     (folder / "images").mkdir()
     (folder / "responses").mkdir()
-    splits = {"train": dataset.train_stimuli, "test": dataset.test_stimuli, "pretrain": dataset.pretrain_stimuli}
+    splits = {"train": dataset.train_stimuli, "test": dataset.test_stimuli, "pretrain": dataset.pretrain_stimuli,
+              "val": dataset.val_stimuli}
+    labels = {"pretrain": dataset.pretrain_labels, "val": dataset.val_labels}
     for split, stimuli in splits.items():
         pixels = (stimuli.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
-        rows = ["id,path,concept" + (",label" if split == "pretrain" else "")]
+        rows = ["id,path,concept" + (",label" if split in labels else "")]
         for index, (stimulus_id, concept) in enumerate(zip(stimuli.ids, stimuli.concepts)):
             Image.fromarray(pixels[index]).save(folder / "images" / f"{stimulus_id}.png")
-            label = f",{dataset.pretrain_labels[index]}" if split == "pretrain" else ""
+            label = f",{labels[split][index]}" if split in labels else ""
             rows.append(f"{stimulus_id},images/{stimulus_id}.png,{concept}{label}")
         (folder / f"{split}_stimuli.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     for subject in dataset.subjects:
