@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from brainalign.align import load_aligned, run_sweep
-from brainalign.models import load_model_file
+from brainalign.align import run_sweep
+from brainalign.models import load
 from brainalign.align.data import simulate_cached
 from brainalign.measure import compare, compute_rdms
 from brainalign.measure.features import extract
@@ -76,12 +76,12 @@ def main() -> None:
     dataset = simulate_cached(json.dumps(config["train"]["data"]["simulate"], sort_keys=True))
     jobs = json.loads((args.out / "sweep.json").read_text())["jobs"]
     size = config["train"]["data"]["image_size"]
-    base = load_model_file(args.base or args.out / "base" / "model.safetensors")
+    base = load(args.base or args.out / "base" / "model.safetensors").model
     rows = []
     for subject in sorted({job["subject"] for job in jobs}):
         rows.append({"model": "base", "subject": subject, "seed": -1, **rsa_similarity(base, dataset, subject, size)})
     for job in jobs:
-        model = load_aligned(job["run_dir"])
+        model = load(job["run_dir"]).model
         label = "aligned" if job["control"] == "none" else job["control"]
         rows.append({"model": label, "subject": job["subject"], "seed": job["seed"],
                      **rsa_similarity(model, dataset, job["subject"], size)})

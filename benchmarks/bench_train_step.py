@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from brainalign.align import EncoderHead, alignment_loss
-from brainalign.align.trainer import adam
+from brainalign.align.optim import adam
 from brainalign.models import cornet_s
 from brainalign.runs import atomic_write_json, environment_info
 

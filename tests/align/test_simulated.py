@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from brainalign.align import load_aligned, run_sweep
-from brainalign.models import load_model_file
+from brainalign.align import run_sweep
+from brainalign.models import load
 from brainalign.align.data import load_alignment_data
 from brainalign.align.config import DataConfig
 from brainalign.errors import ConfigError
@@ -41,9 +41,9 @@ def test_sweep_pretrains_one_base_and_aligns_every_subject(tmp_path):
         "sub-02/aligned_beta1_seed0", "sub-02/control_unpaired_beta1_seed0",
     ]
     assert all(is_finished(d) for d in run_dirs)
-    base = load_model_file(tmp_path / "sweep" / "base" / "model.safetensors")
+    base = load(tmp_path / "sweep" / "base").model  # the folder holding model.safetensors
     assert base.num_classes == 3  # one class per simulated training category
-    aligned = load_aligned(run_dirs[0])
+    aligned = load(run_dirs[0]).model
     assert aligned.num_classes == 3
     assert any(not np.array_equal(a.detach().numpy(), b.detach().numpy())
                for a, b in zip(base.parameters(), aligned.parameters()))

@@ -3,7 +3,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from brainalign.align import load_aligned, load_head, train
+from brainalign.align import load_head, train
+from brainalign.models import load
 from brainalign.align.checkpoint import checkpoint_dir
 from brainalign.errors import ConfigError, RunExistsError
 from brainalign.runs import is_finished, read_jsonl
@@ -38,7 +39,7 @@ def test_run_layout_metrics_and_loading(tiny_config):
         assert np.isclose(record["total"], record["ce"] + record["mse"] + record["contrastive"], rtol=1e-4)
         assert -1 <= record["test_spearman"] <= 1
     assert (run_dir / "metrics.csv").read_text().splitlines()[0].startswith("epoch,ce,mse,contrastive,total")
-    model = load_aligned(run_dir)
+    model = load(run_dir).model
     saved = _tensors(run_dir, 2, "model")
     assert all(torch.equal(value, saved[key]) for key, value in model.state_dict().items())
     assert not model.training

@@ -10,7 +10,6 @@ _NAMES = {
     "train": ".trainer",
     "run_sweep": ".sweep",
     "sweep_jobs": ".sweep",
-    "load_aligned": ".checkpoint",
     "load_head": ".checkpoint",
     "pretrain_base": ".pretrain",
     "predict_responses": ".trainer",

@@ -1,8 +1,9 @@
-"""Per-epoch checkpoints of alignment runs (model files themselves: :mod:`brainalign.models.files`).
+"""Per-epoch checkpoints of alignment runs: writing them, the encoder head and the training state.
 
-A run keeps
-``checkpoints/epoch_NNN/{model.safetensors, head.safetensors, state.pt}``; ``state.pt`` holds the
-optimizer state and the random-number-generator states (plain tensors, read with ``weights_only=True``).
+A run keeps ``checkpoints/epoch_NNN/{model.safetensors, head.safetensors, state.pt}`` (the layout and the
+model files: :mod:`brainalign.models.files`; loading a run's model: :func:`brainalign.models.load`);
+``state.pt`` holds the optimizer state and the random-number-generator states (plain tensors, read with
+``weights_only=True``).
 """
 from __future__ import annotations
 
@@ -16,15 +17,20 @@ import torch
 from safetensors.torch import load_file
 
 from brainalign.align.head import EncoderHead
-from brainalign.errors import DataFormatError, WeightsError
+from brainalign.errors import DataFormatError
 from brainalign.models.base import LayeredModel
-from brainalign.models.files import file_metadata, load_model_file, save_model_file, save_tensors
+from brainalign.models.files import (
+    HEAD_FILE,
+    MODEL_FILE,
+    STATE_FILE,
+    checkpoint_dir,
+    checkpoint_epochs,
+    checkpoint_file,
+    file_metadata,
+    save_model_file,
+    save_tensors,
+)
 from brainalign.runs import atomic_write_with
-
-CHECKPOINTS = "checkpoints"
-MODEL_FILE = "model.safetensors"
-HEAD_FILE = "head.safetensors"
-STATE_FILE = "state.pt"
 
 
 def save_head(head: EncoderHead, path: str | os.PathLike[str]) -> Path:
@@ -39,23 +45,6 @@ def load_head_file(path: str | os.PathLike[str], device: str | torch.device = "c
     head = EncoderHead(json.loads(metadata["layer_sizes"]), int(metadata["out_features"]))
     head.load_state_dict(load_file(str(path)))
     return head.to(device)
-
-
-def checkpoint_dir(run_dir: str | os.PathLike[str], epoch: int) -> Path:
-    """``run_dir/checkpoints/epoch_NNN``."""
-    return Path(run_dir) / CHECKPOINTS / f"epoch_{epoch:03d}"
-
-
-def checkpoint_epochs(run_dir: str | os.PathLike[str]) -> list[int]:
-    """Epochs with a complete checkpoint (all three files), ascending."""
-    root = Path(run_dir) / CHECKPOINTS
-    if not root.is_dir():
-        return []
-    epochs = []
-    for folder in root.glob("epoch_*"):
-        if folder.name[len("epoch_"):].isdigit() and all((folder / f).exists() for f in (MODEL_FILE, HEAD_FILE, STATE_FILE)):
-            epochs.append(int(folder.name[len("epoch_"):]))
-    return sorted(epochs)
 
 
 def save_checkpoint(
@@ -92,23 +81,6 @@ def prune_checkpoints(run_dir: str | os.PathLike[str], keep: int | None) -> None
         shutil.rmtree(checkpoint_dir(run_dir, epoch))
 
 
-def load_aligned(run_dir: str | os.PathLike[str], epoch: int | None = None, device: str | torch.device = "cpu") -> LayeredModel:
-    """The backbone of a run with its trained weights at ``epoch`` (default: the last), in eval mode."""
-    return load_model_file(_checkpoint_file(run_dir, epoch, MODEL_FILE), device).eval()
-
-
 def load_head(run_dir: str | os.PathLike[str], epoch: int | None = None, device: str | torch.device = "cpu") -> EncoderHead:
     """The trained encoder head of a run at ``epoch`` (default: the last), in eval mode."""
-    return load_head_file(_checkpoint_file(run_dir, epoch, HEAD_FILE), device).eval()
-
-
-def _checkpoint_file(run_dir: str | os.PathLike[str], epoch: int | None, name: str) -> Path:
-    epochs = checkpoint_epochs(run_dir)
-    if not epochs:
-        raise WeightsError(f"{run_dir} holds no checkpoint; train it first (brainalign train CONFIG)")
-    chosen = epochs[-1] if epoch is None else epoch
-    if chosen not in epochs:
-        raise WeightsError(f"{run_dir} has no checkpoint for epoch {chosen}; available epochs: {epochs}")
-    return checkpoint_dir(run_dir, chosen) / name
-
-
+    return load_head_file(checkpoint_file(run_dir, epoch, HEAD_FILE), device).eval()

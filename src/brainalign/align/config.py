@@ -9,12 +9,16 @@ paths ``{subject}`` is replaced by the subject name (so one sweep config covers 
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
 from brainalign.config import Strict as _Strict
 from brainalign.config import load_config
+from brainalign.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 
 Control = Literal["none", "control_beta0", "control_no_contrastive", "control_unpaired"]
@@ -81,6 +85,16 @@ class TrainingConfig(_Strict):
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     eval_batch_size: int = Field(64, ge=1)
     keep_checkpoints: Optional[int] = Field(None, ge=1, description="keep the newest N epochs (default: all)")
+
+    def torch_device(self) -> "torch.device":
+        """The device ``device`` names (:func:`brainalign.models.device.resolve_device`)."""
+        from brainalign.errors import ValidationError
+        from brainalign.models.device import resolve_device
+
+        try:
+            return resolve_device(self.device)
+        except ValidationError as error:
+            raise ConfigError(f"training.device: {error}") from None
 
 
 class TrainConfig(_Strict):

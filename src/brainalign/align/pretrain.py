@@ -13,18 +13,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainalign.models.files import is_model_file, load_model_file, save_model_file
-from brainalign.align.data import AlignmentData, ImageBank
 from brainalign.align.config import PretrainConfig, TrainConfig
+from brainalign.align.data import AlignmentData, ImageBank
+from brainalign.align.optim import adam
 from brainalign.errors import ConfigError
+from brainalign.models.loader import load
 from brainalign.models.base import LayeredModel
+from brainalign.models.files import is_model_file, save_model_file
 from brainalign.progress import track
 
 
 def build_base(config: TrainConfig, data: AlignmentData, device: torch.device) -> LayeredModel:
     """The base model of ``config`` (weights loaded or freshly pre-trained), on ``device``, seeded."""
-    from brainalign.models import build_model
-
     torch.manual_seed(config.seed)
     num_classes = config.model.num_classes
     if config.model.pretrain is not None:
@@ -35,11 +35,10 @@ def build_base(config: TrainConfig, data: AlignmentData, device: torch.device) -
             )
         num_classes = num_classes or int(data.pretrain_labels.max()) + 1
     weights = config.model.weights
-    if weights is not None and is_model_file(weights):
-        model = load_model_file(weights, device)
+    if weights is not None and is_model_file(weights):  # a model file names its own architecture
+        model = load(weights, device=device).model
     else:
-        options = {} if num_classes is None else {"num_classes": num_classes}
-        model = build_model(config.model.name, weights=weights, **options).to(device)
+        model = load(config.model.name, weights=weights, device=device, num_classes=num_classes).model
     if config.model.pretrain is not None:
         pretrain(
             model,
@@ -69,8 +68,6 @@ def pretrain(
             f"pre-training labels go up to {int(targets.max())} but the model has {model.num_classes} classes; "
             f"set model.num_classes >= {int(targets.max()) + 1} or leave it empty"
         )
-    from brainalign.align.trainer import adam
-
     optimizer = adam(list(model.parameters()), lr=settings.lr)
     order_generator = torch.Generator().manual_seed(seed)
     model.train()
@@ -91,8 +88,7 @@ def pretrain_base(config: TrainConfig, path: str | os.PathLike[str], data: Align
     as ``model.weights`` of training configs so every run starts from the same base.
     """
     from brainalign.align.data import load_alignment_data
-    from brainalign.align.trainer import resolve_device
 
-    device = resolve_device(config.training.device)
+    device = config.training.torch_device()
     model = build_base(config, data or load_alignment_data(config.data), device)
     return save_model_file(model, path, config.model.name)

@@ -9,31 +9,38 @@ import typer
 
 from brainalign.cli.app import app
 
+MODEL_HELP = ("A model name (cornet_s, cornet_z, a torchvision classifier such as resnet50), known weights "
+              "(cornet_s-imagenet), a brainalign model file (.safetensors naming its architecture, e.g. "
+              "RUN/base/model.safetensors) or an alignment run folder (see brainalign.models.load).")
+WEIGHTS_HELP = ("Weights for a model name: a file (.pth/.pt/.safetensors), a known name (cornet_s-imagenet) or a "
+                "torchvision weights name (DEFAULT); default random initialisation.")
+EPOCH_HELP = "Checkpoint epoch of a run folder (default: the last)."
+DEVICE_HELP = "torch device: auto, cpu, cuda or cuda:N."
+
 
 @app.command("features")
 def features_command(
-    model: str = typer.Argument(..., help="Model name: cornet_s, cornet_z or a torchvision classifier (resnet50, ...)."),
+    model: str = typer.Argument(..., help=MODEL_HELP),
     images: Path = typer.Argument(..., help="A folder of images or a CSV with columns id,path[,concept]."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one <layer>.npy per layer + features.json."),
     layers: Optional[str] = typer.Option(None, help="Comma-separated layers (default: the model's read-out layers)."),
-    weights: Optional[str] = typer.Option(
-        None, help="Weights file (.pth/.safetensors) or known name (cornet_s-imagenet); default random init."
-    ),
+    weights: Optional[str] = typer.Option(None, help=WEIGHTS_HELP),
+    epoch: Optional[int] = typer.Option(None, help=EPOCH_HELP),
     image_size: int = typer.Option(224, help="Images are resized to this many pixels per side."),
     batch_size: int = typer.Option(32, help="Images per forward pass."),
-    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    device: str = typer.Option("cpu", help=DEVICE_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite features already in --out."),
 ) -> None:
     """Extract layer activations (n_stimuli, n_features) of MODEL for IMAGES into --out."""
     from brainalign.data.stimuli import Stimuli
     from brainalign.errors import RunExistsError
     from brainalign.measure.features import INDEX_FILE, extract
-    from brainalign.models.registry import build_model
+    from brainalign.models.loader import load
 
     if (out / INDEX_FILE).exists() and not force:
         raise RunExistsError(f"{out} already holds extracted features ({INDEX_FILE}); pass --force to overwrite")
+    network = load(model, weights=weights, epoch=epoch, device=device).model
     stimuli = Stimuli.from_csv(images) if images.suffix.lower() == ".csv" else Stimuli.from_folder(images)
-    network = build_model(model, weights=weights)
     chosen = None if layers is None else [name.strip() for name in layers.split(",") if name.strip()]
     features = extract(network, stimuli, chosen, batch_size=batch_size, device=device, image_size=image_size, out_dir=out)
     for layer, array in features.items():

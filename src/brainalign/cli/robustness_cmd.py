@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import List, Optional
 
 import typer
 
 from brainalign.cli.app import app
-
-if TYPE_CHECKING:
-    from brainalign.models.base import LayeredModel
+from brainalign.cli.features_cmd import DEVICE_HELP, EPOCH_HELP, MODEL_HELP
 
 NO_WEIGHTS = "-"
 
@@ -19,9 +17,7 @@ NO_WEIGHTS = "-"
 def robustness_command(
     model: List[str] = typer.Option(
         ..., "--model", "-m",
-        help="Model name (cornet_s, cornet_z, a torchvision classifier), an alignment run directory, or a "
-        "brainalign model file (.safetensors naming its architecture, e.g. RUN/base/model.safetensors). "
-        "Repeat to compare models (base, aligned, controls) in one table and figure.",
+        help=MODEL_HELP + " Repeat to compare models (base, aligned, controls) in one table and figure.",
     ),
     images: Path = typer.Option(
         ..., "--images", "-i",
@@ -35,13 +31,13 @@ def robustness_command(
     ),
     class_index: Optional[Path] = typer.Option(None, help="Class-index JSON/CSV mapping class folders or names to indices."),
     out: Path = typer.Option(Path("robustness"), "--out", "-o", help="Output folder (robustness.csv, .png, .svg)."),
-    epoch: Optional[int] = typer.Option(None, help="Checkpoint epoch of run directories (default: the last)."),
+    epoch: Optional[int] = typer.Option(None, help=EPOCH_HELP),
     image_size: int = typer.Option(224, help="Images are resized to this many pixels per side."),
     batch_size: int = typer.Option(32, help="Images per attacked batch."),
     steps: int = typer.Option(10, help="PGD steps (step size 2.5 * eps / steps)."),
     limit: Optional[int] = typer.Option(None, help="Use a random subset of this many images (seeded)."),
     seed: int = typer.Option(0, help="Seed of the image subset and of PGD's random start."),
-    device: str = typer.Option("cpu", help="torch device, e.g. cpu or cuda."),
+    device: str = typer.Option("cpu", help=DEVICE_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite a finished result in --out."),
 ) -> None:
     """Top-1/top-5 accuracy of each MODEL under white-box L-inf attacks at each epsilon (perturbations in
@@ -51,6 +47,8 @@ def robustness_command(
     from brainalign.errors import ValidationError
     from brainalign.data.labelled import load_labelled_images
     from brainalign.measure.behaviour.robustness import ATTACKS, compare_robustness, parse_eps
+    from brainalign.models.files import is_run_folder
+    from brainalign.models.loader import load
     from brainalign.report.quicklook import plot_robustness_table
     from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
 
@@ -72,8 +70,9 @@ def robustness_command(
     networks = {}
     for position, spec in enumerate(model):
         weight = weight_list[position] if weight_list else None
-        label, network = _load_model(spec, None if weight == NO_WEIGHTS else weight, epoch, device)
-        networks[label if label not in networks else f"{label}#{position + 1}"] = network
+        from_run = epoch if is_run_folder(spec) else None  # --epoch applies to the run folders among --model
+        network, source = load(spec, weights=None if weight == NO_WEIGHTS else weight, epoch=from_run, device=device)
+        networks[source.label if source.label not in networks else f"{source.label}#{position + 1}"] = network
     out_dir = prepare_run_dir(out, force=force)
     table = compare_robustness(
         networks, stimuli, labels, eps_values, attack,
@@ -88,25 +87,3 @@ def robustness_command(
     mark_finished(out_dir, {"models": list(networks), "attacks": attack, "eps": eps_values})
     typer.echo(table.to_string(index=False, float_format=lambda value: f"{value:.4f}"))
     typer.echo(f"wrote {out_dir / 'robustness.csv'} and {out_dir / 'robustness.png'} (+ .svg)")
-
-
-def _load_model(spec: str, weights: str | None, epoch: int | None, device: str) -> tuple[str, "LayeredModel"]:
-    """``(label, model)`` for a model name (with optional weights), an alignment run directory or a model file."""
-    from brainalign.errors import ValidationError
-
-    path = Path(spec)
-    if path.is_dir() or path.is_file():
-        if weights is not None:
-            raise ValidationError(f"--weights {weights} was given for {path}, which holds its own weights")
-        from brainalign.align import load_aligned
-        from brainalign.models import load_model_file
-
-        if path.is_file():
-            label = path.parent.name if path.stem == "model" else path.stem  # RUN/base/model.safetensors -> base
-            return label, load_model_file(path, device).eval()
-        suffix = "" if epoch is None else f"@epoch{epoch}"
-        return f"{path.name}{suffix}", load_aligned(path, epoch=epoch, device=device)
-    from brainalign.models import build_model
-
-    label = spec if weights is None else f"{spec}+{Path(weights).stem}"
-    return label, build_model(spec, weights=weights).to(device)

@@ -13,6 +13,7 @@ import torch
 from brainalign.data.stimuli import Stimuli
 from brainalign.errors import DataFormatError, ValidationError
 from brainalign.models.base import LayeredModel
+from brainalign.models.device import resolve_device
 from brainalign.progress import track
 from brainalign.runs import atomic_path, atomic_write_json
 
@@ -91,6 +92,7 @@ def _stream(
 ) -> dict[str, np.ndarray]:
     """Run the batches and copy each flattened layer output into ``allocate(layer, (n, n_features))``."""
     was_training = model.training
+    device = resolve_device(device)
     model.to(device).eval()
     batches = stimuli.batches(batch_size, size=image_size, normalize=True, mean=model.mean, std=model.std)
     n_batches = -(-len(stimuli) // batch_size)

@@ -1,4 +1,5 @@
-"""Vision models with named layers: CORnet-S, CORnet-Z, any torchvision classifier; weights loading."""
+"""Vision models with named layers: CORnet-S, CORnet-Z, any torchvision classifier; weights, model files and
+:func:`load`, the one loader of every model spec (name + weights, model file, run folder + epoch)."""
 from __future__ import annotations
 
 from brainalign._lazy import lazy_getattr
@@ -16,6 +17,10 @@ _NAMES = {
     "save_model_file": ".files",
     "load_model_file": ".files",
     "is_model_file": ".files",
+    "load": ".loader",
+    "LoadedModel": ".loader",
+    "ModelSource": ".loader",
+    "resolve_device": ".device",
 }
 __all__ = sorted(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)

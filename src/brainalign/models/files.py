@@ -1,5 +1,7 @@
 """Model files: a safetensors state dict whose metadata names the architecture (``brainalign_model``,
-``num_classes``), so :func:`load_model_file` rebuilds the model from the file alone."""
+``num_classes``), so :func:`load_model_file` rebuilds the model from the file alone; and where a training
+run keeps them: ``RUN/checkpoints/epoch_NNN/{model.safetensors, head.safetensors, state.pt}`` (the head
+and the optimizer state are :mod:`brainalign.align.checkpoint`'s)."""
 from __future__ import annotations
 
 import os
@@ -14,10 +16,16 @@ from brainalign.errors import DataFormatError, WeightsError
 from brainalign.models.base import LayeredModel
 from brainalign.runs import atomic_path
 
+CHECKPOINTS = "checkpoints"
+MODEL_FILE = "model.safetensors"
+HEAD_FILE = "head.safetensors"
+STATE_FILE = "state.pt"
+ARCHITECTURE_KEY = "brainalign_model"  # model-file metadata naming the architecture
+
 
 def save_model_file(model: LayeredModel, path: str | os.PathLike[str], model_name: str) -> Path:
     """Write ``model``'s weights to ``path`` (safetensors, atomically) with its architecture in the metadata."""
-    metadata = {"format": "pt", "brainalign_model": model_name, "num_classes": str(model.num_classes)}
+    metadata = {"format": "pt", ARCHITECTURE_KEY: model_name, "num_classes": str(model.num_classes)}
     return save_tensors(model, path, metadata)
 
 
@@ -26,12 +34,12 @@ def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "
     from brainalign.models import build_model, load_weights
 
     metadata = file_metadata(path)
-    if "brainalign_model" not in metadata:
+    if ARCHITECTURE_KEY not in metadata:
         raise WeightsError(
             f"{path} does not name its architecture (no 'brainalign_model' metadata); build the model with "
             f"brainalign.models.build_model(name) and load it with load_weights(model, path)"
         )
-    model = build_model(metadata["brainalign_model"], num_classes=int(metadata["num_classes"]))
+    model = build_model(metadata[ARCHITECTURE_KEY], num_classes=int(metadata["num_classes"]))
     load_weights(model, path)
     return model.to(device)
 
@@ -39,7 +47,7 @@ def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "
 def is_model_file(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a safetensors file written by :func:`save_model_file`."""
     file = Path(path)
-    return file.suffix == ".safetensors" and file.is_file() and "brainalign_model" in file_metadata(file)
+    return file.suffix == ".safetensors" and file.is_file() and ARCHITECTURE_KEY in file_metadata(file)
 
 
 def save_tensors(module: nn.Module, path: str | os.PathLike[str], metadata: dict[str, str]) -> Path:
@@ -59,3 +67,38 @@ def file_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
             return dict(handle.metadata() or {})
     except Exception as error:
         raise DataFormatError(f"{path} is not a readable safetensors file ({error}); it may be truncated") from error
+
+
+def is_run_folder(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a training run folder (it has a ``checkpoints/`` folder)."""
+    return (Path(path) / CHECKPOINTS).is_dir()
+
+
+def checkpoint_dir(run_dir: str | os.PathLike[str], epoch: int) -> Path:
+    """``run_dir/checkpoints/epoch_NNN``."""
+    return Path(run_dir) / CHECKPOINTS / f"epoch_{epoch:03d}"
+
+
+def checkpoint_epochs(run_dir: str | os.PathLike[str]) -> list[int]:
+    """Epochs of ``run_dir`` with a complete checkpoint (model, head and state files), ascending."""
+    root = Path(run_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    epochs = []
+    for folder in root.glob("epoch_*"):
+        number = folder.name[len("epoch_"):]
+        if number.isdigit() and all((folder / name).exists() for name in (MODEL_FILE, HEAD_FILE, STATE_FILE)):
+            epochs.append(int(number))
+    return sorted(epochs)
+
+
+def checkpoint_file(run_dir: str | os.PathLike[str], epoch: int | None, name: str = MODEL_FILE) -> Path:
+    """File ``name`` of the checkpoint of ``epoch`` (default: the last) of ``run_dir``; raises naming the
+    available epochs when there is none."""
+    epochs = checkpoint_epochs(run_dir)
+    if not epochs:
+        raise WeightsError(f"{run_dir} holds no checkpoint; train it first (brainalign train CONFIG)")
+    chosen = epochs[-1] if epoch is None else epoch
+    if chosen not in epochs:
+        raise WeightsError(f"{run_dir} has no checkpoint for epoch {chosen}; available epochs: {epochs}")
+    return checkpoint_dir(run_dir, chosen) / name

@@ -60,7 +60,14 @@ def load_weights(model: nn.Module, source: str | os.PathLike[str], keep_new_head
     classes into a 20-class model), which keeps its fresh initialisation.
     """
     path = fetch_known(str(source)) if str(source) in KNOWN_WEIGHTS else Path(source)
-    state = read_state_dict(path)
+    return load_state_dict(model, read_state_dict(path), path, keep_new_head)
+
+
+def load_state_dict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], path: str | os.PathLike[str], keep_new_head: bool = False
+) -> nn.Module:
+    """Load ``state`` (read from ``path``, named in errors) into ``model`` as :func:`load_weights` does."""
+    path = Path(path)
     kept_head = _mismatched_head_keys(model, state) if keep_new_head else set()
     state = {key: value for key, value in state.items() if key not in kept_head}
     _check_compatible(model, state, path, optional=kept_head)
@@ -73,6 +80,13 @@ def fetch_known(name: str) -> Path:
     from brainalign.data.downloads import fetch
 
     return fetch(KNOWN_WEIGHTS[name].source, cache_dir(), progress=True)
+
+
+def head_size(model: nn.Module, state: Mapping[str, torch.Tensor]) -> int | None:
+    """Outputs of the classifier head in ``state`` at the path of ``model``'s head (None when absent)."""
+    head_path, _ = classifier_head(model)
+    weight = state.get(f"{head_path}.weight")
+    return None if weight is None or weight.ndim != 2 else int(weight.shape[0])
 
 
 def _mismatched_head_keys(model: nn.Module, state: Mapping[str, torch.Tensor]) -> set[str]:

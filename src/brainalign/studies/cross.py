@@ -20,11 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 import torch
 
-from brainalign.align.checkpoint import load_aligned
 from brainalign.data import Responses, Stimuli
 from brainalign.errors import DataFormatError
 from brainalign.data import RDMs
 from brainalign.measure import eeg_timecourses, neural_rdms, roi_similarity
+from brainalign.models.loader import load
 from brainalign.progress import track
 from brainalign.studies import evaluate as ev
 from brainalign.studies.config import CrossDataset, EvaluationConfig, StudyConfig
@@ -79,7 +79,7 @@ def measure_cross(config: StudyConfig, sweep_dir: Path, base: torch.nn.Module, p
         settings = evaluation.model_copy(update={"image_size": cross.image_size or evaluation.image_size})
         networks = [(ev.BASE, ALL_SUBJECTS, base)] + [(model.label, model.subject, model.run_dir) for model in models]
         for label, subject, network in networks:
-            network = network if isinstance(network, torch.nn.Module) else load_aligned(network)
+            network = network if isinstance(network, torch.nn.Module) else load(network).model
             layer_rdms = ev.model_rdms(network, stimuli, settings)
             rows += cross_rows(cross, label, subject, layer_rdms, targets, evaluation.compare_method)
     return rows

@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainalign.align.checkpoint import checkpoint_epochs, load_aligned, load_head
-from brainalign.models.files import load_model_file
+from brainalign.align.checkpoint import load_head
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulate_cached
 from brainalign.align.config import DataConfig, SweepConfig
 from brainalign.data import Responses
@@ -42,6 +41,8 @@ from brainalign.measure import (
 )
 from brainalign.measure.rsa.variability import variability_matrices
 from brainalign.measure.features import extract
+from brainalign.models.files import checkpoint_epochs
+from brainalign.models.loader import load
 from brainalign.studies.config import EvaluationConfig
 
 BASE = "base"
@@ -150,7 +151,7 @@ def trajectory_rows(model: TrainedModel, subject_data: HeldOut, neural: RDMs, ev
     networks = [(0, base)] + [(epoch, None) for epoch in checkpoint_epochs(model.run_dir)]
     rows = []
     for epoch, network in networks:
-        network = network if network is not None else load_aligned(model.run_dir, epoch)
+        network = network if network is not None else load(model.run_dir, epoch=epoch).model
         rdms = model_rdms(network, subject_data.data.test_stimuli, single_layer)
         score = float(compare(rdms, neural, evaluation.compare_method)[0, 0])
         top1 = np.nan
@@ -167,7 +168,7 @@ def predictions(model: TrainedModel, subject_data: HeldOut, evaluation: Evaluati
 
     stimuli = subject_data.data.test_stimuli
     indices = np.linspace(0, len(stimuli) - 1, count).round().astype(int)
-    network, head = load_aligned(model.run_dir), load_head(model.run_dir)
+    network, head = load(model.run_dir).model, load_head(model.run_dir)
     bank = ImageBank(stimuli.subset([stimuli.ids[i] for i in indices]), evaluation.image_size)
     predicted = predict_responses(network, head, bank, list(head.layer_sizes), 64, torch.device("cpu"))
     pixels = stimuli.load(indices.tolist(), size=evaluation.image_size, normalize=False)
@@ -249,7 +250,7 @@ def base_model(sweep: SweepConfig, sweep_dir: Path) -> torch.nn.Module:
 
     shared = sweep_dir / BASE_MODEL_FILE
     if shared.exists():
-        return load_model_file(shared).eval()
+        return load(shared).model
     template = sweep.train
     return build_base(template, load_alignment_data(template.data), torch.device("cpu")).eval()
 

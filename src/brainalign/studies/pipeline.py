@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from brainalign.align.checkpoint import load_aligned
 from brainalign.config import coerce_config
+from brainalign.models.loader import load
 from brainalign.progress import track
 from brainalign.report import build_report, table_path, write_predictions, write_table
 from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
@@ -99,7 +99,7 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
             rows["robustness"] += _robustness_rows(ev.BASE, subject, base, attack_set, evaluation)
         subject_models = [model for model in models if model.subject == subject]
         for model in subject_models:
-            network = load_aligned(model.run_dir)
+            network = load(model.run_dir).model
             rdms = ev.model_rdms(network, data.data.test_stimuli, evaluation)
             _extend(rows, ev.similarity_rows(model.label, subject, rdms, neural, evaluation.compare_method))
             first_seed = model.seed == min(other.seed for other in subject_models if other.label == model.label)

@@ -17,6 +17,7 @@ from torch import nn
 
 from brainalign.data.labelled import load_labelled_images
 from brainalign.errors import ValidationError
+from brainalign.models.device import resolve_device
 from brainalign.progress import track
 
 if TYPE_CHECKING:
@@ -179,6 +180,7 @@ def accuracy(
         raise ValidationError("labels is missing; pass one integer class index per image")
     normalization = resolve_normalization(model, normalize)
     was_training = model.training
+    device = resolve_device(device)
     model = model.to(device).eval()
     ids = getattr(images, "ids", None)
     batches = pixel_batches(images, batch_size, image_size)

@@ -28,6 +28,7 @@ from brainalign.measure.behaviour.classification import (
     resolve_normalization,
     topk_correct,
 )
+from brainalign.models.device import resolve_device
 from brainalign.progress import track
 
 ATTACKS = ("fgsm", "pgd")
@@ -134,6 +135,7 @@ def attack_accuracy(
     eps_values = check_eps(eps)
     normalization = resolve_normalization(model, normalize)
     was_training = model.training
+    device = resolve_device(device)
     model = model.to(device).eval()
     total = len(images)
     clean = {1: 0, 5: 0}

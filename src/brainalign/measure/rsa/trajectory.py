@@ -1,49 +1,47 @@
 """Training-trajectory analysis: RSA of every saved checkpoint (per epoch and seed) against neural RDMs,
-so a user can see when alignment peaks. Reads weights files; never imports ``brainalign.align``."""
+so a user can see when alignment peaks. Reads model files with :func:`brainalign.models.load`; never
+imports ``brainalign.align``."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import pandas as pd
 
-from brainalign.errors import ValidationError
 from brainalign.data.rdms import RDMs
+from brainalign.data.stimuli import Stimuli
+from brainalign.errors import ValidationError
+from brainalign.models.base import LayeredModel
+from brainalign.models.files import is_model_file
+from brainalign.models.loader import load
 from brainalign.measure.rsa.rdm import compute_rdms
 from brainalign.measure.rsa.readouts import similarity_table
 
-WEIGHTS_FILE = "model.safetensors"  # inside a checkpoint folder such as checkpoints/epoch_003/
+ModelOrSpec = LayeredModel | str | os.PathLike[str]
+Checkpoint = tuple[int, int, ModelOrSpec]  # (epoch, seed, model or model spec)
 
 
-def _load_model(source: Any, model_factory: Callable[[], Any] | str | None) -> Any:
-    """A model object as is, or a fresh model from ``model_factory`` with weights from ``source``
-    (a weights file, or a checkpoint folder holding ``model.safetensors``)."""
-    if not isinstance(source, (str, os.PathLike)):
+def _checkpoint_model(source: ModelOrSpec, model_name: str | None) -> LayeredModel:
+    """A model object as is; a weights file (not naming its architecture) as model ``model_name``; any
+    other spec as :func:`brainalign.models.load` reads it."""
+    if isinstance(source, LayeredModel):
         return source
-    from brainalign.models import build_model, load_weights
-
-    path = Path(source)
-    if path.is_dir():
-        path = path / WEIGHTS_FILE
-    if model_factory is None:
-        raise ValidationError(
-            f"checkpoint {source}: a weights path needs model_factory (a model name such as 'cornet_s' "
-            f"or a callable returning a fresh model of the trained architecture)"
-        )
-    model = build_model(model_factory) if isinstance(model_factory, str) else model_factory()
-    return load_weights(model, path)
+    plain_weights = Path(source).is_file() and not is_model_file(source)
+    if model_name is not None and plain_weights:
+        return load(model_name, weights=source).model
+    return load(source).model
 
 
 def rsa_trajectory(
-    checkpoints: Sequence[tuple[int, int, Any]],
-    stimuli: Any,
+    checkpoints: Sequence[Checkpoint],
+    stimuli: Stimuli,
     neural_rdms: RDMs,
-    model_factory: Callable[[], Any] | str | None = None,
+    model_name: str | None = None,
     layers: Sequence[str] | None = None,
     metric: str = "correlation",
     method: str = "spearman",
-    accuracy: Mapping[tuple[int, int], float] | Callable[[Any], float] | None = None,
+    accuracy: Mapping[tuple[int, int], float] | Callable[[LayeredModel], float] | None = None,
     batch_size: int = 32,
     image_size: int = 224,
     device: str = "cpu",
@@ -51,10 +49,10 @@ def rsa_trajectory(
 ) -> pd.DataFrame:
     """Similarity of every checkpoint's layer RDMs with every neural RDM.
 
-    checkpoints: ``(epoch, seed, model)`` where model is a LayeredModel, a weights file, or a checkpoint
-    folder with ``model.safetensors`` (then ``model_factory`` builds the architecture: a model name for
-    ``brainalign.models.build_model`` or a callable). stimuli: ``brainalign.data.Stimuli`` the neural
-    RDMs were measured on. accuracy: ``{(epoch, seed): value}`` or ``fn(model) -> value`` per checkpoint.
+    checkpoints: ``(epoch, seed, model)`` where model is a LayeredModel or a spec of
+    :func:`brainalign.models.load` (a model file, a checkpoint folder holding ``model.safetensors``, a run
+    folder) or a weights file of architecture ``model_name`` (e.g. ``"cornet_s"``).
+    stimuli: the stimuli the neural RDMs were measured on. accuracy: ``{(epoch, seed): value}`` or ``fn(model) -> value`` per checkpoint.
 
     Returns a long table: ``epoch``, ``seed``, ``layer``, the neural RDMs' descriptors, ``similarity``,
     and ``accuracy`` when given; one row per checkpoint x layer x neural RDM.
@@ -67,7 +65,7 @@ def rsa_trajectory(
     neural = neural_rdms.match_stimuli(stimuli.ids)
     frames = []
     for epoch, seed, source in track(checkpoints, "RSA per checkpoint", disable=not progress):
-        model = _load_model(source, model_factory)
+        model = _checkpoint_model(source, model_name)
         features = extract(model, stimuli, layers=layers, batch_size=batch_size, device=device,
                            image_size=image_size, progress=False)
         model_rdms = compute_rdms(features, metric=metric, stimulus_ids=stimuli.ids, device=device,
