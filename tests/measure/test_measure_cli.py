@@ -1,6 +1,8 @@
 """`brainalign rdm` / `brainalign rsa` end to end on small files, and neural_rdms on responses."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,3 +79,24 @@ def test_rsa_against_matlab_rdm_file(shared_data, tmp_path) -> None:
     iu = np.triu_indices(92, 1)
     expected = spearmanr(model_rdm, loaded.matrices[0][iu]).statistic
     assert table.loc[table["name"] == loaded.names[0], "similarity"].item() == pytest.approx(expected, abs=1e-9)
+
+
+def test_rdm_command_streams_a_features_folder_larger_than_its_memory(tmp_path) -> None:
+    # 420 stimuli, two layers; --memory of ~2 KB forces narrow panels, row groups and the scratch file
+    rng = np.random.default_rng(4)
+    layers = {"V1": rng.standard_normal((420, 3, 5, 5)).astype(np.float32),
+              "IT": rng.standard_normal((420, 33)).astype(np.float32)}
+    folder = tmp_path / "features"
+    folder.mkdir()
+    ids = [f"img{i}" for i in range(420)]
+    for name, values in layers.items():
+        np.save(folder / f"{name}.npy", values.reshape(420, -1))
+    (folder / "features.json").write_text(json.dumps(
+        {"stimulus_ids": ids, "layers": list(layers), "files": {name: f"{name}.npy" for name in layers}}))
+    out = tmp_path / "out" / "rdms.npz"
+    assert run(["rdm", str(folder), "--out", str(out), "--memory", "0.000002"]) == 0
+    rdms = RDMs.load(out)
+    assert rdms.stimulus_ids == ids and list(rdms.descriptors["layer"]) == ["V1", "IT"]
+    expected = compute_rdms({name: values.astype(np.float64) for name, values in layers.items()})
+    np.testing.assert_allclose(rdms.dissimilarities, expected.dissimilarities, atol=2e-6)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["rdms.npz", "rdms.png"]  # scratch file removed

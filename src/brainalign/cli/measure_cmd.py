@@ -11,24 +11,32 @@ import typer
 from brainalign.cli.app import app
 
 
-def _load_rdm_source(path: Path, eeg_method: str, metric: str, classifier: str, permutations: int) -> Any:
+def _load_rdm_source(path: Path, eeg_method: str, metric: str, classifier: str, permutations: int,
+                     memory_limit: int | None = None, scratch: Path | None = None) -> Any:
     """RDMs from an RDMs .npz, a Responses .npz, a MATLAB .mat of RDMs, a features folder (from
-    ``brainalign features``) or a .npy feature matrix."""
+    ``brainalign features``) or a .npy feature matrix. Features are streamed from their memory-mapped
+    files with ``memory_limit`` bytes of working memory; when the RDMs themselves are larger than that,
+    they are written to ``scratch`` (a .npy) as they are produced instead of being held in memory."""
     import numpy as np
 
     from brainalign.errors import DataFormatError
     from brainalign.data.rdms import RDMs
+    from brainalign.measure.rsa.gram import DEFAULT_MEMORY_LIMIT
     from brainalign.measure.rsa.rdm import compute_rdms
 
-    if path.is_dir():
+    if path.is_dir() or path.suffix == ".npy":
         import json
 
         from brainalign.measure.features import INDEX_FILE, load_features
 
+        limit = memory_limit or DEFAULT_MEMORY_LIMIT
         ids = json.loads((path / INDEX_FILE).read_text())["stimulus_ids"] if (path / INDEX_FILE).exists() else None
-        return compute_rdms(load_features(path), metric=metric, stimulus_ids=ids)
-    if path.suffix == ".npy":
-        return compute_rdms(np.load(path, mmap_mode="r"), metric=metric)
+        features = load_features(path) if path.is_dir() else np.load(path, mmap_mode="r")
+        layers = list(features.values()) if isinstance(features, dict) else [features]
+        n = layers[0].shape[0]
+        output_bytes = 8 * len(layers) * n * (n - 1) // 2
+        out = scratch if scratch is not None and output_bytes > limit else None
+        return compute_rdms(features, metric=metric, stimulus_ids=ids, memory_limit=limit, out=out)
     if path.suffix.lower() == ".mat":
         from brainalign.data.rdm_files import load_rdms
 
@@ -60,9 +68,13 @@ def rdm_command(
     classifier: str = typer.Option("lda", help="Decoding classifier: lda (sklearn-exact shrinkage LDA), "
                                                "shared_lda or ncm (fast)."),
     permutations: int = typer.Option(5, help="Decoding: pseudo-trial permutations."),
+    memory: float = typer.Option(1.0, help="Features: GB of working memory (feature panels and products); "
+                                           "RDMs larger than this are written to a scratch file beside --out."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
 ) -> None:
     """Compute RDMs from features or neural responses and save them (condensed, with descriptors)."""
+    import tempfile
+
     from brainalign.errors import RunExistsError, ValidationError
     from brainalign.report.quicklook import plot_rdms
 
@@ -70,10 +82,35 @@ def rdm_command(
         raise ValidationError(f"--out {out}: must end in .npz")
     if out.exists() and not force:
         raise RunExistsError(f"{out} exists; pass --force to overwrite it or choose another --out")
-    rdms = _load_rdm_source(source, eeg, metric, classifier, permutations)
-    rdms.save(out)
-    figure = plot_rdms(rdms, out.with_suffix(".png"))
-    typer.echo(f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli -> {out} (preview {figure})")
+    if memory <= 0:
+        raise ValidationError(f"--memory {memory}: must be > 0 (GB of working memory)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
+        rdms = _load_rdm_source(source, eeg, metric, classifier, permutations, memory_limit=int(memory * 2**30),
+                                scratch=Path(scratch) / "dissimilarities.npy")
+        rdms.save(out)
+        figure = plot_rdms(_preview_stimuli(rdms), out.with_suffix(".png"))
+        summary = f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli"
+        del rdms  # release the scratch file's memory map before its folder is removed
+    typer.echo(f"{summary} -> {out} (preview {figure})")
+
+
+def _preview_stimuli(rdms: Any, max_stimuli: int = 400) -> Any:
+    """RDMs on at most ``max_stimuli`` evenly spaced stimuli (gathered from the condensed vectors, so a
+    huge memory-mapped stack is never expanded to square matrices)."""
+    import numpy as np
+
+    from brainalign.data.rdms import RDMs
+    from brainalign.measure.rsa.gram import condensed_offset
+
+    n = rdms.n_stimuli
+    if n <= max_stimuli:
+        return rdms
+    keep = np.linspace(0, n - 1, max_stimuli).round().astype(np.int64)
+    rows, cols = np.triu_indices(max_stimuli, k=1)
+    first, second = keep[rows], keep[cols]
+    positions = condensed_offset(first, n) + second - first - 1  # type: ignore[arg-type]
+    return RDMs(rdms.dissimilarities[:, positions], [rdms.stimulus_ids[k] for k in keep], rdms.descriptors)
 
 
 @app.command("rsa")

@@ -10,6 +10,7 @@ from scipy.spatial.distance import pdist, squareform
 from brainalign.errors import DataFormatError, ValidationError
 from brainalign.data import RDMs
 from brainalign.measure import compute_rdms
+from brainalign.measure.rsa.gram import plan_gram
 
 
 def _features(n: int = 30, f: int = 500, offset: float = 0.0) -> np.ndarray:
@@ -98,3 +99,33 @@ def test_constant_rows_raise() -> None:
     features[2] = 1.0
     with pytest.raises(ValidationError, match="rows \\[2\\]"):
         compute_rdms(features)
+
+
+@pytest.mark.parametrize("metric", ["correlation", "cosine", "euclidean", "sqeuclidean"])
+def test_streamed_memmap_path_equals_in_memory(tmp_path, metric: str) -> None:
+    # a few hundred stimuli through the memory-mapped path with tiny panels, stripes and row groups
+    rng = np.random.default_rng(5)
+    features = (np.maximum(rng.standard_normal((203, 157)), 0) + 2.0 + rng.standard_normal((203, 1)))
+    path = tmp_path / "features.npy"
+    np.save(path, features)
+    mapped = np.load(path, mmap_mode="r")
+    plan = plan_gram(203, 157, 8, memory_limit=20_000, in_place=False, panel_width=16, stripe_rows=7)
+    assert len(plan.groups) > 3 and len(plan.panels) == 10
+    streamed = compute_rdms(mapped, metric=metric, dtype=torch.float64, chunk_features=16, stripe_rows=7,
+                            memory_limit=20_000, out=tmp_path / "rdms.npy")
+    assert isinstance(streamed.dissimilarities, np.ndarray) and (tmp_path / "rdms.npy").is_file()
+    reference = pdist(features, metric)
+    np.testing.assert_allclose(streamed.dissimilarities[0], reference, rtol=1e-10, atol=1e-10)
+    in_memory = compute_rdms(features, metric=metric, dtype=torch.float64)
+    np.testing.assert_allclose(in_memory.dissimilarities[0], reference, rtol=1e-10, atol=1e-10)
+    single = compute_rdms(mapped, metric=metric, chunk_features=16, stripe_rows=7)  # float32 products
+    scale = max(1.0, float(reference.max()))
+    assert np.abs(single.dissimilarities[0] - reference).max() / scale < 1e-5
+
+
+def test_float32_error_stays_small_with_wide_panels() -> None:
+    rng = np.random.default_rng(6)
+    features = (np.maximum(rng.standard_normal((40, 60_000), dtype=np.float32), 0) + 0.5
+                + rng.standard_normal((40, 1), dtype=np.float32))
+    fast = compute_rdms(features, chunk_features=60_000).dissimilarities[0]
+    assert np.abs(fast - pdist(features.astype(np.float64), "correlation")).max() <= 1e-6

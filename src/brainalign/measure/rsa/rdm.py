@@ -1,7 +1,9 @@
-"""RDMs from features: correlation / cosine / euclidean dissimilarities as chunked Gram products."""
+"""RDMs from features: correlation / cosine / euclidean dissimilarities as streamed Gram products
+(:mod:`brainalign.measure.rsa.gram`), in memory or written to a memory-mapped ``.npy`` as produced."""
 from __future__ import annotations
 
-import warnings
+import os
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -9,8 +11,10 @@ import pandas as pd
 
 from brainalign.data.rdms import RDMs, descriptor_frame
 from brainalign.errors import ValidationError
+from brainalign.measure.rsa.gram import DEFAULT_MEMORY_LIMIT, gram_dissimilarities
 
 METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
+_PROGRESS_WORK = 2e11  # multiply-adds (n^2 F / 2 summed over RDMs) above which a progress bar is shown
 
 
 def compute_rdms(
@@ -21,21 +25,32 @@ def compute_rdms(
     device: str = "cpu",
     dtype: Any = None,
     chunk_features: int | None = None,
+    stripe_rows: int | None = None,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
 ) -> RDMs:
     """RDMs from features.
 
-    features: ``(n_stimuli, n_features)`` array/tensor, or a dict ``{name: (n_stimuli, ...)}`` (one
+    features: ``(n_stimuli, n_features)`` array/tensor/memmap, or a dict ``{name: (n_stimuli, ...)}`` (one
     RDM per entry, trailing axes flattened; the name goes in descriptor column ``layer``), or a
-    stack ``(n_rdms, n_stimuli, n_features)``.
+    stack ``(n_rdms, n_stimuli, n_features)``. Memory-mapped features (e.g. ``np.load(path,
+    mmap_mode="r")`` or :func:`~brainalign.measure.features.load_features`) are streamed, never loaded.
     metric: ``"correlation"`` (1 - Pearson r, the papers' choice), ``"euclidean"`` (plain L2 distance;
     note rsatoolbox's "euclidean" is the squared distance divided by n_features), ``"sqeuclidean"``
     or ``"cosine"`` (1 - cosine similarity).
     descriptors: one dict per RDM (merged over the ``layer`` column for dict input).
-    dtype: torch dtype of the matrix products (default float32); accumulation across feature
-    chunks is float64, and the data are shifted by their float64 row means before the products
-    (compensated two-pass centring), so float32 results agree with float64 to ~1e-6 even at
-    200,000 features. Memory: ``O(n_stimuli * chunk_features + n_stimuli**2)``; chunk_features
-    defaults to about 2**24 values per chunk.
+    dtype: torch dtype of the matrix products (default float32); each feature panel is shifted before
+    its products and the shift is compensated exactly, and panels are accumulated in float64, so
+    float32 results agree with float64 to ~1e-6 even at 200,000 features.
+    chunk_features, stripe_rows: feature panel width (default: as wide as ``memory_limit`` allows) and
+    rows per product stripe (default 512); see :mod:`brainalign.measure.rsa.gram`.
+    memory_limit: bytes of working memory beyond the output (panel buffer, stripe products, and with
+    ``out`` the rows in progress); the output itself is ``8 * n_rdms * n * (n - 1) / 2`` bytes, in
+    memory, or with ``out`` in a file.
+    out: path of a ``.npy`` (float64 ``(n_rdms, n_pairs)``) written as the rows are produced (renamed into
+    place when complete); the returned RDMs then hold a read-only memory map of it.
+    progress: show a progress bar (default: for large inputs).
     """
     if metric not in METRICS:
         raise ValidationError(f"metric: {metric!r} is not one of {METRICS}")
@@ -45,105 +60,34 @@ def compute_rdms(
         extra = descriptor_frame(descriptors, len(names))
         frame = pd.concat([pd.DataFrame({"layer": names}), extra.drop(columns="layer", errors="ignore")], axis=1)
     else:
-        ndim = features.ndim
-        blocks = list(features) if ndim == 3 else [features]
+        blocks = list(features) if features.ndim == 3 else [features]
         frame = descriptor_frame(descriptors, len(blocks))
-    rows = [gram_dissimilarities(block, metric, device=device, dtype=dtype, chunk_features=chunk_features)
-            for block in blocks]
-    n = {r.shape[0] for r in rows}
-    if len(n) != 1:
-        raise ValidationError(f"features: entries have different numbers of stimuli {sorted(n)}; use the same stimuli")
-    return RDMs(np.stack(rows), list(stimulus_ids) if stimulus_ids is not None else [], frame)
+    sizes = {int(block.shape[0]) for block in blocks}
+    if len(sizes) != 1:
+        raise ValidationError(f"features: entries have different numbers of stimuli {sorted(sizes)}; use the same stimuli")
+    n = sizes.pop()
+    if n < 2:
+        raise ValidationError(f"features: need >= 2 stimuli, got {n}")
+    shape = (len(blocks), n * (n - 1) // 2)
+    if progress is None:
+        work = sum(n * n * int(np.prod(block.shape[1:])) / 2 for block in blocks)
+        progress = work > _PROGRESS_WORK
+    options = dict(metric=metric, device=device, dtype=dtype, chunk_features=chunk_features,
+                   stripe_rows=stripe_rows, memory_limit=memory_limit, progress=progress)
+    ids = list(stimulus_ids) if stimulus_ids is not None else []
+    if out is None:
+        values = np.empty(shape)
+        for block, row in zip(blocks, values):
+            gram_dissimilarities(block, out=row, **options)
+        return RDMs(values, ids, frame)
+    target = Path(out)
+    if target.suffix != ".npy":
+        raise ValidationError(f"out: {target} must end in .npy (a float64 (n_rdms, n_pairs) array)")
+    from brainalign.runs import atomic_path
 
-
-def gram_dissimilarities(
-    features: Any,
-    metric: str = "correlation",
-    device: str = "cpu",
-    dtype: Any = None,
-    chunk_features: int | None = None,
-) -> np.ndarray:
-    """Condensed dissimilarities ``(n_pairs,)`` float64 of one feature matrix ``(n_stimuli, ...)``.
-
-    ``chunk_features`` defaults to about 2**24 values per chunk (64 MB in float32)."""
-    import torch
-
-    dtype = torch.float32 if dtype is None else dtype
-    if not torch.is_tensor(features):
-        features = np.asarray(features)
-    n = features.shape[0]
-    data = features.reshape(n, -1)
-    n_features = data.shape[1]
-    if n < 2 or n_features < 1:
-        raise ValidationError(f"features: need >= 2 stimuli and >= 1 feature, got shape {tuple(features.shape)}")
-    chunk_features = chunk_features or max(1024, (1 << 24) // n)
-
-    def as_tensor(block: Any) -> Any:
-        if torch.is_tensor(block):
-            return block.to(device=device, dtype=dtype)
-        with warnings.catch_warnings():  # read-only memmaps: the block is only read, never written
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.from_numpy(np.asarray(block)).to(device=device, dtype=dtype)
-
-    if metric in ("euclidean", "sqeuclidean"):
-        # distances are translation invariant: centre each feature across stimuli (exact shift).
-        gram = torch.zeros((n, n), dtype=torch.float64, device=device)
-        for start in range(0, n_features, chunk_features):
-            block = as_tensor(data[:, start:start + chunk_features])
-            block = block - block.mean(dim=0, dtype=torch.float64).to(dtype)
-            gram += (block @ block.T).to(torch.float64)
-        diag = torch.diagonal(gram)
-        squared = torch.clamp(diag[:, None] + diag[None, :] - 2 * gram, min=0)
-        return _condensed(squared if metric == "sqeuclidean" else torch.sqrt(squared))
-    # Shift s = row means estimated from 16 evenly spaced windows of <= 256 features (any s works:
-    # it is compensated exactly below; it only has to remove the bulk of the offset so that the
-    # products of Y = X - s 1^T do not cancel). One pass: each chunk of Y is written into a reused
-    # buffer whose extra last row is all ones, so one GEMM gives Y Y^T and the row sums Y 1
-    # together; the chunk products are accumulated in float64.
-    window = min(256, n_features)
-    starts = np.linspace(0, n_features - window, num=min(16, n_features), dtype=int)
-    shift = torch.cat([as_tensor(data[:, a:a + window]) for a in np.unique(starts)], dim=1)
-    shift = shift.to(torch.float64).mean(dim=1).to(dtype)
-    shift_used = shift.to(torch.float64)
-    augmented = torch.zeros((n + 1, n + 1), dtype=torch.float64, device=device)
-    buffer = torch.empty((n + 1, min(chunk_features, n_features)), dtype=dtype, device=device)
-    buffer[n] = 1.0
-    for start in range(0, n_features, chunk_features):
-        block = as_tensor(data[:, start:start + chunk_features])
-        rows = buffer[:, : block.shape[1]]
-        torch.sub(block, shift[:, None], out=rows[:n])
-        augmented += (rows @ rows.T).to(torch.float64)
-    gram, residual_sum = augmented[:n, :n], augmented[:n, n]
-    if not torch.isfinite(gram).all():
-        raise ValidationError("features: contain NaN or inf; remove or impute them before computing RDMs")
-    if metric == "cosine":
-        # X X^T = Y Y^T + s (Y1)^T + (Y1) s^T + F s s^T
-        raw = (gram + torch.outer(shift_used, residual_sum) + torch.outer(residual_sum, shift_used)
-               + n_features * torch.outer(shift_used, shift_used))
-        norms = torch.sqrt(torch.clamp(torch.diagonal(raw), min=0))
-        _check_nonzero(norms, "cosine", "all-zero feature rows")
-        return _condensed(1.0 - raw / torch.outer(norms, norms))
-    # centred Gram: Z Z^T = Y Y^T - F d d^T with d = Y 1 / F (the small residual mean after the shift)
-    residual_mean = residual_sum / n_features
-    centred = gram - n_features * torch.outer(residual_mean, residual_mean)
-    norms = torch.sqrt(torch.clamp(torch.diagonal(centred), min=0))
-    _check_nonzero(norms, "correlation", "constant feature rows (zero variance)")
-    return _condensed(1.0 - centred / torch.outer(norms, norms))
-
-
-def _condensed(square: Any) -> np.ndarray:
-    """Upper triangle (squareform order) of a square torch matrix, as float64 numpy."""
-    import torch
-
-    n = square.shape[0]
-    rows, cols = torch.triu_indices(n, n, offset=1, device=square.device)
-    return square[rows, cols].cpu().numpy().astype(np.float64)
-
-
-def _check_nonzero(norms: Any, metric: str, what: str) -> None:
-    bad = (norms <= 0).nonzero().flatten().tolist()
-    if bad:
-        raise ValidationError(
-            f"features: {metric} distance is undefined for {what} at stimulus rows {bad[:5]}; "
-            f"drop those stimuli or use metric='euclidean'"
-        )
+    with atomic_path(target) as temp:
+        values = np.lib.format.open_memmap(temp, mode="w+", dtype=np.float64, shape=shape)
+        for index, block in enumerate(blocks):
+            gram_dissimilarities(block, out=values[index], **options)
+        del values  # flushed and closed before the rename
+    return RDMs(np.load(target, mmap_mode="r"), ids, frame)
