@@ -101,3 +101,19 @@ def test_decoding_rejects_bad_arguments() -> None:
         decoding_rdms(trials, shrinkage=0.0)
     with pytest.raises(ValidationError, match="n_pseudo"):
         decoding_rdms(trials, n_pseudo=20)
+
+
+def test_many_subjects_in_one_call_equal_the_per_subject_calls() -> None:
+    from brainalign.data import Responses
+
+    subjects = [Responses(_eeg(n_stimuli=10, n_trials=12, n_times=3, seed=seed)[0], [f"s{i}" for i in range(10)],
+                          "eeg", subject=f"sub-0{seed}", channels=list("abcdefgh"), times=[0.0, 0.01, 0.02])
+                for seed in range(3)]
+    together = decoding_rdms(subjects, n_permutations=2, progress=False, n_jobs=2)
+    assert together.n_rdms == 9 and list(together.descriptors["subject_index"]) == [0] * 3 + [1] * 3 + [2] * 3
+    assert list(together.descriptors["subject"][::3]) == ["sub-00", "sub-01", "sub-02"]
+    for index, subject in enumerate(subjects):
+        alone = decoding_rdms(subject, n_permutations=2, progress=False)
+        np.testing.assert_array_equal(together.select(subject_index=index).dissimilarities, alone.dissimilarities)
+    with pytest.raises(ValidationError, match="different stimuli"):
+        decoding_rdms([subjects[0], subjects[1].data[:8]], progress=False)

@@ -122,31 +122,71 @@ def decoding_rdms(
     shrinkage: float = 0.1,
     noise_normalisation: bool = True,
     seed: int = 0,
-    time_chunk: int = 16,
+    time_chunk: int = 8,
     device: str = "cpu",
     progress: bool = True,
     num_threads: int | None = None,
+    n_jobs: int | None = None,
 ) -> RDMs:
     """Cross-validated pairwise decoding accuracy RDMs, one per time point (protocol: module docstring).
 
     responses: ``brainalign.data.Responses`` (EEG; ids, times and subject are kept) or an array
     ``(n_stimuli, n_trials, n_channels, n_times)`` (or ``(n_stimuli, n_trials, n_features)`` = one time
-    point). classifier: ``"lda"`` (equals sklearn shrinkage LDA with fixed ``shrinkage``),
-    ``"shared_lda"`` or ``"ncm"``. Returns :class:`RDMs` with ``n_times`` RDMs of accuracies in
-    [0, 1]; descriptors ``time_index``, ``time`` (s, when known), ``subject`` (when known).
-    num_threads: torch threads during the call (None = torch's current setting). The work is many
-    medium-sized batched ops; on a machine busy with other jobs, 1 thread is often fastest.
+    point); or a list of these, one per subject, on the same stimuli: the subjects are decoded
+    concurrently in ``n_jobs`` threads (default: one per core), each with one torch thread, and the
+    result stacks subject 0's time points, then subject 1's, ... (descriptor ``subject_index``), equal to
+    the per-subject calls. classifier: ``"lda"`` (equals sklearn shrinkage LDA with fixed
+    ``shrinkage``), ``"shared_lda"`` or ``"ncm"``. Returns :class:`RDMs` with ``n_times`` RDMs per
+    subject of accuracies in [0, 1]; descriptors ``time_index``, ``time`` (s, when known), ``subject``
+    (when known). num_threads: torch threads during a single-subject call (None = torch's current
+    setting). The work is many medium-sized batched ops; on a machine busy with other jobs, 1 thread
+    is often fastest. Memory: about 4 float64 copies of one subject's trials per concurrent subject.
     """
     import torch
 
+    options = (classifier, n_pseudo, n_permutations, shrinkage, noise_normalisation, seed, time_chunk, device)
+    if isinstance(responses, (list, tuple)):
+        return _many_subjects(list(responses), options, progress, n_jobs)
     previous = torch.get_num_threads()
     if num_threads is not None:
         torch.set_num_threads(num_threads)
     try:
-        return _decoding_rdms(responses, classifier, n_pseudo, n_permutations, shrinkage, noise_normalisation,
-                              seed, time_chunk, device, progress)
+        return _decoding_rdms(responses, *options, progress)
     finally:
         torch.set_num_threads(previous)
+
+
+def _many_subjects(subjects: list[Any], options: tuple[Any, ...], progress: bool, n_jobs: int | None) -> RDMs:
+    """Decoding RDMs of several subjects, concurrently (see :func:`decoding_rdms`)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from brainalign.progress import track
+
+    if not subjects:
+        raise ValidationError("responses: an empty list; pass one subject's responses or a list of them")
+    shapes = {np.shape(getattr(s, "data", s))[0] for s in subjects}
+    ids = {tuple(getattr(s, "stimulus_ids", None) or ()) for s in subjects}
+    if len(shapes) != 1 or len(ids) != 1:
+        raise ValidationError(
+            "responses: the subjects are on different stimuli (counts or ids differ); decode them on the same "
+            "stimuli in the same order, or in separate calls"
+        )
+    workers = max(1, min(len(subjects), n_jobs or len(os.sched_getaffinity(0))))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # one torch thread per subject: no OpenMP barriers between the workers
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            futures = [pool.submit(_decoding_rdms, subject, *options, False) for subject in subjects]
+            results = list(track((f.result() for f in futures), "decoding RDMs (subjects)", len(subjects),
+                                 disable=not progress))
+    finally:
+        torch.set_num_threads(previous)
+    for index, rdms in enumerate(results):
+        rdms.descriptors["subject_index"] = index
+    return RDMs.concat(results)
 
 
 def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutations: int, shrinkage: float,
