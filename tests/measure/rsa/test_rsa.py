@@ -81,3 +81,21 @@ def test_real_92_image_rdms_match_rsatoolbox(hit_rdms, method: str) -> None:
     lower, upper = noise_ceiling(subjects, method)
     np.testing.assert_allclose([lower, upper], expected_ceiling, atol=1e-9, rtol=0)
     assert 0 < lower < upper < 1
+
+
+def test_standardised_ranks_equal_centred_unit_norm_scipy_ranks() -> None:
+    from brainalign.measure.rsa.ranks import standardised_ranks
+
+    rng = np.random.default_rng(7)
+    values = rng.random((9, 300))
+    values[2, :40] = 0.5  # ties
+    values[5] = np.round(values[5], 1)  # many ties
+    ranks = stats.rankdata(values, axis=1)
+    centred = ranks - ranks.mean(axis=1, keepdims=True)
+    expected = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    out = np.empty_like(values)
+    assert standardised_ranks(values, out=out, chunk_elements=600) is out
+    np.testing.assert_allclose(out, expected, atol=1e-14)
+    values[4] = 1.0
+    with pytest.raises(ValidationError, match="neural: constant"):
+        standardised_ranks(values, what="neural")

@@ -16,7 +16,7 @@ import numpy as np
 
 from brainalign.errors import ValidationError
 from brainalign.measure.rsa.ranks import (arange_cached, count_inversions, dense_ranks, rank_rows, rank_rows_exact,
-                                      sorted_order, tie_pairs)
+                                         sorted_order, standardised_ranks, tie_pairs)
 
 METHODS = ("spearman", "pearson", "kendall_tau_a")
 
@@ -46,14 +46,16 @@ def _standardise(values: np.ndarray, what: str) -> np.ndarray:
     return centred
 
 
-def _zscored_blocks(values: np.ndarray, method: str, what: str, chunk_elements: int = 1 << 21):
-    """Yield ``(row_slice, block)``: rows (ranked for Spearman) centred to mean 0 and norm 1, in
-    blocks of about ``chunk_elements`` values (large temporaries in this VM are slow to page in)."""
+def _zscored(values: np.ndarray, method: str, what: str, chunk_elements: int = 1 << 21) -> np.ndarray:
+    """Rows centred to mean 0 and norm 1 (Spearman: their ranks, scattered straight into the result),
+    Pearson in blocks of about ``chunk_elements`` values (large temporaries in this VM are slow to page in)."""
+    if method == "spearman":
+        return standardised_ranks(values, what=what)
+    result = np.empty_like(values)
     step = max(1, chunk_elements // values.shape[1])
     for start in range(0, len(values), step):
-        block = values[start:start + step]
-        block = rank_rows(block) if method == "spearman" else block
-        yield slice(start, start + len(block)), _standardise(block, what)
+        result[start:start + step] = _standardise(values[start:start + step], what)
+    return result
 
 
 def compare(a: Any, b: Any | None = None, method: str = "spearman") -> np.ndarray:
@@ -76,9 +78,7 @@ def compare(a: Any, b: Any | None = None, method: str = "spearman") -> np.ndarra
         )
     if method == "kendall_tau_a":
         return kendall_tau_a(va, vb)
-    zb = np.empty_like(vb)
-    for rows, block in _zscored_blocks(vb, method, "b" if b is not None else "a"):
-        zb[rows] = block
+    zb = _zscored(vb, method, "b" if b is not None else "a")
     if b is None:
         return np.clip(zb @ zb.T, -1.0, 1.0)
     result = np.empty((len(va), len(vb)))
@@ -93,8 +93,9 @@ def _correlate_block(block: np.ndarray, zb: np.ndarray, method: str) -> np.ndarr
 
     Spearman: a tie-free row's ranks are a permutation of 1..n (centred norm sqrt(n(n^2-1)/12)) and
     zb's rows sum to 0, so centring drops out: rho = sum_pos (pos + 1) zb[order[pos]] / norm. For a
-    few zb rows that is a gather from the (cache-resident) zb rows, with no rank matrix at all.
-    Rows with ties are ranked exactly and standardised.
+    few zb rows that is a gather from the (cache-resident) zb rows, with no rank matrix at all; for
+    more, the block's standardised ranks (:func:`standardised_ranks`) times zb. Rows with ties are
+    ranked exactly and standardised.
     """
     if method != "spearman":
         return _standardise(block, "a") @ zb.T
@@ -107,11 +108,7 @@ def _correlate_block(block: np.ndarray, zb: np.ndarray, method: str) -> np.ndarr
         if suspect.any():
             out[suspect] = _standardise(rank_rows_exact(block[suspect] + 0.0), "a") @ zb.T
         return out
-    ranks, reranked = rank_rows(block, return_reranked=True)
-    out = ranks @ zb.T / norm
-    if reranked.any():
-        out[reranked] = _standardise(ranks[reranked], "a") @ zb.T
-    return out
+    return standardised_ranks(block, what="a") @ zb.T
 
 
 def _check_same_stimuli(a: Any, b: Any) -> None:

@@ -39,30 +39,62 @@ def sorted_order(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys, suspect
 
 
-def rank_rows(values: np.ndarray, chunk_elements: int = 1 << 17, return_reranked: bool = False) -> Any:
+def rank_rows(values: np.ndarray, chunk_elements: int = 1 << 17) -> np.ndarray:
     """Average ranks (1-based, ties averaged like ``scipy.stats.rankdata``) along the last axis.
 
     values: ``(n_rows, n)``. Tie-free rows are ranked from :func:`sorted_order` (a SIMD integer sort
     and a scatter); rows with ties or near-ties by :func:`rank_rows_exact`. Works on blocks of rows
-    of about ``chunk_elements`` values so temporaries stay in cache. With ``return_reranked`` also
-    returns the boolean mask of the exactly re-ranked rows (every other row is tie-free, i.e. its
-    ranks are a permutation of 1..n).
+    of about ``chunk_elements`` values so temporaries stay in cache.
     """
     values = np.asarray(values, dtype=np.float64)
+    ranks = np.empty(values.shape)
+    _scatter_ranks(values, ranks, arange_cached(values.shape[1], "position"), chunk_elements, rank_rows_exact)
+    return ranks
+
+
+def standardised_ranks(values: np.ndarray, out: np.ndarray | None = None, what: str = "rdms",
+                       chunk_elements: int = 1 << 17) -> np.ndarray:
+    """Average ranks of each row of ``values (n_rows, n)`` centred to mean 0 and scaled to norm 1 (the
+    rows whose dot products are Spearman correlations), written into ``out`` (float64, same shape).
+
+    No rank matrix is made: a tie-free row's standardised ranks are a permutation of fixed values,
+    scattered straight into ``out``; rows with ties are ranked exactly and standardised. Raises
+    :class:`ValidationError` naming ``what`` for constant rows (their correlation is undefined).
+    """
+    from brainalign.errors import ValidationError
+
+    values = np.asarray(values, dtype=np.float64)
+    n = values.shape[1]
+    if n < 2:
+        raise ValidationError(f"{what}: RDMs of {n} value(s) have no correlation; use RDMs of >= 3 stimuli")
+    out = np.empty(values.shape) if out is None else out
+    positions = (arange_cached(n, "position") - (n + 1) / 2.0) / np.sqrt(n * (n * n - 1) / 12.0)
+
+    def exact(rows: np.ndarray) -> np.ndarray:
+        centred = rank_rows_exact(rows)
+        centred -= centred.mean(axis=1, keepdims=True)
+        norms = np.sqrt(np.einsum("ij,ij->i", centred, centred))
+        if np.any(norms == 0):
+            raise ValidationError(f"{what}: constant RDM(s), so correlations are undefined; drop constant RDMs")
+        return centred / norms[:, None]
+
+    _scatter_ranks(values, out, positions, chunk_elements, exact)
+    return out
+
+
+def _scatter_ranks(values: np.ndarray, out: np.ndarray, positions: np.ndarray, chunk_elements: int,
+                   exact: Any) -> None:
+    """Per block of rows: ``positions`` scattered in each tie-free row's sort order into ``out``; rows
+    with ties or near-ties replaced by ``exact(rows)``."""
     n_rows, n = values.shape
-    positions = arange_cached(n, "position")
-    ranks = np.empty((n_rows, n))
-    reranked = np.zeros(n_rows, dtype=bool)
     step = max(1, chunk_elements // max(n, 1))
     for start in range(0, n_rows, step):
         rows = slice(start, start + step)
         order, suspect = sorted_order(values[rows])
-        block = ranks[rows]
+        block = out[rows]
         np.put(block, order + (np.arange(len(order)) * n)[:, None], positions)  # flat scatter
         if suspect.any():
-            block[suspect] = rank_rows_exact(values[rows][suspect] + 0.0)
-        reranked[rows] = suspect
-    return (ranks, reranked) if return_reranked else ranks
+            block[suspect] = exact(values[rows][suspect] + 0.0)
 
 
 def rank_rows_exact(values: np.ndarray) -> np.ndarray:
