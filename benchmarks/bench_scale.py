@@ -271,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated sections to skip: rdm,decoding,compare")
     parser.add_argument("--tmp", default=tempfile.gettempdir(), help="folder for the temporary feature file")
     parser.add_argument("--memory-limit", type=float, default=1.0, help="compute_rdms working memory, GiB")
+    parser.add_argument("--rdm-size", type=int, nargs=2, metavar=("STIMULI", "FEATURES"),
+                        help="another size for section 1 (e.g. 4000 50000 for a check on a busy machine)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     import torch
@@ -282,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sizes = dict(rdm=(10_000, 200_000, 16_384, 200, 1000), decoding=(10, 200, 80, 17, 100, 5),
                      compare=(100, 1000, 200))
+    if args.rdm_size:
+        sizes["rdm"] = (*args.rdm_size, *sizes["rdm"][2:])
     started = time.perf_counter()
     if "rdm" not in skip:
         bench_rdm(*sizes["rdm"][:2], args.tmp, int(args.memory_limit * 2**30), *sizes["rdm"][2:])
