@@ -44,7 +44,7 @@ def compute_rdms(
     its products and the shift is compensated exactly, and panels are accumulated in float64, so
     float32 results agree with float64 to ~1e-6 even at 200,000 features.
     chunk_features, stripe_rows: feature panel width (default: as wide as ``memory_limit`` allows) and
-    rows per product stripe (default 512); see :mod:`brainalign.measure.rsa.gram`.
+    rows per product stripe (default 1024); see :mod:`brainalign.measure.rsa.gram`.
     memory_limit: bytes of working memory beyond the output (panel buffer, stripe products, and with
     ``out`` the rows in progress); the output itself is ``8 * n_rdms * n * (n - 1) / 2`` bytes, in
     memory, or with ``out`` in a file.
