@@ -195,9 +195,13 @@ def _rsatoolbox_rdm(path: Path, subset: int, n: int, ours: float) -> None:
     except ImportError:
         print("  rsatoolbox not installed: skipped")
         return
+    import contextlib
+    import io
+
     features = np.asarray(np.load(path, mmap_mode="r")[:subset])
     start = time.perf_counter()
-    calc_rdm(Dataset(features), method="correlation")
+    with contextlib.redirect_stdout(io.StringIO()):  # rsatoolbox prints progress dots
+        calc_rdm(Dataset(features), method="correlation")
     seconds = (time.perf_counter() - start) * (n * (n - 1)) / (subset * (subset - 1))
     need = n * features.shape[1] * 8 / 1e9
     row(f"rsatoolbox calc_rdm (extrapolated from {subset} stimuli)", seconds,
