@@ -99,12 +99,26 @@ def test_array_validation() -> None:
         Stimuli.from_array(np.zeros((2, 8, 8, 3), dtype=np.uint8), concepts=["a", "b", "c"])
 
 
-def test_recursive_folder_uses_subfolders_as_concepts(image_folder: Path) -> None:
-    (image_folder / "dog").mkdir()
-    Image.new("RGB", (8, 8)).save(image_folder / "dog" / "dog_01.png")
-    stimuli = Stimuli.from_folder(image_folder, recursive=True)
-    assert stimuli.ids[-1] == "dog/dog_01" and stimuli.concepts[-1] == "dog"
-    assert stimuli.concepts[0] == image_folder.name
+def test_nested_folders_give_concept_stem_ids_in_natural_order(tmp_path: Path) -> None:
+    """The THINGS-EEG2 image_set layout: <split>_images/<concept>/<image>.jpg, read recursively."""
+    names = ["00010_zebra/zebra_10s.jpg", "00002_bee/bee_2b.jpg", "00002_bee/bee_10b.jpg", "00002_bee/.hidden.jpg"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / name)
+    (tmp_path / "00002_bee" / "notes.txt").write_text("not an image")
+    stimuli = Stimuli.from_folder(tmp_path)
+    assert stimuli.ids == ["00002_bee/bee_2b", "00002_bee/bee_10b", "00010_zebra/zebra_10s"]  # 2 < 10
+    assert stimuli.concepts == ["00002_bee", "00002_bee", "00010_zebra"]
+    assert [p.relative_to(tmp_path).as_posix() for p in stimuli.paths] == [names[1], names[2], names[0]]
+    Image.new("RGB", (8, 8)).save(tmp_path / "loose.png")  # a file beside the concept folders: no concepts
+    mixed = Stimuli.from_folder(tmp_path)
+    assert mixed.ids[-1] == "loose" and mixed.concepts is None
+
+
+def test_natural_order_of_numbered_files(tmp_path: Path) -> None:
+    for number in (10, 2, 1):
+        Image.new("RGB", (8, 8)).save(tmp_path / f"{number}.png")
+    assert Stimuli.from_folder(tmp_path).ids == ["1", "2", "10"]
 
 
 def test_real_92_images(shared_data: Path) -> None:

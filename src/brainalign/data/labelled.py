@@ -35,7 +35,7 @@ def load_labelled_images(source: str | Path, class_index: str | Path | None = No
     path = Path(source)
     mapping = None if class_index is None else read_class_index(class_index)
     if path.is_dir():
-        stimuli = Stimuli.from_folder(path, recursive=True)
+        stimuli = Stimuli.from_folder(path)
         loose = [stimulus_id for stimulus_id in stimuli.ids if "/" not in stimulus_id]
         if loose:
             raise DataFormatError(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -53,23 +54,30 @@ class Stimuli:
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def from_folder(cls, folder: str | os.PathLike[str], recursive: bool = False) -> "Stimuli":
-        """All image files in ``folder`` sorted by path; ids are file names without suffix.
+    def from_folder(cls, folder: str | os.PathLike[str]) -> "Stimuli":
+        """Every image file under ``folder``, sub-folders included, in natural order of the relative paths.
 
-        ``recursive=True`` also reads sub-folders (e.g. THINGS ``aardvark/aardvark_01b.jpg``): ids are
-        then relative paths without suffix and ``concepts`` the parent folder names.
+        Ids are the paths relative to ``folder`` without suffix: ``aardvark_01b`` for a file directly in
+        ``folder``, ``00001_aardvark/aardvark_01b`` (``concept/stem``) for a file in a sub-folder, as in the
+        THINGS-EEG2 ``image_set/training_images/<concept>/<image>.jpg`` layout. Natural order compares
+        digit runs as numbers (``2.png`` before ``10.png``). ``concepts`` are the names of the files'
+        folders when every image lies in a sub-folder, else None. Hidden files (``.name``) are skipped.
         """
         root = Path(folder)
         if not root.is_dir():
             raise DataFormatError(f"stimulus folder {root} does not exist or is not a folder")
-        candidates = root.rglob("*") if recursive else root.iterdir()
-        files = sorted(p for p in candidates if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DataFormatError(f"stimulus folder {root} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-        if not recursive:
-            return cls([p.stem for p in files], paths=files)
-        ids = [p.relative_to(root).with_suffix("").as_posix() for p in files]
-        return cls(ids, paths=files, concepts=[p.parent.name for p in files])
+        relative = [path.relative_to(root) for path in root.rglob("*")
+                    if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()]
+        relative = sorted((path for path in relative if not any(part.startswith(".") for part in path.parts)),
+                          key=natural_key)
+        if not relative:
+            raise DataFormatError(
+                f"stimulus folder {root} holds no image files ({', '.join(IMAGE_SUFFIXES)}), in it or its sub-folders"
+            )
+        ids = [path.with_suffix("").as_posix() for path in relative]
+        nested = all(len(path.parts) > 1 for path in relative)
+        return cls(ids, paths=[root / path for path in relative],
+                   concepts=[path.parent.name for path in relative] if nested else None)
 
     @classmethod
     def from_csv(cls, path: str | os.PathLike[str]) -> "Stimuli":
@@ -199,6 +207,12 @@ class Stimuli:
             return pixels
         resized = F.interpolate(pixels[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         return resized[0].clamp_(0.0, 1.0)
+
+
+def natural_key(path: str | os.PathLike[str]) -> tuple[tuple[int, int | str], ...]:
+    """Sort key comparing digit runs as numbers and the rest case-sensitively (``2.png`` < ``10.png``)."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", Path(path).as_posix()) if part)
 
 
 def _resolve(base: Path, path: str) -> Path:
