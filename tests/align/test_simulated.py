@@ -19,6 +19,8 @@ def test_simulated_targets_are_zscored_on_training_data():
     assert data.train_targets.shape == (18, 340) and data.test_targets.shape == (8, 340)
     np.testing.assert_allclose(data.train_targets.mean(axis=0), 0, atol=1e-4)
     np.testing.assert_allclose(data.train_targets.std(axis=0), 1, atol=1e-3)
+    assert data.test_responses.n_repetitions > 1  # held-out responses as recorded, for evaluation RDMs
+    np.testing.assert_allclose(data.target.inverse(data.test_targets), data.test_responses.data.mean(1), atol=1e-4)
     assert data.pretrain_labels.max() == 2 and len(data.pretrain_stimuli) == 24
     with pytest.raises(ConfigError, match="sub-09"):
         load_alignment_data(DataConfig(simulate=TINY, subject="sub-09"))

@@ -1,4 +1,4 @@
-"""Responses: validation on construction, selection, z-scoring and the safe .npz round trip."""
+"""Responses: validation on construction, selection, the safe .npz round trip and its layout."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +6,7 @@ import pytest
 
 from brainalign.data import Responses
 from brainalign.data.channels import THINGS_EEG2_CHANNELS
+from brainalign.data.responses import read_layout
 from brainalign.errors import DataFormatError, ValidationError
 
 TIMES = np.arange(-20, 80) / 100.0
@@ -66,16 +67,6 @@ def test_roi_selection() -> None:
         responses.select_roi("V5")
 
 
-def test_standardize_with_training_statistics() -> None:
-    train, test = eeg(n=20, seed=0), eeg(n=8, seed=1)
-    mean, std = train.feature_stats()
-    z_train = train.average_repetitions().standardize(mean, std)
-    np.testing.assert_allclose(z_train.data[:, 0].mean(0), 0, atol=1e-5)
-    np.testing.assert_allclose(z_train.data[:, 0].std(0), 1, atol=1e-4)
-    z_test = test.average_repetitions().standardize(mean, std)
-    np.testing.assert_allclose(z_test.data[:, 0], (test.data.mean(1) - mean) / std, rtol=1e-4, atol=1e-5)
-
-
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -132,6 +123,16 @@ def test_save_load_round_trip(tmp_path) -> None:
         else:
             np.testing.assert_array_equal(loaded.times, original.times)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eeg.npz", "fmri.npz"]  # no temporary files left
+
+
+def test_layout_is_read_without_the_data(tmp_path) -> None:
+    original = eeg()
+    path = original.save(tmp_path / "eeg.npz")
+    layout = read_layout(path)
+    assert layout.shape == original.data.shape and layout.feature_shape == original.feature_shape
+    assert layout.stimulus_ids == original.stimulus_ids and layout.channels == original.channels
+    np.testing.assert_array_equal(layout.times, original.times)
+    assert read_layout(fmri().save(tmp_path / "fmri.npz")).rois.keys() == fmri().rois.keys()
 
 
 def test_truncated_or_foreign_file_is_a_format_error(tmp_path) -> None:

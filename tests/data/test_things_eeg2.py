@@ -5,75 +5,46 @@ import pickle
 
 import numpy as np
 import pytest
+from published_layouts import THINGS_TIMES, write_things_eeg2
 
-from brainalign.data import Responses, load_things_eeg2
-from brainalign.data.channels import THINGS_EEG2_CHANNELS
+from brainalign.cli import run
+from brainalign.data import Responses, Stimuli, load_things_eeg2
 from brainalign.data.things_eeg2 import convert_things_eeg2, read_test_concepts
-from brainalign.errors import DataFormatError, MissingDatasetError, ValidationError
+from brainalign.errors import DataFormatError, MissingDatasetError
 
-TIMES = np.round(np.arange(-20, 80) / 100, 2)  # -0.2 .. 0.79 s at 100 Hz, as published
 N_TRAIN, N_TEST = 6, 4
-EXTRA_CHANNELS = ["Fz", "Cz"]  # the loader must pick the 17 target channels out of these 19
-
-
-def write_layout(root, n_train=N_TRAIN, n_test=N_TEST, channel_order=None):
-    """root/preprocessed_data/sub-01/*.npy (np.save of a dict / pickle.dump) + root/image_set/image_metadata.npy."""
-    rng = np.random.default_rng(0)
-    channels = channel_order or list(reversed(THINGS_EEG2_CHANNELS)) + EXTRA_CHANNELS
-    subject = root / "preprocessed_data" / "sub-01"
-    subject.mkdir(parents=True)
-    arrays = {}
-    for split, n, reps in (("training", n_train, 4), ("test", n_test, 3)):
-        data = rng.normal(size=(n, reps, len(channels), 100)).astype(np.float32)
-        content = {"preprocessed_eeg_data": data, "ch_names": channels, "times": TIMES}
-        if split == "training":
-            np.save(subject / "preprocessed_eeg_training.npy", content)  # np.save of a dict (pickled)
-        else:
-            with open(subject / "preprocessed_eeg_test.npy", "wb") as handle:  # the 250 Hz release uses pickle.dump
-                pickle.dump(content, handle, protocol=4)
-        arrays[split] = data
-    metadata = {
-        "train_img_concepts": [f"{i // 2 + 1:05d}_concept{i // 2}" for i in range(n_train)],
-        "train_img_files": [f"concept{i // 2}_{i:02d}b.jpg" for i in range(n_train)],
-        "test_img_concepts": [f"{i + 1:05d}_test{i}" for i in range(n_test)],
-        "test_img_files": [f"test{i}_01s.jpg" for i in range(n_test)],
-    }
-    (root / "image_set").mkdir()
-    np.save(root / "image_set" / "image_metadata.npy", metadata)
-    return arrays, channels
-
-
-def expected_target(data, channels):
-    index = [channels.index(name) for name in THINGS_EEG2_CHANNELS]
-    return data[:, :, index][..., 20:40].mean(1)  # (n, 17, 20)
 
 
 def test_refuses_pickles_without_opt_in(tmp_path) -> None:
-    write_layout(tmp_path)
+    write_things_eeg2(tmp_path, n_train=N_TRAIN, n_test=N_TEST, test_reps=3)
     with pytest.raises(DataFormatError, match="allow_pickle=True"):
         load_things_eeg2(tmp_path, subject=1, split="test")
 
 
-def test_reaLnet_target_train_and_test(tmp_path) -> None:
-    arrays, channels = write_layout(tmp_path)
+def test_splits_as_recorded_with_ids_of_the_image_folders(tmp_path) -> None:
+    arrays = write_things_eeg2(tmp_path, n_train=N_TRAIN, n_test=N_TEST, test_reps=3)["sub-01"]
     train = load_things_eeg2(tmp_path, subject=1, split="train", allow_pickle=True)
-    assert train.data.shape == (N_TRAIN, 1, 17, 20)
-    assert train.channels == list(THINGS_EEG2_CHANNELS)
-    np.testing.assert_allclose(train.times, np.arange(20) / 100)
-    assert train.stimulus_ids[:2] == ["00001_concept0/concept0_00b", "00001_concept0/concept0_01b"]
-    raw_train = expected_target(arrays["training"], channels)
-    mean, std = raw_train.mean(0), raw_train.std(0)
-    np.testing.assert_allclose(train.data[:, 0], (raw_train - mean) / std, rtol=1e-4, atol=1e-5)
+    assert train.data.shape == (N_TRAIN, 4, 19, 100) and train.sfreq == 100.0
+    np.testing.assert_array_equal(train.data, arrays["training"])  # every repetition, channel and sample
+    np.testing.assert_allclose(train.times, THINGS_TIMES)
+    assert train.stimulus_ids[:2] == ["00001_concept0/concept0_01b", "00001_concept0/concept0_02b"]
+    # ids are those of the published image folders, read recursively
+    assert sorted(train.stimulus_ids) == sorted(Stimuli.from_folder(tmp_path / "image_set" / "training_images").ids)
     test = load_things_eeg2(tmp_path, subject="sub-01", split="test", allow_pickle=True)
     assert test.stimulus_ids == [f"{i + 1:05d}_test{i}/test{i}_01s" for i in range(N_TEST)]
-    # the test split is z-scored with the TRAINING statistics
-    np.testing.assert_allclose(test.data[:, 0], (expected_target(arrays["test"], channels) - mean) / std, rtol=1e-4, atol=1e-5)
-    raw = load_things_eeg2(tmp_path, split="test", allow_pickle=True, zscore=False)
-    np.testing.assert_allclose(raw.data[:, 0], expected_target(arrays["test"], channels), rtol=1e-5)
+
+
+def test_files_written_with_pickle_dump_load_too(tmp_path) -> None:
+    arrays = write_things_eeg2(tmp_path, n_train=N_TRAIN, n_test=N_TEST, test_reps=3)["sub-01"]
+    path = tmp_path / "preprocessed_data" / "sub-01" / "preprocessed_eeg_test.npy"
+    content = np.load(path, allow_pickle=True).item()
+    with open(path, "wb") as handle:  # the 250 Hz release was saved with pickle.dump
+        pickle.dump(content, handle, protocol=4)
+    np.testing.assert_array_equal(load_things_eeg2(tmp_path, split="test", allow_pickle=True).data, arrays["test"])
 
 
 def test_convert_to_safe_npz_then_load_without_opt_in(tmp_path) -> None:
-    write_layout(tmp_path / "raw")
+    write_things_eeg2(tmp_path / "raw", n_train=N_TRAIN, n_test=N_TEST, test_reps=3)
     written = convert_things_eeg2(tmp_path / "raw", tmp_path / "safe", subjects=[1], allow_pickle=True)
     assert sorted(p.name for p in written) == ["test.npz", "train.npz"]
     full = Responses.load(tmp_path / "safe" / "sub-01" / "train.npz")
@@ -82,14 +53,12 @@ def test_convert_to_safe_npz_then_load_without_opt_in(tmp_path) -> None:
     direct = load_things_eeg2(tmp_path / "raw", split="test", allow_pickle=True)
     np.testing.assert_array_equal(safe.data, direct.data)
     assert safe.stimulus_ids == direct.stimulus_ids
+    assert run(["convert-things-eeg2", str(tmp_path / "raw"), "--out", str(tmp_path / "cli"), "-s", "1"]) == 2
+    assert not (tmp_path / "cli").exists()  # refused without --trust, nothing written
 
 
-def test_missing_channels_truncated_file_and_missing_metadata(tmp_path) -> None:
-    write_layout(tmp_path / "a", channel_order=list(THINGS_EEG2_CHANNELS[:-1]) + EXTRA_CHANNELS)
-    with pytest.raises(ValidationError, match=r"channel\(s\) \['P2'\] not in the responses"):
-        load_things_eeg2(tmp_path / "a", split="train", allow_pickle=True)
-
-    write_layout(tmp_path / "b")
+def test_truncated_file_and_missing_metadata(tmp_path) -> None:
+    write_things_eeg2(tmp_path / "b", n_train=N_TRAIN, n_test=N_TEST, test_reps=3)
     path = tmp_path / "b" / "preprocessed_data" / "sub-01" / "preprocessed_eeg_training.npy"
     path.write_bytes(path.read_bytes()[:5000])
     with pytest.raises(DataFormatError, match="truncated"):
@@ -97,7 +66,7 @@ def test_missing_channels_truncated_file_and_missing_metadata(tmp_path) -> None:
     with pytest.raises(MissingDatasetError, match="sub-02"):
         load_things_eeg2(tmp_path / "b", subject=2, allow_pickle=True)
 
-    write_layout(tmp_path / "c")
+    write_things_eeg2(tmp_path / "c", n_train=N_TRAIN, n_test=N_TEST, test_reps=3)
     (tmp_path / "c" / "image_set" / "image_metadata.npy").unlink()
     with pytest.raises(MissingDatasetError, match="image_metadata.npy"):
         load_things_eeg2(tmp_path / "c", split="train", allow_pickle=True)
@@ -108,7 +77,7 @@ def test_test_ids_from_the_derived_concept_table(tmp_path, shared_data) -> None:
     table = shared_data / "things_eeg2_testset_model_rdms_lu2025" / "things_eeg2_test_concepts_derived.csv"
     concepts = read_test_concepts(table)
     assert len(concepts) == 200 and concepts[0] == "00001_aircraft_carrier" and concepts[7] == "00008_basketball"
-    write_layout(tmp_path, n_test=200)
+    write_things_eeg2(tmp_path, n_train=2, n_test=200, test_reps=2, image_size=8)
     (tmp_path / "image_set" / "image_metadata.npy").unlink()
-    test = load_things_eeg2(tmp_path, split="test", allow_pickle=True, zscore=False, test_concepts_csv=table)
+    test = load_things_eeg2(tmp_path, split="test", allow_pickle=True, test_concepts_csv=table)
     assert test.stimulus_ids == concepts

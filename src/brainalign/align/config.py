@@ -9,7 +9,7 @@ paths ``{subject}`` is replaced by the subject name (so one sweep config covers 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -45,8 +45,42 @@ class ModelConfig(_Strict):
     pretrain: Optional[PretrainConfig] = Field(None, description="pre-train on the simulated categories first")
 
 
+class TargetConfig(_Strict):
+    """What the encoder head predicts: a per-image vector built from the responses by
+    :func:`brainalign.align.targets.fit_targets` (the one place targets are built).
+
+    Steps, in order: keep ``channels`` and the samples in ``window`` (EEG) or the voxels of ``roi``
+    (fMRI); average the repetitions of each image; project onto ``pca_components`` principal components;
+    z-score. The PCA and the z-score are fitted on the **training** images only and the same
+    transform is applied to held-out images. Default: every feature of the responses, z-scored.
+    """
+
+    channels: Optional[Union[list[str], str]] = Field(
+        None, description="EEG channels: a list of names (kept in that order) or a regular expression "
+        "matched at the start of each name (kept in file order), e.g. '^(O|P)' (default: all)")
+    window: Optional[tuple[float, float]] = Field(
+        None, description="EEG time window in seconds, [start, stop): start inclusive, stop exclusive "
+        "(default: every sample)")
+    roi: Optional[str] = Field(None, description="fMRI region the target (and its PCA) is built from, e.g. VC")
+    average_repetitions: Literal[True] = Field(
+        True, description="one target per image: the mean over its repetitions (the papers' rule)")
+    pca_components: Optional[int] = Field(
+        None, ge=1, description="project onto this many principal components fitted on the training images")
+    zscore: bool = Field(
+        True, description="standardise each target feature (channel x time point, voxel or component) "
+        "across images with the training images' mean and standard deviation")
+
+    @model_validator(mode="after")
+    def _window_ordered(self) -> "TargetConfig":
+        if self.window is not None and not self.window[0] < self.window[1]:
+            raise ValueError(f"window {list(self.window)} must be [start, stop) in seconds with start < stop")
+        if isinstance(self.channels, list) and len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels lists a name twice; give each channel once")
+        return self
+
+
 class DataConfig(_Strict):
-    """Where the images and the neural responses come from."""
+    """Where the images and the neural responses come from, and the target built from them."""
 
     source: Literal["simulated", "files"] = "simulated"
     simulate: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of data.simulate")
@@ -56,7 +90,7 @@ class DataConfig(_Strict):
     test_responses: Optional[str] = Field(None, description="Responses file for held-out evaluation")
     test_stimuli: Optional[str] = Field(None, description="image folder or CSV for the held-out images")
     image_size: int = Field(224, ge=32, description="image side in pixels")
-    zscore: bool = Field(True, description="z-score responses per feature with the training mean and std")
+    target: TargetConfig = Field(default_factory=TargetConfig, description="what the head predicts")
 
     @model_validator(mode="after")
     def _files_named(self) -> "DataConfig":
@@ -67,7 +101,6 @@ class DataConfig(_Strict):
             if (self.test_responses is None) != (self.test_stimuli is None):
                 raise ValueError("give both test_responses and test_stimuli, or neither")
         return self
-
 
 class TrainingConfig(_Strict):
     """Optimisation settings; defaults from the papers (Adam, lr 2e-5, batch 16)."""

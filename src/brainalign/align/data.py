@@ -11,8 +11,10 @@ import numpy as np
 import torch
 
 from brainalign.align.config import DataConfig
+from brainalign.align.targets import TargetTransform, check_pattern, check_pca, fit_targets, pattern_size
 from brainalign.data import Responses, Stimuli
-from brainalign.errors import ConfigError, MissingDatasetError
+from brainalign.data.responses import read_layout
+from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
 
 PRELOAD_LIMIT_BYTES = 2**30  # image sets smaller than this are decoded once and kept in memory
 
@@ -21,11 +23,13 @@ PRELOAD_LIMIT_BYTES = 2**30  # image sets smaller than this are decoded once and
 class AlignmentData:
     """Training (and optional held-out) images with their neural targets, rows in stimulus order.
 
-    ``train_targets``: ``(n_train, n_features)`` float32 (z-scored with the training mean/std when the
-    config says so); ``test_targets`` likewise for ``test_stimuli``. ``modality``: ``"eeg"`` or ``"fmri"``
-    (the simulated observer's EEG-like or fMRI-like layout), as in the responses file otherwise. ``pretrain_*`` are the simulated
-    observer's classification images and int labels, ``val_*`` its held-out labelled images of the same
-    categories (never trained on); all None for file data.
+    ``train_targets``: ``(n_train, n_targets)`` float32 built by ``target`` (:mod:`brainalign.align.targets`,
+    fitted on the training images only); ``test_targets`` likewise for ``test_stimuli``. ``test_responses``:
+    the held-out responses as recorded (every repetition, unstandardised, rows = ``test_stimuli``), for
+    evaluation RDMs. ``modality``: ``"eeg"`` or ``"fmri"`` (the simulated observer's EEG-like or fMRI-like
+    layout), as in the responses file otherwise. ``pretrain_*`` are the simulated observer's
+    classification images and int labels, ``val_*`` its held-out labelled images of the same categories
+    (never trained on); all None for file data.
     """
 
     train_stimuli: Stimuli
@@ -34,6 +38,8 @@ class AlignmentData:
     test_targets: np.ndarray | None
     modality: str
     subject: str
+    target: TargetTransform
+    test_responses: Responses | None = None
     pretrain_stimuli: Stimuli | None = None
     pretrain_labels: np.ndarray | None = None
     val_stimuli: Stimuli | None = None
@@ -64,10 +70,29 @@ class ImageBank:
 
 
 def load_alignment_data(config: DataConfig) -> AlignmentData:
-    """Read the run's images and responses (simulated observer or files) and build the targets."""
+    """Read the run's images and responses (simulated observer or files) and build the targets
+    (``config.target``; :func:`brainalign.align.targets.fit_targets`)."""
     if config.source == "simulated":
         return _simulated(config)
     return _from_files(config)
+
+
+def check_alignment_data(config: DataConfig, subjects: Sequence[str]) -> None:
+    """Check, before anything is written or computed, that every subject's files can give the target:
+    paths exist, response ids match the images, and the target's channels, window, region and PCA fit
+    the files (read without their data arrays). Raises one error naming the file and the fix."""
+    if config.source == "simulated":
+        for subject in subjects or [""]:
+            load_alignment_data(config.model_copy(update={"subject": subject or config.subject}))
+        return
+    for subject in subjects or [config.subject or ""]:
+        for split in ("train", "test") if config.test_responses is not None else ("train",):
+            stimuli, path, key = _split_files(config, subject, split)
+            layout = read_layout(path)
+            _matched_ids(layout.stimulus_ids, stimuli, f"{key} {path}", f"data.{split}_stimuli")
+            check_pattern(layout, config.target, f"{key} {path}")
+            if split == "train":
+                check_pca(layout.n_stimuli, pattern_size(layout, config.target), config.target, f"{key} {path}")
 
 
 def _simulated(config: DataConfig) -> AlignmentData:
@@ -77,14 +102,16 @@ def _simulated(config: DataConfig) -> AlignmentData:
         raise ConfigError(f"data.subject={subject!r} is not a simulated subject; choose one of {dataset.subjects}")
     train = dataset.train[subject].match_stimuli(dataset.train_stimuli)
     test = dataset.test[subject].match_stimuli(dataset.test_stimuli)
-    train_targets, test_targets = _targets(train, test, config.zscore)
+    target = fit_targets(train, config.target, f"simulated subject {subject} (training images)")
     return AlignmentData(
         train_stimuli=dataset.train_stimuli,
-        train_targets=train_targets,
+        train_targets=target.apply(train),
         test_stimuli=dataset.test_stimuli,
-        test_targets=test_targets,
+        test_targets=target.apply(test, f"simulated subject {subject} (held-out images)"),
         modality="fmri" if train.rois else "eeg",  # fMRI-like or EEG-like (sets the default epochs)
         subject=subject,
+        target=target,
+        test_responses=test,
         pretrain_stimuli=dataset.pretrain_stimuli,
         pretrain_labels=np.asarray(dataset.pretrain_labels, dtype=np.int64),
         val_stimuli=dataset.val_stimuli,
@@ -105,39 +132,62 @@ def simulate_cached(options_json: str) -> Any:
 
 def _from_files(config: DataConfig) -> AlignmentData:
     subject = config.subject or ""
-    train_stimuli = _stimuli(_path(config.train_stimuli, subject, "data.train_stimuli"))
-    train = Responses.load(_path(config.train_responses, subject, "data.train_responses")).match_stimuli(train_stimuli)
-    test_stimuli = test = None
+    train_stimuli, train, train_source = _split(config, subject, "train")
+    target = fit_targets(train, config.target, train_source)
+    test_stimuli = test = test_targets = None
     if config.test_responses is not None:
-        test_stimuli = _stimuli(_path(config.test_stimuli, subject, "data.test_stimuli"))
-        test = Responses.load(_path(config.test_responses, subject, "data.test_responses")).match_stimuli(test_stimuli)
-    train_targets, test_targets = _targets(train, test, config.zscore)
+        test_stimuli, test, test_source = _split(config, subject, "test")
+        test_targets = target.apply(test, test_source)
     return AlignmentData(
         train_stimuli=train_stimuli,
-        train_targets=train_targets,
+        train_targets=target.apply(train, train_source),
         test_stimuli=test_stimuli,
         test_targets=test_targets,
         modality=train.modality,
         subject=train.subject or subject,
+        target=target,
+        test_responses=test,
     )
 
 
-def _targets(train: Responses, test: Responses | None, zscore: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Repetition-averaged, flattened ``(n, n_features)`` float32 targets, z-scored on the training stats."""
-    if zscore:
-        mean, std = train.feature_stats()
-        train = train.standardize(mean, std)
-        test = None if test is None else test.standardize(mean, std)
-    train_targets = train.flatten().astype(np.float32)
-    test_targets = None if test is None else test.flatten().astype(np.float32)
-    return train_targets, test_targets
+def _split(config: DataConfig, subject: str, split: str) -> tuple[Stimuli, Responses, str]:
+    """``(images, responses in image order, "data.<split>_responses <path>")`` of one split."""
+    stimuli, path, key = _split_files(config, subject, split)
+    responses = Responses.load(path)
+    source = f"{key} {path}"
+    order = _matched_ids(responses.stimulus_ids, stimuli, source, f"data.{split}_stimuli")
+    return stimuli, responses.subset(order), source
+
+
+def _split_files(config: DataConfig, subject: str, split: str) -> tuple[Stimuli, Path, str]:
+    key = f"data.{split}_responses"
+    stimuli = _stimuli(_path(getattr(config, f"{split}_stimuli"), subject, f"data.{split}_stimuli"))
+    return stimuli, _path(getattr(config, f"{split}_responses"), subject, key), key
+
+
+def _matched_ids(response_ids: Sequence[str], stimuli: Stimuli, source: str, stimuli_key: str) -> list[str]:
+    """The image ids in stimulus order; raise when an image has no response or a response no image."""
+    known = set(response_ids)
+    folder = stimuli.paths[0].parent if stimuli.paths else "the images"
+    without_response = [sid for sid in stimuli.ids if sid not in known]
+    shown = set(stimuli.ids)
+    without_image = [sid for sid in response_ids if sid not in shown]
+    if without_response or without_image:
+        raise ValidationError(
+            f"the stimulus ids of {source} do not match the images of {stimuli_key} ({folder}): "
+            f"{len(without_image)} response id(s) have no image (first: {without_image[:3]}) and "
+            f"{len(without_response)} image(s) have no response (first: {without_response[:3]}). Image ids are "
+            f"paths relative to the image folder without suffix (concept/stem in sub-folders), or the id column "
+            f"of a stimulus CSV; point {stimuli_key} at the images of these responses, or list exactly them in a CSV"
+        )
+    return list(stimuli.ids)
 
 
 def _path(template: str | None, subject: str, key: str) -> Path:
     path = Path(str(template).replace("{subject}", subject))
     if not path.exists():
         raise MissingDatasetError(
-            f"{key}: {path} does not exist; download the dataset (see `brainalign data --help`) or fix the path"
+            f"{key}: {path} does not exist; download the dataset (see `brainalign fetch --list`) or fix the path"
         )
     return path
 

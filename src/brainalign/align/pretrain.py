@@ -23,12 +23,13 @@ from brainalign.models.files import is_model_file, save_model_file
 from brainalign.progress import track
 
 
-def build_base(config: TrainConfig, data: AlignmentData, device: torch.device) -> LayeredModel:
-    """The base model of ``config`` (weights loaded or freshly pre-trained), on ``device``, seeded."""
+def build_base(config: TrainConfig, data: AlignmentData | None, device: torch.device) -> LayeredModel:
+    """The base model of ``config`` (weights loaded or freshly pre-trained), on ``device``, seeded.
+    ``data`` is read only when ``config.model.pretrain`` asks for pre-training."""
     torch.manual_seed(config.seed)
     num_classes = config.model.num_classes
     if config.model.pretrain is not None:
-        if data.pretrain_stimuli is None or data.pretrain_labels is None:
+        if data is None or data.pretrain_stimuli is None or data.pretrain_labels is None:
             raise ConfigError(
                 "model.pretrain needs pre-training images and labels, which only the simulated observer "
                 "provides (data.source: simulated); for file data give model.weights instead"

@@ -83,8 +83,10 @@ def run_sweep(
     if backend == "ray":  # workers may start in another directory
         config = config.model_copy(update={"out_dir": str(Path(config.out_dir).resolve())})
     out_dir = Path(config.out_dir)
+    subjects = _subjects(config)
+    check_sweep_data(config, subjects)
     config = _with_shared_base(config, out_dir)
-    jobs = sweep_jobs(config, _subjects(config))
+    jobs = sweep_jobs(config, subjects)
     atomic_write_json(out_dir / "sweep.json", {"jobs": [job.summary() for job in jobs]})
     pending = [job for job in jobs if force or not is_finished(job.config.out_dir)]
     if backend == "local":
@@ -93,6 +95,14 @@ def run_sweep(
     elif pending:
         _run_on_ray(pending, force, ray_address)
     return [Path(job.config.out_dir) for job in jobs]
+
+
+def check_sweep_data(config: SweepConfig, subjects: list[str] | None = None) -> None:
+    """Check every subject's data against the target before the sweep writes or computes anything
+    (:func:`brainalign.align.data.check_alignment_data`)."""
+    from brainalign.align.data import check_alignment_data
+
+    check_alignment_data(config.train.data, _subjects(config) if subjects is None else subjects)
 
 
 def run_job(config: dict[str, Any], force: bool = False) -> str:

@@ -2,7 +2,8 @@
 
 A run directory holds ``config.yaml`` (every default filled in), ``environment.json``, ``base/`` (the
 pre-trained base model when the config pre-trains it), ``pseudo_labels.safetensors`` (argmax of the
-frozen base model, computed once per training image), ``metrics.jsonl`` + ``metrics.csv`` (one row per
+frozen base model, computed once per training image), ``target.npz`` (the fitted target: PCA and
+z-score statistics, :mod:`brainalign.align.targets`), ``metrics.jsonl`` + ``metrics.csv`` (one row per
 epoch: ce, mse, contrastive, total, test_spearman, seconds), ``checkpoints/epoch_NNN/`` and ``DONE``.
 Data order is a function of (seed, epoch) and the RNG state is checkpointed, so a killed run resumed
 with ``resume=True`` ends with exactly the weights of an uninterrupted run.
@@ -23,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from brainalign.align.checkpoint import load_state, prune_checkpoints, save_checkpoint
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data
 from brainalign.align.head import EncoderHead
+from brainalign.align.targets import TARGET_FILE
 from brainalign.align.loss import alignment_loss
 from brainalign.align.optim import adam
 from brainalign.align.pretrain import build_base
@@ -73,12 +75,13 @@ def train(
     resuming = resume and (run_dir / "config.yaml").exists()
     if resuming:
         _check_same_config(run_dir, config)
+    data = load_alignment_data(config.data)  # bad data fails here, before anything is written
     prepare_run_dir(run_dir, force=force, resume=resume)
     if not resuming:
         atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
         atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
+        data.target.save(run_dir / TARGET_FILE)  # maps predictions back to channels x times / voxels
     device = config.training.torch_device()
-    data = load_alignment_data(config.data)
     model = _base_model(config, data, run_dir, device)
     images = ImageBank(data.train_stimuli, config.data.image_size)
     pseudo_labels = _pseudo_labels(model, images, run_dir, config.training.eval_batch_size, device)

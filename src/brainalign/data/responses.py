@@ -18,6 +18,7 @@ import json
 import os
 import zipfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -108,7 +109,7 @@ class Responses:
         """Keep time points ``start <= t < stop`` (seconds, half-open)."""
         if self.times is None:
             raise ValidationError("select_times needs times; these responses have none (times=None)")
-        keep = (self.times >= start - 1e-9) & (self.times < stop - 1e-9)
+        keep = time_window(self.times, start, stop)
         if not keep.any():
             raise ValidationError(
                 f"select_times({start}, {stop}) keeps no time point; times span "
@@ -131,12 +132,18 @@ class Responses:
 
     def select_roi(self, name: str) -> "Responses":
         """Keep the voxels of region ``name``; the result has one region of that name."""
+        return self.select_rois([name])
+
+    def select_rois(self, names: Sequence[str]) -> "Responses":
+        """Keep the voxels of the named regions (their union, in voxel order) and only these regions."""
         if not self.rois:
-            raise ValidationError("select_roi needs rois; these responses have none (rois=None)")
-        if name not in self.rois:
-            raise ValidationError(f"roi {name!r} not in the responses; available rois: {sorted(self.rois)}")
-        voxels = self.rois[name]
-        return self._replace(data=self.data[:, :, voxels], rois={name: np.arange(len(voxels))})
+            raise ValidationError("select_rois needs rois; these responses have none (rois=None)")
+        missing = [name for name in names if name not in self.rois]
+        if missing:
+            raise ValidationError(f"roi(s) {missing} not in the responses; available rois: {sorted(self.rois)}")
+        voxels = np.unique(np.concatenate([self.rois[name] for name in names]))
+        rois = {name: np.searchsorted(voxels, self.rois[name]) for name in names}
+        return self._replace(data=self.data[:, :, voxels], rois=rois)
 
     def subset(self, stimulus_ids: Sequence[str]) -> "Responses":
         """Rows for ``stimulus_ids``, in that order."""
@@ -175,29 +182,6 @@ class Responses:
         averaged = self.average_repetitions() if self.n_repetitions > 1 or self.allow_nan else self
         return averaged.data.reshape(self.n_stimuli, -1)
 
-    def feature_stats(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std per feature over stimuli of the repetition-averaged data, each ``feature_shape``."""
-        averaged = self.average_repetitions().data[:, 0]
-        return averaged.mean(axis=0), averaged.std(axis=0)
-
-    def standardize(self, mean: np.ndarray | None = None, std: np.ndarray | None = None) -> "Responses":
-        """Z-score every feature: ``(data - mean) / std`` (defaults: :meth:`feature_stats` of self).
-
-        Pass the training set's ``mean``/``std`` to put test responses on the training scale.
-        """
-        if mean is None or std is None:
-            own_mean, own_std = self.feature_stats()
-            mean = own_mean if mean is None else mean
-            std = own_std if std is None else std
-        mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
-        for label, value in (("mean", mean), ("std", std)):
-            if value.shape not in ((), self.feature_shape):
-                raise ValidationError(
-                    f"standardize: {label} has shape {value.shape}, expected a scalar or {self.feature_shape}"
-                )
-        safe_std = np.where(std > 0, std, 1.0)
-        return self._replace(data=((self.data - mean) / safe_std).astype(self.data.dtype))
-
     # ------------------------------------------------------------------ I/O
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write one ``.npz`` (no pickle) holding the array and all metadata; atomic. Returns the path."""
@@ -225,32 +209,92 @@ class Responses:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Responses":
         """Read a file written by :meth:`save` (never unpickles)."""
-        source = Path(path)
-        if not source.is_file():
-            raise DataFormatError(f"responses file {source} does not exist; check the path")
-        try:
-            with np.load(source, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
-            raise DataFormatError(
-                f"responses file {source} is truncated or not a Responses .npz ({error}); "
-                f"re-create it with Responses.save"
-            ) from None
-        if "meta" not in arrays or "data" not in arrays or "stimulus_ids" not in arrays:
-            raise DataFormatError(
-                f"{source} lacks the arrays data/stimulus_ids/meta of a Responses file; re-create it with Responses.save"
-            )
-        meta = json.loads(str(arrays["meta"]))
-        if meta.get("format") != _FORMAT:
-            raise DataFormatError(f"{source} has format {meta.get('format')!r}, expected {_FORMAT!r}")
-        roi_names = meta["roi_names"]
-        rois = None if roi_names is None else {name: arrays[f"roi_{i}"] for i, name in enumerate(roi_names)}
+        layout, data = _read_file(Path(path), with_data=True)
         return cls(
-            data=arrays["data"], stimulus_ids=arrays["stimulus_ids"].tolist(), modality=meta["modality"],
-            subject=meta["subject"], channels=arrays["channels"].tolist() if "channels" in arrays else None,
-            times=arrays.get("times"), sfreq=meta["sfreq"], rois=rois, allow_nan=meta["allow_nan"],
-            info=meta["info"],
+            data=data, stimulus_ids=layout.stimulus_ids, modality=layout.modality, subject=layout.subject,
+            channels=layout.channels, times=layout.times, sfreq=layout.sfreq, rois=layout.rois,
+            allow_nan=layout.allow_nan, info=layout.info,
         )
+
+
+@dataclass(frozen=True)
+class ResponsesLayout:
+    """What a Responses file holds, read without decompressing its data array (cheap checks before work).
+
+    ``shape`` is the data array's ``(n_stimuli, n_repetitions, *feature_shape)``; the other fields are
+    those of :class:`Responses`.
+    """
+
+    path: Path
+    shape: tuple[int, ...]
+    stimulus_ids: list[str]
+    modality: str
+    subject: str
+    channels: list[str] | None
+    times: np.ndarray | None
+    sfreq: float | None
+    rois: dict[str, np.ndarray] | None
+    allow_nan: bool
+    info: dict[str, Any]
+
+    @property
+    def n_stimuli(self) -> int:
+        return self.shape[0]
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        return tuple(self.shape[2:])
+
+
+def read_layout(path: str | os.PathLike[str]) -> ResponsesLayout:
+    """The :class:`ResponsesLayout` of a file written by :meth:`Responses.save` (ids, axes, shape; no data)."""
+    return _read_file(Path(path), with_data=False)[0]
+
+
+def _read_file(source: Path, with_data: bool) -> tuple[ResponsesLayout, np.ndarray | None]:
+    """Every array of a Responses ``.npz`` but ``data`` (read only when ``with_data``) and its shape."""
+    if not source.is_file():
+        raise DataFormatError(f"responses file {source} does not exist; check the path")
+    try:
+        with np.load(source, allow_pickle=False) as archive:
+            if "meta" not in archive.files or "data" not in archive.files or "stimulus_ids" not in archive.files:
+                raise DataFormatError(
+                    f"{source} lacks the arrays data/stimulus_ids/meta of a Responses file; re-create it with "
+                    f"Responses.save"
+                )
+            arrays = {key: archive[key] for key in archive.files if key != "data"}
+            data = archive["data"] if with_data else None
+            shape = data.shape if data is not None else _stored_shape(archive.zip, "data.npy")
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
+        raise DataFormatError(
+            f"responses file {source} is truncated or not a Responses .npz ({error}); re-create it with Responses.save"
+        ) from None
+    meta = json.loads(str(arrays["meta"]))
+    if meta.get("format") != _FORMAT:
+        raise DataFormatError(f"{source} has format {meta.get('format')!r}, expected {_FORMAT!r}")
+    roi_names = meta["roi_names"]
+    layout = ResponsesLayout(
+        path=source, shape=tuple(int(n) for n in shape), stimulus_ids=arrays["stimulus_ids"].tolist(),
+        modality=meta["modality"], subject=meta["subject"],
+        channels=arrays["channels"].tolist() if "channels" in arrays else None, times=arrays.get("times"),
+        sfreq=meta["sfreq"], rois=None if roi_names is None else {name: arrays[f"roi_{i}"] for i, name in enumerate(roi_names)},
+        allow_nan=meta["allow_nan"], info=meta["info"],
+    )
+    return layout, data
+
+
+def _stored_shape(archive: zipfile.ZipFile, member: str) -> tuple[int, ...]:
+    """Shape of the ``.npy`` ``member`` of a zip archive, from its header (nothing else is decompressed)."""
+    with archive.open(member) as handle:
+        version = np.lib.format.read_magic(handle)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        return tuple(reader(handle)[0])
+
+
+def time_window(times: np.ndarray, start: float, stop: float) -> np.ndarray:
+    """Boolean mask of the samples with ``start <= t < stop`` (seconds; a time within 1 ns of an edge
+    counts as on it, so float error in stored times does not move a sample across the edge)."""
+    return (times >= start - 1e-9) & (times < stop - 1e-9)
 
 
 # ---------------------------------------------------------------- validation

@@ -7,18 +7,18 @@ Published layout (OSF, https://osf.io/3jk45/)::
     <root>/image_set/image_metadata.npy   (train/test image file names and concepts)
 
 (``<root>/sub-01/...`` and ``<root>/image_metadata.npy`` are accepted too.) Each file is a
-*pickled* Python dict (``preprocessed_eeg_data``, ``ch_names``, ``times`` from -0.2 to 0.8 s at
+*pickled* Python dict (``preprocessed_eeg_data``, ``ch_names``, ``times`` -0.2, -0.19, ..., 0.79 s at
 100 Hz), saved with ``np.save``/``pickle``. Unpickling a file can run arbitrary code, so these files
 are read only when you pass ``allow_pickle=True`` for files you trust (downloaded from OSF yourself).
 :func:`convert_things_eeg2` then re-saves them once as pickle-free ``.npz`` files that load safely.
 
-The ReAlnet target (:func:`load_things_eeg2`): the 17 occipito-parietal channels, the samples with
-``0 <= t < 0.2`` s (20 at 100 Hz), averaged over repetitions (17 x 20 = 340 values per image), and
-z-scored **per feature** (channel x time point) with the mean and standard deviation over the
-subject's repetition-averaged *training* images (the same statistics for the test split).
+The files hold every channel the preprocessing kept (the 17 occipital/parietal channels whose names
+start with O or P, ``THINGS_EEG2_CHANNELS``) and the whole epoch (-200..790 ms). The ReAlnet target
+(17 channels x the 20 samples 0, 10, ..., 190 ms, repetitions averaged = 340 values) is declared in the
+training config (``data.target``, ``configs/realnet_eeg.yaml``) and built by :mod:`brainalign.align.targets`.
 
 Stimulus ids are ``"<concept folder>/<image file stem>"`` (e.g. ``00001_aardvark/aardvark_01b``),
-the ids :meth:`Stimuli.from_folder(..., recursive=True)` gives for the THINGS image folders.
+the ids :meth:`Stimuli.from_folder` gives for the ``image_set/{training,test}_images`` folders.
 """
 from __future__ import annotations
 
@@ -30,12 +30,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from brainalign.data.channels import THINGS_EEG2_CHANNELS
 from brainalign.data.responses import Responses
 from brainalign.errors import DataFormatError, MissingDatasetError, ValidationError
 
 FILES = {"train": "preprocessed_eeg_training.npy", "test": "preprocessed_eeg_test.npy"}
-WINDOW = (0.0, 0.2)
 _PICKLE_HELP = (
     "it is a pickled Python object, and unpickling can execute arbitrary code. Only if you trust the "
     "file (e.g. you downloaded it from the official OSF project yourself), pass allow_pickle=True "
@@ -123,33 +121,20 @@ def load_things_eeg2(
     allow_pickle: bool = False,
     metadata: str | os.PathLike[str] | None = None,
     test_concepts_csv: str | os.PathLike[str] | None = None,
-    window: tuple[float, float] = WINDOW,
-    channels: Sequence[str] = THINGS_EEG2_CHANNELS,
-    zscore: bool = True,
 ) -> Responses:
-    """The ReAlnet EEG target of one subject and split: ``(n_images, 1, 17, 20)`` (see the module docstring).
+    """One subject's split as recorded: ``(n_images, n_repetitions, n_channels, n_times)`` EEG Responses.
 
     ``root``: the THINGS-EEG2 folder (published ``.npy`` files, read only with ``allow_pickle=True``)
     or a folder written by :func:`convert_things_eeg2` (safe; used when present).
     ``metadata``: ``image_metadata.npy`` (found under ``root`` by default). Without it, test ids are
     the concept folder names from ``test_concepts_csv`` (one image per concept); training needs it.
-    ``zscore``: standardise every channel x time feature with the training split's statistics.
+    The ReAlnet target (channels, 0-190 ms, repetitions averaged) is built from these responses by
+    :mod:`brainalign.align.targets`, as the training config declares it.
     """
     if split not in FILES:
         raise ValidationError(f"split={split!r}; choose 'train' or 'test'")
     folder = _subject_folder(Path(root), subject)
-    window_responses = _read_split(folder, Path(root), split, allow_pickle, metadata, test_concepts_csv)
-    target = window_responses.select_channels(channels).select_times(*window).average_repetitions()
-    if not zscore:
-        return target
-    if split == "train":
-        mean, std = target.feature_stats()
-    else:
-        train = _read_split(folder, Path(root), "train", allow_pickle, metadata, test_concepts_csv)
-        mean, std = train.select_channels(channels).select_times(*window).feature_stats()
-    standardized = target.standardize(mean, std)
-    standardized.info.update(zscore="per feature with the training split's mean/std over images")
-    return standardized
+    return _read_split(folder, Path(root), split, allow_pickle, metadata, test_concepts_csv)
 
 
 def convert_things_eeg2(

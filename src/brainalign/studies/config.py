@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -67,7 +67,9 @@ class EvaluationConfig(_Strict):
     significance: Literal["cluster", "fdr"] = Field(
         "cluster", description="time points > base: cluster permutation test, or t-tests with FDR (few subjects)"
     )
-    rois: bool = Field(True, description="fMRI: similarity per ROI (best layer)")
+    rois: Union[bool, list[str]] = Field(
+        True, description="fMRI: similarity per ROI (best layer): every region of the held-out responses (true), "
+        "none (false), or the listed regions, e.g. [V1, V2, V3, V4, LOC]")
     variability: bool = Field(True, description="individual variability between the aligned models")
     trajectory: bool = Field(True, description="similarity and accuracy at every saved epoch")
     dimensions: Optional[str] = Field(

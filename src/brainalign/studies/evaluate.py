@@ -4,10 +4,16 @@ For every subject: the base model and every aligned/control model of the sweep a
 subject's held-out images; their layer RDMs (``evaluation.rdm_metric``) are compared
 (``evaluation.compare_method``) with the subject's held-out neural RDMs:
 
-- the whole-response RDM (every channel x time point, or every voxel; responses z-scored with the
-  training mean and std, repetitions averaged) -> ``similarity.csv`` target = layer name;
-- EEG: one RDM per time point over channels -> ``rsa_timecourses.csv``;
-- fMRI: one RDM per ROI, similarity = best layer -> ``similarity.csv`` target = ROI.
+- the whole-response RDM (the training target's pattern: EEG channels x window, or the fMRI target
+  region; repetitions averaged, unstandardised) -> ``similarity.csv`` target = layer name;
+- EEG: one RDM per time point of the epoch over the target's channels (decoding RDMs from trials,
+  or correlation RDMs of averaged patterns) -> ``rsa_timecourses.csv``;
+- fMRI: one RDM per region of ``evaluation.rois`` (averaged voxel patterns), similarity = best layer
+  -> ``similarity.csv`` target = ROI.
+
+Evaluation never sees z-scores or PCA: those shape the training targets only
+(:mod:`brainalign.align.targets`); cross-dataset evaluation (:mod:`brainalign.studies.cross`) follows the
+same rule.
 
 Models are named ``base``, ``aligned`` (control ``none``), ``control_beta0``,
 ``control_no_contrastive``, ``control_unpaired`` (``_beta<b>`` appended when the sweep has several
@@ -26,9 +32,11 @@ import torch
 
 from brainalign.align.checkpoint import load_head
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulate_cached
+from brainalign.align.targets import load_target_transform
 from brainalign.align.config import DataConfig, SweepConfig
 from brainalign.data import Responses
 from brainalign.data.rdms import RDMs
+from brainalign.errors import ConfigError
 from brainalign.measure import (
     compare,
     compute_rdms,
@@ -60,8 +68,8 @@ class TrainedModel:
 
 @dataclass
 class HeldOut:
-    """A subject's held-out data: images (``data``, with the flattened targets) and ``trials``, the
-    recorded responses of every repetition in image order, z-scored with the training mean and std."""
+    """A subject's held-out data: images and targets (``data``) and ``trials``, the recorded responses
+    (every repetition, unstandardised, the target's channels for EEG) in image order."""
 
     subject: str
     data: AlignmentData
@@ -69,8 +77,9 @@ class HeldOut:
 
     @property
     def flat(self) -> np.ndarray:
-        """Repetition-averaged responses ``(n_stimuli, n_features)``."""
-        return self.trials.flatten()
+        """The target's pattern (EEG channels x window, or the fMRI target region), repetitions averaged,
+        unstandardised: ``(n_stimuli, n_features)``."""
+        return self.data.target.pattern(self.trials).flatten()
 
 
 def trained_models(sweep_dir: Path) -> list[TrainedModel]:
@@ -87,27 +96,21 @@ def trained_models(sweep_dir: Path) -> list[TrainedModel]:
 
 
 def held_out(data_config: DataConfig, subject: str) -> HeldOut:
-    """Load ``subject``'s held-out images and trials (z-scored on the training statistics)."""
+    """Load ``subject``'s held-out images and recorded trials (as recorded: no z-score, no PCA)."""
     data = load_alignment_data(data_config.model_copy(update={"subject": subject or None}))
-    train, test = _recorded(data_config, data.subject)
-    trials = test.match_stimuli(data.test_stimuli)
-    if data_config.zscore:
-        trials = trials.standardize(*train.feature_stats())
-    return HeldOut(data.subject, data, trials)
-
-
-def _recorded(data_config: DataConfig, subject: str) -> tuple[Responses, Responses]:
-    """(training, held-out) responses of ``subject`` as recorded (every repetition)."""
-    if data_config.source == "simulated":
-        dataset = simulate_cached(json.dumps(data_config.simulate, sort_keys=True))
-        return dataset.train[subject], dataset.test[subject]
-    return tuple(Responses.load(str(path).replace("{subject}", subject))
-                 for path in (data_config.train_responses, data_config.test_responses))
+    trials = data.test_responses
+    if trials is None:
+        raise ConfigError("the study's training data config names no test_responses/test_stimuli; evaluation "
+                          "needs held-out images and responses")
+    channels = data.target.axes.channels
+    return HeldOut(data.subject, data, trials.select_channels(channels) if channels else trials)
 
 
 def neural_targets(subject_data: HeldOut, evaluation: EvaluationConfig) -> dict[str, RDMs]:
-    """Held-out neural RDMs: ``whole`` (1 RDM of every feature), ``times`` (EEG: one per time point,
-    correlation distance over channels or pairwise decoding) and ``rois`` (fMRI: one per ROI)."""
+    """Held-out neural RDMs from the recorded responses (unstandardised): ``whole`` (1 RDM of the target's
+    pattern, repetitions averaged), ``times`` (EEG: one per time point of the epoch over the target's
+    channels, correlation distance of averaged patterns or pairwise decoding of trials) and ``rois``
+    (fMRI: one per region of ``evaluation.rois``, averaged voxel patterns)."""
     trials = subject_data.trials
     rdms = {"whole": compute_rdms(subject_data.flat, evaluation.rdm_metric, stimulus_ids=trials.stimulus_ids)}
     if evaluation.timecourses and trials.times is not None and trials.data.ndim == 4:
@@ -115,7 +118,12 @@ def neural_targets(subject_data: HeldOut, evaluation: EvaluationConfig) -> dict[
                                     **({"classifier": evaluation.decoding_classifier, "progress": False}
                                        if evaluation.timecourse_rdm == "decoding" else {}))
     if evaluation.rois and trials.rois:
-        rdms["rois"] = neural_rdms(trials, metric=evaluation.rdm_metric)
+        names = list(trials.rois) if evaluation.rois is True else evaluation.rois
+        missing = [name for name in names if name not in trials.rois]
+        if missing:
+            raise ConfigError(f"evaluation.rois: {missing} are not regions of subject {subject_data.subject}'s "
+                              f"held-out responses (they have {sorted(trials.rois)}); list regions of that file")
+        rdms["rois"] = neural_rdms(trials.select_rois(names), metric=evaluation.rdm_metric)
     return rdms
 
 
@@ -169,16 +177,17 @@ def predictions(model: TrainedModel, subject_data: HeldOut, evaluation: Evaluati
     stimuli = subject_data.data.test_stimuli
     indices = np.linspace(0, len(stimuli) - 1, count).round().astype(int)
     network, head = load(model.run_dir).model, load_head(model.run_dir)
+    target = load_target_transform(model.run_dir)  # the run's own fit: predictions back to recorded units
     bank = ImageBank(stimuli.subset([stimuli.ids[i] for i in indices]), evaluation.image_size)
     predicted = predict_responses(network, head, bank, list(head.layer_sizes), 64, torch.device("cpu"))
     pixels = stimuli.load(indices.tolist(), size=evaluation.image_size, normalize=False)
-    real = subject_data.trials.average_repetitions().data[indices, 0]
+    real = target.pattern(subject_data.trials).average_repetitions().data[indices, 0]
     return {
         "real": real,
-        "predicted": predicted.reshape(real.shape),
+        "predicted": target.inverse(predicted),
         "stimulus_ids": [stimuli.ids[i] for i in indices],
         "images": (pixels.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8),
-        "times": subject_data.trials.times,
+        "times": target.axes.times,
     }
 
 
@@ -252,7 +261,8 @@ def base_model(sweep: SweepConfig, sweep_dir: Path) -> torch.nn.Module:
     if shared.exists():
         return load(shared).model
     template = sweep.train
-    return build_base(template, load_alignment_data(template.data), torch.device("cpu")).eval()
+    data = load_alignment_data(template.data) if template.model.pretrain is not None else None
+    return build_base(template, data, torch.device("cpu")).eval()
 
 
 def frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:

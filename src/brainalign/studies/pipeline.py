@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from brainalign.align.sweep import check_sweep_data
 from brainalign.config import coerce_config
 from brainalign.models.loader import load
 from brainalign.progress import track
@@ -46,6 +47,7 @@ def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], 
     one and skips its finished training jobs."""
     config = coerce_config(StudyConfig, config, "study config")
     check_datasets(config)
+    check_sweep_data(config.alignment)  # ids, channels, window, regions, PCA size: before anything is written
     run_dir = prepare_run_dir(out_dir or config.out_dir, force=force, resume=resume)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
