@@ -4,8 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainalign.data import load_kamitani_fmri
-from brainalign.data.kamitani import VoxelPCA, imagenet_id, known_imagenet_ids
+from published_layouts import imagenet_labels, write_shen_file
+
+from brainalign.cli import run
+from brainalign.data import Responses, convert_kamitani, load_kamitani_fmri
+from brainalign.data.kamitani import imagenet_id, known_imagenet_ids
 from brainalign.errors import DataFormatError, MissingDatasetError, ValidationError
 
 bdpy = pytest.importorskip("bdpy")
@@ -85,18 +88,36 @@ def test_metadata_check_and_bad_input(tmp_path, shared_data) -> None:
         load_kamitani_fmri(tmp_path / "absent.h5")
 
 
-def test_pca_fitted_on_training_only_and_saved(tmp_path) -> None:
+def test_convert_shen_files_by_name_and_god_file_by_datatype(tmp_path) -> None:
+    labels = imagenet_labels(5)
+    voxels, trial_labels = write_shen_file(tmp_path / "sub-02_perceptionNaturalImageTest_original_VC.h5", labels, reps=3)
+    written = convert_kamitani(tmp_path / "sub-02_perceptionNaturalImageTest_original_VC.h5", tmp_path / "out")
+    assert [p.name for p in written] == ["test.npz"]
+    test = Responses.load(written[0])
+    assert test.subject == "sub-02" and test.data.shape == (5, 3, 28) and test.n_repetitions == 3
+    assert sorted(test.rois) == ["LOC", "V1", "V2", "V3", "V4", "VC"]  # ROI_hV4 is V4; FFA not kept
+    np.testing.assert_array_equal(test.rois["V4"], np.arange(16, 20))
+    assert test.stimulus_ids[0] == "n01518878_10042"
+    # the three trials of the first image, in file order, every voxel of VC and the ROIs
+    rows = np.flatnonzero(trial_labels == labels[0])
+    np.testing.assert_allclose(test.data[0], voxels[rows][:, :28], rtol=1e-6)
+
     write_god_file(tmp_path / "Subject1.h5")
-    train = load_kamitani_fmri(tmp_path / "Subject1.h5", split="train")
-    test = load_kamitani_fmri(tmp_path / "Subject1.h5", split="test")
-    pca = VoxelPCA.fit(train, n_components=20)
-    reduced_train, reduced_test = pca.transform(train), pca.transform(test)
-    assert reduced_train.feature_shape == (20,) and reduced_test.feature_shape == (20,)
-    np.testing.assert_allclose(reduced_train.flatten().mean(0), 0, atol=1e-5)  # centred on training data only
-    assert np.abs(reduced_test.flatten().mean(0)).max() > 1e-3
-    loaded = VoxelPCA.load(pca.save(tmp_path / "pca.npz"))
-    np.testing.assert_allclose(loaded.transform(test).data, reduced_test.data, rtol=1e-6)
-    with pytest.raises(ValidationError, match="n_components=1024 exceeds"):
-        VoxelPCA.fit(train)  # 40 training images cannot give 1024 components
-    with pytest.raises(ValidationError, match="voxels but the PCA"):
-        pca.transform(load_kamitani_fmri(tmp_path / "Subject1.h5", split="test", rois=["V1"]))
+    assert run(["convert-kamitani", str(tmp_path / "Subject1.h5"), "--out", str(tmp_path / "god")]) == 0
+    assert sorted(p.name for p in (tmp_path / "god").iterdir()) == ["test.npz", "train.npz"]
+    assert Responses.load(tmp_path / "god" / "test.npz").data.shape == (3, 5, 48)
+
+
+def test_convert_names_the_missing_roi_or_split_and_writes_nothing(tmp_path) -> None:
+    write_shen_file(tmp_path / "sub-01_perceptionNaturalImageTraining_original_VC.h5", imagenet_labels(4), reps=2,
+                    rois={"V1": (0, 6), "V2": (6, 12)})
+    with pytest.raises(ValidationError, match=r"ROI 'V3' is not in .*sub-01_perception.*available ROIs: \['V1', 'V2', 'VC'\]"):
+        convert_kamitani(tmp_path / "sub-01_perceptionNaturalImageTraining_original_VC.h5", tmp_path / "out")
+    assert run(["convert-kamitani", str(tmp_path / "sub-01_perceptionNaturalImageTraining_original_VC.h5"),
+                "--out", str(tmp_path / "out"), "--roi", "V1", "--roi", "V7"]) == 2
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "sub-01_perceptionNaturalImageTraining_original_VC.h5").rename(tmp_path / "sub-01.h5")
+    with pytest.raises(ValidationError, match="--split train"):
+        convert_kamitani(tmp_path / "sub-01.h5", tmp_path / "out", rois=["V1"])
+    assert [p.name for p in convert_kamitani(tmp_path / "sub-01.h5", tmp_path / "out", split="train", rois=["V1"])] == [
+        "train.npz"]

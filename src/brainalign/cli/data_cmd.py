@@ -1,7 +1,7 @@
 """CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported):
 ``brainalign fetch`` (public data/weights into a cache), ``brainalign simulate`` (the simulated observer
-to files), ``brainalign convert-things-eeg2`` (pickled THINGS-EEG2 files to safe .npz) and
-``brainalign rdms`` (what an RDM file holds)."""
+to files), ``brainalign convert-things-eeg2`` (pickled THINGS-EEG2 files to safe .npz),
+``brainalign convert-kamitani`` (bdpy fMRI files to .npz) and ``brainalign rdms`` (what an RDM file holds)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,6 +74,21 @@ def convert_things_eeg2_command(
 
     for path in convert_things_eeg2(root, out, subjects=subject, allow_pickle=trust, metadata=metadata):
         typer.echo(str(path))
+
+
+@app.command("convert-kamitani")
+def convert_kamitani_command(
+    path: Path = typer.Argument(..., help="Kamitani-lab bdpy HDF5 file (Shen 2019 sub-XX_perceptionNaturalImage{Training,Test}_original_VC.h5, GOD SubjectN.h5)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for <split>.npz (train.npz, test.npz)."),
+    split: Optional[str] = typer.Option(None, help="train | test | imagery (default: by DataType, else from the file name)."),
+    roi: Optional[list[str]] = typer.Option(None, "--roi", help="Region to keep; repeat the option (default: V1 V2 V3 V4 LOC VC)."),
+    subject: Optional[str] = typer.Option(None, help="Subject name stored in the files (default: the sub-XX of the file name)."),
+) -> None:
+    """Convert a bdpy fMRI file to Responses .npz: every repetition, whole visual cortex (VC) and each ROI."""
+    from brainalign.data.kamitani import ROIS, convert_kamitani
+
+    for written in convert_kamitani(path, out, split=split, rois=roi or ROIS, subject=subject):
+        typer.echo(str(written))
 
 
 @app.command("rdms")

@@ -24,7 +24,7 @@ _NAMES = {
     "convert_things_eeg2": ".things_eeg2",
     # kamitani.py
     "load_kamitani_fmri": ".kamitani",
-    "VoxelPCA": ".kamitani",
+    "convert_kamitani": ".kamitani",
     # downloads.py
     "fetch": ".downloads",
     "REGISTRY": ".downloads",

@@ -5,19 +5,23 @@ A BData file holds one 2-D ``dataset`` (rows = fMRI samples, columns = voxels an
 values) and ``metadata`` rows marking which columns belong to which key: ``VoxelData``,
 ``ROI_V1``, ``ROI_V2``, ``ROI_V3``, ``ROI_V4`` (``ROI_hV4`` in Shen 2019), ``ROI_LOC``, ``ROI_VC``
 (whole visual cortex), the stimulus ``Label`` (e.g. ``1443537.022563`` = ImageNet image
-``n01443537_22563``) and, in the GOD files, ``DataType`` (1 = training, 2 = test perception,
-3 = imagery). Shen 2019 ships training and test in separate files without ``DataType``.
+``n01443537_22563``; the column is ``stimulus_id`` in Shen 2019 and GOD files, ``Label`` in some
+others) and, in the GOD files, ``DataType`` (1 = training, 2 = test perception, 3 = imagery). Shen
+2019 ships training and test in separate files (``sub-01_perceptionNaturalImageTraining_original_VC.h5``,
+``..._perceptionNaturalImageTest_original_VC.h5``), 1200 training images x 5 repetitions and 50 test
+images x 24 repetitions.
 
 :func:`load_kamitani_fmri` returns one row per image (repetitions averaged by default) with the
-union of the chosen ROIs' voxels and ``rois`` pointing into it. :class:`VoxelPCA` reduces the
-whole-visual-cortex voxels to 1024 components fitted on the training split only; save it beside
-the data so the test split uses the same projection.
+union of the chosen ROIs' voxels and ``rois`` pointing into it. :func:`convert_kamitani` (CLI
+``brainalign convert-kamitani``) writes each split of a file as a Responses ``.npz`` with every
+repetition and the regions V1, V2, V3, V4, LOC and VC. The ReAlnet-fMRI target (PCA of VC to 1024
+dimensions, fitted on the training images) is built from it by :mod:`brainalign.align.targets`.
 """
 from __future__ import annotations
 
 import csv
 import os
-import zipfile
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,11 +29,10 @@ import numpy as np
 
 from brainalign.data.responses import Responses
 from brainalign.errors import DataFormatError, MissingDatasetError, ValidationError
-from brainalign.runs import atomic_write_with
 
 ROIS = ("V1", "V2", "V3", "V4", "LOC", "VC")
 ROI_KEYS = {"V4": ("ROI_V4", "ROI_hV4")}
-LABEL_KEYS = ("Label", "stimulus_id", "image_index")
+LABEL_KEYS = ("stimulus_id", "Label")
 DATATYPES = {"train": 1, "test": 2, "imagery": 3}
 ID_FILES = ("imageID_training.csv", "imageID_test.csv")
 
@@ -69,7 +72,45 @@ def load_kamitani_fmri(
     (``allow_nan``) unless ``average``. ``metadata_dir``: check every image id against the GOD id
     lists (e.g. ``shared/data/god_kamitani_stimulus_metadata``).
     """
-    bdata = _read_bdata(Path(path))
+    responses = _load_split(_read_bdata(Path(path)), Path(path), split, rois, subject, metadata_dir)
+    return responses.average_repetitions() if average else responses
+
+
+def convert_kamitani(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    split: str | None = None,
+    rois: Sequence[str] = ROIS,
+    subject: str | None = None,
+) -> list[Path]:
+    """Write the splits of one BData file as ``out_dir/<split>.npz`` Responses (every repetition, the
+    union of ``rois``' voxels with each region's indices); return the written paths.
+
+    ``split``: which split to write. A GOD file (with ``DataType``) gives ``train`` and ``test`` by
+    default; a file without ``DataType`` (Shen 2019) is one split, named by ``split`` or by its file name
+    (``...Training...`` -> ``train``, ``...Test...`` -> ``test``). ``subject`` defaults to the file name's
+    ``sub-XX`` prefix (else its stem). Every split is read and checked before the first file is written.
+    """
+    source = Path(path)
+    bdata = _read_bdata(source)
+    if split is not None and split not in DATATYPES:
+        raise ValidationError(f"split={split!r}; choose one of {sorted(DATATYPES)}")
+    if "DataType" in list(bdata.metadata.key):
+        present = set(np.unique(bdata.select("DataType").ravel()).tolist())
+        splits = [split] if split else [name for name in ("train", "test") if DATATYPES[name] in present]
+        rows: dict[str, str | None] = {name: name for name in splits}
+        if not rows:
+            raise DataFormatError(f"{path} has no training (DataType 1) or test (DataType 2) rows; pass --split imagery")
+    else:
+        rows = {split or _split_from_name(source): None}
+    name = subject or _subject_from_name(source)
+    loaded = {label: _load_split(bdata, source, selector, rois, name, None) for label, selector in rows.items()}
+    return [responses.save(Path(out_dir) / f"{label}.npz") for label, responses in loaded.items()]
+
+
+def _load_split(bdata: Any, path: Path, split: str | None, rois: Sequence[str], subject: str | None,
+                metadata_dir: str | os.PathLike[str] | None) -> Responses:
+    """Every repetition of ``split``'s rows of an open BData file (see :func:`load_kamitani_fmri`)."""
     keys = list(bdata.metadata.key)
     rows = np.ones(bdata.dataset.shape[0], dtype=bool)
     if split is not None and "DataType" in keys:
@@ -80,12 +121,15 @@ def load_kamitani_fmri(
             raise DataFormatError(f"{path} has no rows with DataType {DATATYPES[split]} ({split})")
     label_key = next((key for key in LABEL_KEYS if key in keys), None)
     if label_key is None:
-        raise DataFormatError(f"{path} has no stimulus label column (looked for {LABEL_KEYS}; keys: {keys})")
+        raise DataFormatError(
+            f"{path} has no stimulus label column (looked for {list(LABEL_KEYS)}; its keys: {keys}); is it a "
+            f"Kamitani-lab BData file of an image experiment?"
+        )
     labels = bdata.select(label_key).ravel()[rows]
-    columns = {roi: _roi_columns(bdata, keys, roi, Path(path)) for roi in rois}
+    columns = {roi: _roi_columns(bdata, keys, roi, path) for roi in rois}
     voxel_columns = np.unique(np.concatenate(list(columns.values())))
     voxels = bdata.dataset[np.ix_(rows, voxel_columns)]
-    ids, data = _group_repetitions(labels, voxels)
+    ids, data = _group_repetitions(labels, voxels, path, label_key)
     if metadata_dir is not None:
         known = known_imagenet_ids(metadata_dir)
         unknown = [i for i in ids if i not in known]
@@ -94,13 +138,28 @@ def load_kamitani_fmri(
                 f"{len(unknown)} label(s) of {path} are not in the GOD image lists of {metadata_dir} (first: {unknown[:5]}); "
                 f"is {label_key!r} the ImageNet label column?"
             )
-    responses = Responses(
+    return Responses(
         data, ids, "fmri", subject=subject or Path(path).stem,
         rois={roi: np.searchsorted(voxel_columns, cols) for roi, cols in columns.items()},
         allow_nan=bool(np.isnan(data).any()),
-        info={"source": str(path), "split": split, "label_key": label_key},
+        info={"source": str(path), "split": split, "label_key": label_key, "dataset": "Kamitani-lab BData"},
     )
-    return responses.average_repetitions() if average else responses
+
+
+def _split_from_name(path: Path) -> str:
+    name = path.name.lower()
+    for word, split in (("training", "train"), ("test", "test"), ("imagery", "imagery")):
+        if word in name:
+            return split
+    raise ValidationError(
+        f"{path} has no DataType column and its name does not say Training or Test; pass --split train or "
+        f"--split test (split=...)"
+    )
+
+
+def _subject_from_name(path: Path) -> str:
+    found = re.match(r"sub-\d+", path.name)
+    return found.group(0) if found else path.stem
 
 
 def _read_bdata(path: Path) -> Any:
@@ -125,13 +184,17 @@ def _roi_columns(bdata: Any, keys: list[str], roi: str, path: Path) -> np.ndarra
                 raise DataFormatError(f"{path}: ROI {key} marks no voxel")
             return columns
     available = [key[4:] for key in keys if key.startswith("ROI_")]
-    raise ValidationError(f"ROI {roi!r} is not in {path}; available ROIs: {available}")
+    raise ValidationError(
+        f"ROI {roi!r} is not in {path} (no metadata key {' or '.join(ROI_KEYS.get(roi, (f'ROI_{roi}',)))}); "
+        f"available ROIs: {available}; choose from these (CLI: --roi)"
+    )
 
 
-def _group_repetitions(labels: np.ndarray, voxels: np.ndarray) -> tuple[list[str], np.ndarray]:
+def _group_repetitions(labels: np.ndarray, voxels: np.ndarray, path: Path, label_key: str) -> tuple[list[str], np.ndarray]:
     """Rows -> ``(ids, (n_images, max_reps, n_voxels))``; missing repetitions are NaN."""
     if not np.all(np.isfinite(labels)):
-        raise DataFormatError("the stimulus label column holds NaN/inf; every fMRI sample needs an image label")
+        raise DataFormatError(f"{path}: the stimulus label column {label_key!r} holds NaN/inf; every fMRI sample "
+                              f"needs an image label")
     ids_per_row = np.array([imagenet_id(label) for label in labels])
     unique_ids, inverse, counts = np.unique(ids_per_row, return_inverse=True, return_counts=True)
     order = np.argsort(inverse, kind="stable")
@@ -139,65 +202,3 @@ def _group_repetitions(labels: np.ndarray, voxels: np.ndarray) -> tuple[list[str
     data = np.full((len(unique_ids), counts.max(), voxels.shape[1]), np.nan, dtype=np.float32)
     data[inverse[order], repetition] = voxels[order]
     return unique_ids.tolist(), data
-
-
-class VoxelPCA:
-    """PCA of voxel patterns fitted on training responses; applies the same projection to any split.
-
-    ``mean``: ``(n_voxels,)``; ``components``: ``(n_components, n_voxels)``; ``explained_variance_ratio``.
-    """
-
-    def __init__(self, mean: np.ndarray, components: np.ndarray, explained_variance_ratio: np.ndarray,
-                 info: dict[str, Any] | None = None) -> None:
-        self.mean = np.asarray(mean, dtype=np.float64)
-        self.components = np.asarray(components, dtype=np.float64)
-        self.explained_variance_ratio = np.asarray(explained_variance_ratio, dtype=np.float64)
-        self.info = dict(info or {})
-
-    @classmethod
-    def fit(cls, train: Responses, n_components: int = 1024, roi: str | None = "VC", seed: int = 0) -> "VoxelPCA":
-        """Fit on the repetition-averaged ``train`` responses (of ``roi`` when given)."""
-        from sklearn.decomposition import PCA
-
-        patterns = (train.select_roi(roi) if roi else train).flatten()
-        limit = min(patterns.shape)
-        if n_components > limit:
-            raise ValidationError(
-                f"n_components={n_components} exceeds min(n_images, n_voxels) = {limit} of the training data; "
-                f"choose n_components <= {limit}"
-            )
-        pca = PCA(n_components=n_components, random_state=seed).fit(patterns)
-        return cls(pca.mean_, pca.components_, pca.explained_variance_ratio_,
-                   info={"roi": roi, "fitted_on": train.info.get("source", train.subject), "n_images": len(train)})
-
-    def transform(self, responses: Responses) -> Responses:
-        """Project every repetition: ``(n, reps, n_voxels) -> (n, reps, n_components)``, one ROI ``PCA``."""
-        roi = self.info.get("roi")
-        source = responses.select_roi(roi) if roi and responses.rois and roi in responses.rois else responses
-        if source.feature_shape != self.mean.shape:
-            raise ValidationError(
-                f"responses have {source.feature_shape[0]} voxels but the PCA was fitted on {self.mean.shape[0]}; "
-                f"use the same subject, ROI and voxel selection as for fitting"
-            )
-        projected = (source.data - self.mean) @ self.components.T
-        return Responses(
-            projected.astype(np.float32), source.stimulus_ids, "fmri", subject=source.subject,
-            rois={"PCA": np.arange(len(self.components))}, allow_nan=source.allow_nan,
-            info={**source.info, "pca": self.info},
-        )
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``mean``, ``components`` and ``explained_variance_ratio`` to one ``.npz`` (atomic)."""
-        arrays = {"mean": self.mean, "components": self.components,
-                  "explained_variance_ratio": self.explained_variance_ratio,
-                  "roi": np.array(self.info.get("roi") or ""), "fitted_on": np.array(str(self.info.get("fitted_on", "")))}
-        return atomic_write_with(path, lambda temp: np.savez(temp, **arrays))
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "VoxelPCA":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                return cls(archive["mean"], archive["components"], archive["explained_variance_ratio"],
-                           info={"roi": str(archive["roi"]) or None, "fitted_on": str(archive["fitted_on"])})
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-            raise DataFormatError(f"{path} is not a VoxelPCA file ({error}); re-create it with VoxelPCA.save") from None
