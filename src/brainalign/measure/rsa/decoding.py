@@ -317,8 +317,8 @@ def _lda_pairs(i: Any, j: Any, g: dict[str, Any], shrinkage: float) -> Any:
 def _sum_first(values: Any) -> Any:
     """Sum over the first (short: the basis index) axis as slab additions (a reduction kernel over
     the outer axis is slower for k = 2 or 3)."""
-    total = values[0].clone()
-    for slab in values[1:]:
+    total = values[0] + values[1] if len(values) > 1 else values[0].clone()
+    for slab in values[2:]:
         total += slab
     return total
 
