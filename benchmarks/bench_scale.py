@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         sizes = dict(rdm=(1500, 20_000, 4096, 60, 300), decoding=(3, 40, 16, 17, 20, 1), compare=(20, 100, 60))
     else:
-        sizes = dict(rdm=(10_000, 200_000, 16_384, 200, 1000), decoding=(10, 200, 80, 17, 100, 5),
+        sizes = dict(rdm=(10_000, 200_000, 16_384, 200, 300), decoding=(10, 200, 80, 17, 100, 5),
                      compare=(100, 1000, 200))
     if args.rdm_size:
         sizes["rdm"] = (*args.rdm_size, *sizes["rdm"][2:])
