@@ -1,9 +1,14 @@
-"""Per-epoch checkpoints of alignment runs: writing them, the encoder head and the training state.
+"""Checkpoints of training runs: writing them, the encoder head, the training state and resuming.
 
-A run keeps ``checkpoints/epoch_NNN/{model.safetensors, head.safetensors, state.pt}`` (the layout and the
-model files: :mod:`brainalign.models.files`; loading a run's model: :func:`brainalign.models.load`);
-``state.pt`` holds the optimizer state and the random-number-generator states (plain tensors, read with
-``weights_only=True``).
+An alignment run keeps ``checkpoints/epoch_NNN/{model.safetensors, head.safetensors, state.pt}`` per
+epoch; a training from scratch (:mod:`brainalign.align.scratch`) keeps ``checkpoints/step_NNN/
+{model.safetensors, state.pt}`` per optimisation step of its schedule (``unit`` names the counter; the
+layout and the model files: :mod:`brainalign.models.files`; loading a run's model:
+:func:`brainalign.models.load`). ``state.pt`` holds the optimizer state and the random-number-generator
+states (plain tensors, read with ``weights_only=True``) and is written last, so its presence marks a
+complete checkpoint. :func:`restore_checkpoint` puts the newest one back into the training objects and
+:func:`truncate_metrics` drops metric records written after it, so a resumed run ends bit-identical to an
+uninterrupted one.
 """
 from __future__ import annotations
 
@@ -14,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 from safetensors.torch import load_file
 
 from brainalign.align.head import EncoderHead
-from brainalign.errors import DataFormatError
+from brainalign.config import load_config
+from brainalign.errors import ConfigError, DataFormatError
 from brainalign.models.base import LayeredModel
 from brainalign.models.files import (
     HEAD_FILE,
@@ -30,7 +37,7 @@ from brainalign.models.files import (
     save_model_file,
     save_tensors,
 )
-from brainalign.runs import atomic_write_with
+from brainalign.runs import atomic_write_text, atomic_write_with, read_jsonl
 
 
 def save_head(head: EncoderHead, path: str | os.PathLike[str]) -> Path:
@@ -51,26 +58,81 @@ def save_checkpoint(
     run_dir: str | os.PathLike[str],
     epoch: int,
     model: LayeredModel,
-    head: EncoderHead,
+    head: EncoderHead | None,
     model_name: str,
     state: dict[str, Any],
+    unit: str = "epoch",
 ) -> Path:
-    """Write epoch ``epoch``'s checkpoint; ``state`` (optimizer, RNG) last, so its presence marks completion."""
-    folder = checkpoint_dir(run_dir, epoch)
+    """Write checkpoint ``epoch`` (of ``unit``): the model, the head when there is one, then ``state``
+    (optimizer, RNG) last, so its presence marks completion."""
+    folder = checkpoint_dir(run_dir, epoch, unit)
     folder.mkdir(parents=True, exist_ok=True)
     save_model_file(model, folder / MODEL_FILE, model_name)
-    save_head(head, folder / HEAD_FILE)
+    if head is not None:
+        save_head(head, folder / HEAD_FILE)
     atomic_write_with(folder / STATE_FILE, lambda temp: torch.save(state, temp))
     return folder
 
 
-def load_state(run_dir: str | os.PathLike[str], epoch: int) -> dict[str, Any]:
-    """The optimizer/RNG state saved with epoch ``epoch`` (``torch.load(weights_only=True)``)."""
-    path = checkpoint_dir(run_dir, epoch) / STATE_FILE
+def load_state(run_dir: str | os.PathLike[str], epoch: int, unit: str = "epoch") -> dict[str, Any]:
+    """The optimizer/RNG state saved with checkpoint ``epoch`` (``torch.load(weights_only=True)``)."""
+    path = checkpoint_dir(run_dir, epoch, unit) / STATE_FILE
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise DataFormatError(f"could not read checkpoint state {path} ({error}); delete that epoch folder and resume") from error
+        raise DataFormatError(f"could not read checkpoint state {path} ({error}); delete that {unit} folder and resume") from error
+
+
+def rng_state() -> dict[str, Any]:
+    """The random-number-generator states to save in a checkpoint (torch CPU, and CUDA when present)."""
+    state: dict[str, Any] = {"torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_checkpoint(
+    run_dir: str | os.PathLike[str],
+    model: LayeredModel,
+    optimizer: torch.optim.Optimizer,
+    head: EncoderHead | None = None,
+    unit: str = "epoch",
+) -> int:
+    """Load the newest complete checkpoint into ``model`` (and ``head``), ``optimizer`` and the RNGs;
+    return its counter (0 when the run has none: the objects are left as they are)."""
+    saved = checkpoint_epochs(run_dir, unit)
+    if not saved:
+        return 0
+    folder = checkpoint_dir(run_dir, saved[-1], unit)
+    model.load_state_dict(load_file(str(folder / MODEL_FILE)))
+    if head is not None:
+        head.load_state_dict(load_file(str(folder / HEAD_FILE)))
+    state = load_state(run_dir, saved[-1], unit)
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    if torch.cuda.is_available() and "cuda_rng" in state:
+        torch.cuda.set_rng_state_all(list(state["cuda_rng"]))
+    return saved[-1]
+
+
+def truncate_metrics(path: str | os.PathLike[str], key: str, last: int) -> None:
+    """Keep only the JSON-lines records of ``path`` whose ``key`` is at most ``last`` (those a resumed
+    run will not write again); a missing file is left missing."""
+    if not Path(path).exists():
+        return
+    kept = [record for record in read_jsonl(path) if record[key] <= last]
+    atomic_write_text(path, "".join(json.dumps(record) + "\n" for record in kept))
+
+
+def check_resume_config(run_dir: str | os.PathLike[str], config: BaseModel) -> None:
+    """Raise :class:`ConfigError` unless ``run_dir/config.yaml`` holds ``config`` (ignoring ``progress``):
+    a run resumes only with the config it was started with."""
+    saved = load_config(type(config), Path(run_dir) / "config.yaml")
+    if saved.model_dump(exclude={"progress"}) != config.model_dump(exclude={"progress"}):
+        raise ConfigError(
+            f"{run_dir} was started with a different config ({Path(run_dir) / 'config.yaml'}); resume it with that "
+            f"config, or start afresh with --force"
+        )
 
 
 def prune_checkpoints(run_dir: str | os.PathLike[str], keep: int | None) -> None:

@@ -21,25 +21,24 @@ import scipy.stats
 import torch
 from safetensors.torch import load_file, save_file
 
-from brainalign.align.checkpoint import load_state, prune_checkpoints, save_checkpoint
+from brainalign.align.checkpoint import (
+    check_resume_config,
+    prune_checkpoints,
+    restore_checkpoint,
+    rng_state,
+    save_checkpoint,
+    truncate_metrics,
+)
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data
 from brainalign.align.head import EncoderHead
 from brainalign.align.targets import TARGET_FILE
 from brainalign.align.loss import alignment_loss
 from brainalign.align.optim import adam
 from brainalign.align.pretrain import build_base
-from brainalign.align.config import DEFAULT_EPOCHS, TrainConfig, load_train_config
+from brainalign.align.config import DEFAULT_EPOCHS, TrainConfig
 from brainalign.config import coerce_config, config_to_yaml
-from brainalign.errors import ConfigError
 from brainalign.models.base import LayeredModel
-from brainalign.models.files import (
-    HEAD_FILE,
-    MODEL_FILE,
-    checkpoint_dir,
-    checkpoint_epochs,
-    load_model_file,
-    save_model_file,
-)
+from brainalign.models.files import MODEL_FILE, load_model_file, save_model_file
 from brainalign.progress import track
 from brainalign.runs import (
     append_jsonl,
@@ -74,7 +73,7 @@ def train(
     run_dir = Path(config.out_dir)
     resuming = resume and (run_dir / "config.yaml").exists()
     if resuming:
-        _check_same_config(run_dir, config)
+        check_resume_config(run_dir, config)
     data = load_alignment_data(config.data)  # bad data fails here, before anything is written
     prepare_run_dir(run_dir, force=force, resume=resume)
     if not resuming:
@@ -89,7 +88,10 @@ def train(
     torch.manual_seed(config.seed + 1)  # the head starts from the same weights whatever came before
     head = EncoderHead.for_model(model, data.n_features, layers, config.data.image_size).to(device)
     optimizer = adam([*model.parameters(), *head.parameters()], lr=config.training.lr)
-    start = _restore(run_dir, model, head, optimizer) if resuming else 0
+    start = 0
+    if resuming:
+        start = restore_checkpoint(run_dir, model, optimizer, head)
+        truncate_metrics(run_dir / METRICS_JSONL, "epoch", start)
     epochs = config.training.epochs or DEFAULT_EPOCHS[data.modality]
     targets = _training_targets(data, config)
     test_images = None if data.test_stimuli is None else ImageBank(data.test_stimuli, config.data.image_size)
@@ -104,8 +106,8 @@ def train(
             record["test_spearman"] = generation_spearman(predicted, data.test_targets)
         record["seconds"] = round(time.perf_counter() - started, 3)
         append_jsonl(run_dir / METRICS_JSONL, record)
-        _write_csv(run_dir)
-        state = {"optimizer": optimizer.state_dict(), "epoch": epoch, **_rng_state()}
+        write_metrics_csv(run_dir)
+        state = {"optimizer": optimizer.state_dict(), "epoch": epoch, **rng_state()}
         save_checkpoint(run_dir, epoch, model, head, config.model.name, state)
         prune_checkpoints(run_dir, config.training.keep_checkpoints)
         if stop_after is not None and epoch >= stop_after and epoch < epochs:
@@ -222,53 +224,11 @@ def _pseudo_labels(
     return labels
 
 
-def _restore(run_dir: Path, model: LayeredModel, head: EncoderHead, optimizer: torch.optim.Optimizer) -> int:
-    """Load the newest checkpoint into the objects; drop metrics of later epochs; return its epoch (0: none)."""
-    epochs = checkpoint_epochs(run_dir)
-    last = epochs[-1] if epochs else 0
-    metrics_path = run_dir / METRICS_JSONL
-    if metrics_path.exists():
-        kept = [record for record in read_jsonl(metrics_path) if record["epoch"] <= last]
-        atomic_write_text(metrics_path, "".join(_json_line(record) for record in kept))
-    if not last:
-        return 0
-    folder = checkpoint_dir(run_dir, last)
-    model.load_state_dict(load_file(str(folder / MODEL_FILE)))
-    head.load_state_dict(load_file(str(folder / HEAD_FILE)))
-    state = load_state(run_dir, last)
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["torch_rng"])
-    if torch.cuda.is_available() and "cuda_rng" in state:
-        torch.cuda.set_rng_state_all(list(state["cuda_rng"]))
-    return last
-
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch_rng": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda_rng"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _check_same_config(run_dir: Path, config: TrainConfig) -> None:
-    saved = load_train_config(run_dir / "config.yaml")
-    if saved.model_dump(exclude={"progress"}) != config.model_dump(exclude={"progress"}):
-        raise ConfigError(
-            f"{run_dir} was started with a different config ({run_dir / 'config.yaml'}); resume it with that "
-            f"config, or start afresh with --force"
-        )
-
-
-def _write_csv(run_dir: Path) -> None:
+def write_metrics_csv(run_dir: Path) -> None:
+    """``metrics.csv``: the records of ``metrics.jsonl`` as a table (one row per record)."""
     import pandas as pd
 
     atomic_write_text(run_dir / METRICS_CSV, pd.DataFrame(read_jsonl(run_dir / METRICS_JSONL)).to_csv(index=False))
-
-
-def _json_line(record: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(record) + "\n"
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Model files: a safetensors state dict whose metadata names the architecture (``brainalign_model``,
 ``num_classes``), so :func:`load_model_file` rebuilds the model from the file alone; and where a training
 run keeps them: ``RUN/checkpoints/epoch_NNN/{model.safetensors, head.safetensors, state.pt}`` (the head
-and the optimizer state are :mod:`brainalign.align.checkpoint`'s)."""
+and the optimizer state are :mod:`brainalign.align.checkpoint`'s; a training from scratch keeps
+``step_NNN/{model.safetensors, state.pt}``)."""
 from __future__ import annotations
 
 import os
@@ -74,31 +75,35 @@ def is_run_folder(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / CHECKPOINTS).is_dir()
 
 
-def checkpoint_dir(run_dir: str | os.PathLike[str], epoch: int) -> Path:
-    """``run_dir/checkpoints/epoch_NNN``."""
-    return Path(run_dir) / CHECKPOINTS / f"epoch_{epoch:03d}"
+def checkpoint_dir(run_dir: str | os.PathLike[str], epoch: int, unit: str = "epoch") -> Path:
+    """``run_dir/checkpoints/<unit>_NNN`` (``unit``: ``"epoch"`` for alignment runs, ``"step"`` for a
+    training from scratch, :mod:`brainalign.align.scratch`)."""
+    return Path(run_dir) / CHECKPOINTS / f"{unit}_{epoch:03d}"
 
 
-def checkpoint_epochs(run_dir: str | os.PathLike[str]) -> list[int]:
-    """Epochs of ``run_dir`` with a complete checkpoint (model, head and state files), ascending."""
+def checkpoint_epochs(run_dir: str | os.PathLike[str], unit: str = "epoch") -> list[int]:
+    """Epochs (or steps, per ``unit``) of ``run_dir`` with a complete checkpoint, ascending: the model file
+    and the state file, which is written last (a head file is there too when the run has a head)."""
     root = Path(run_dir) / CHECKPOINTS
     if not root.is_dir():
         return []
+    prefix = f"{unit}_"
     epochs = []
-    for folder in root.glob("epoch_*"):
-        number = folder.name[len("epoch_"):]
-        if number.isdigit() and all((folder / name).exists() for name in (MODEL_FILE, HEAD_FILE, STATE_FILE)):
+    for folder in root.glob(f"{prefix}*"):
+        number = folder.name[len(prefix):]
+        if number.isdigit() and all((folder / name).exists() for name in (MODEL_FILE, STATE_FILE)):
             epochs.append(int(number))
     return sorted(epochs)
 
 
-def checkpoint_file(run_dir: str | os.PathLike[str], epoch: int | None, name: str = MODEL_FILE) -> Path:
-    """File ``name`` of the checkpoint of ``epoch`` (default: the last) of ``run_dir``; raises naming the
-    available epochs when there is none."""
-    epochs = checkpoint_epochs(run_dir)
+def checkpoint_file(run_dir: str | os.PathLike[str], epoch: int | None, name: str = MODEL_FILE,
+                    unit: str = "epoch") -> Path:
+    """File ``name`` of the checkpoint of ``epoch`` (or step, per ``unit``; default: the last) of
+    ``run_dir``; raises naming the available ones when there is none."""
+    epochs = checkpoint_epochs(run_dir, unit)
     if not epochs:
         raise WeightsError(f"{run_dir} holds no checkpoint; train it first (brainalign train CONFIG)")
     chosen = epochs[-1] if epoch is None else epoch
     if chosen not in epochs:
-        raise WeightsError(f"{run_dir} has no checkpoint for epoch {chosen}; available epochs: {epochs}")
-    return checkpoint_dir(run_dir, chosen) / name
+        raise WeightsError(f"{run_dir} has no checkpoint for {unit} {chosen}; available {unit}s: {epochs}")
+    return checkpoint_dir(run_dir, chosen, unit) / name
