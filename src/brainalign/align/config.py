@@ -121,13 +121,7 @@ class TrainingConfig(_Strict):
 
     def torch_device(self) -> "torch.device":
         """The device ``device`` names (:func:`brainalign.models.device.resolve_device`)."""
-        from brainalign.errors import ValidationError
-        from brainalign.models.device import resolve_device
-
-        try:
-            return resolve_device(self.device)
-        except ValidationError as error:
-            raise ConfigError(f"training.device: {error}") from None
+        return _training_device(self.device)
 
 
 class TrainConfig(_Strict):
@@ -160,3 +154,91 @@ def load_train_config(path: str | os.PathLike[str]) -> TrainConfig:
 def load_sweep_config(path: str | os.PathLike[str]) -> SweepConfig:
     """Read and validate a sweep config file."""
     return load_config(SweepConfig, path)
+
+
+class ScratchModelConfig(_Strict):
+    """The architecture trained from random initialisation (no weights are loaded)."""
+
+    name: str = Field("cornet_z", description="cornet_s | cornet_z | any torchvision classifier name")
+    num_classes: Optional[int] = Field(None, ge=2, description="classifier outputs (default: from the labels)")
+
+
+class ScratchDataConfig(_Strict):
+    """The classification task: the simulated observer's pretraining images, or labelled image files."""
+
+    source: Literal["simulated", "files"] = "simulated"
+    simulate: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of data.simulate")
+    validation_fraction: float = Field(
+        0.2, gt=0, lt=1, description="simulated: share of each category's pretraining images held out for accuracy"
+    )
+    train_images: Optional[str] = Field(None, description="files: class folder tree or path,label CSV to train on")
+    val_images: Optional[str] = Field(None, description="files: held-out labelled images (same classes) for accuracy")
+    class_index: Optional[str] = Field(None, description="files: class-index file mapping class names to labels")
+    image_size: int = Field(224, ge=32, description="image side in pixels")
+
+    @model_validator(mode="after")
+    def _files_named(self) -> "ScratchDataConfig":
+        if self.source == "files" and (self.train_images is None or self.val_images is None):
+            raise ValueError("source 'files' needs train_images and val_images (labelled image folders or CSVs)")
+        return self
+
+
+class ScratchOptimizerConfig(_Strict):
+    """Optimisation of a training from scratch; defaults: SGD with momentum and a cosine learning rate, as
+    usual for ImageNet ResNets (the learning rate is a function of the step, so resuming needs no state)."""
+
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = Field(0.1, gt=0, description="peak learning rate")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
+    weight_decay: float = Field(1e-4, ge=0)
+    lr_schedule: Literal["constant", "cosine"] = Field("cosine", description="cosine: decays to 0 at the last step")
+    batch_size: int = Field(256, ge=2)
+    eval_batch_size: int = Field(64, ge=1)
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+
+    def torch_device(self) -> "torch.device":
+        """The device ``device`` names (:func:`brainalign.models.device.resolve_device`)."""
+        return _training_device(self.device)
+
+
+class CheckpointScheduleConfig(_Strict):
+    """When a training from scratch saves a checkpoint: step 0 (the untrained network), ``count``
+    log-spaced points from ``first`` to ``epochs`` and any ``extra`` epochs, each rounded to the nearest
+    optimisation step (points that round to the same step are saved once)."""
+
+    epochs: float = Field(16.0, gt=0, description="training length in epochs")
+    count: int = Field(10, ge=1, description="log-spaced checkpoints from first to epochs")
+    first: float = Field(1.0, gt=0, description="first checkpoint after epoch 0, in epochs (< 1: sub-epoch checkpoints)")
+    extra: list[float] = Field(default_factory=list, description="further checkpoint epochs (fractions allowed)")
+
+    @model_validator(mode="after")
+    def _inside_training(self) -> "CheckpointScheduleConfig":
+        if self.first > self.epochs:
+            raise ValueError(f"first={self.first} is after the end of training (epochs={self.epochs})")
+        outside = [epoch for epoch in self.extra if not 0 < epoch <= self.epochs]
+        if outside:
+            raise ValueError(f"extra epochs {outside} lie outside (0, epochs={self.epochs}]")
+        return self
+
+
+class ScratchTrainConfig(_Strict):
+    """One training from random initialisation: one architecture, one classification task, one seed."""
+
+    out_dir: str = Field("runs/scratch", description="run directory")
+    seed: int = Field(0, description="initialisation seed (also orders the training images)")
+    model: ScratchModelConfig = Field(default_factory=ScratchModelConfig)
+    data: ScratchDataConfig = Field(default_factory=ScratchDataConfig)
+    training: ScratchOptimizerConfig = Field(default_factory=ScratchOptimizerConfig)
+    schedule: CheckpointScheduleConfig = Field(default_factory=CheckpointScheduleConfig)
+    progress: bool = True
+
+
+def _training_device(name: str) -> "torch.device":
+    """``training.device`` as a ``torch.device``; a bad name raises :class:`ConfigError` naming the key."""
+    from brainalign.errors import ValidationError
+    from brainalign.models.device import resolve_device
+
+    try:
+        return resolve_device(name)
+    except ValidationError as error:
+        raise ConfigError(f"training.device: {error}") from None

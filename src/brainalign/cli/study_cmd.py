@@ -27,10 +27,28 @@ def study(
     force: bool = typer.Option(False, "--force", help="Overwrite a finished run."),
     resume: bool = typer.Option(False, "--resume", help="Keep an unfinished run and skip its finished jobs."),
 ) -> None:
-    """Run a study (data check, alignment sweep, measurement, statistics, figures, report)."""
+    """Run a study (data check, alignment sweep, measurement, statistics, figures, report); a config with
+    ``study: scratch_trajectory`` runs the training-from-scratch trajectory study instead."""
+    from brainalign.studies.scratch_trajectory import is_scratch_study
+
+    if is_scratch_study(config):
+        _run_scratch_study(config, out, force, resume)
+        return
     from brainalign.studies.pipeline import run_study
 
     _print_result(run_study(config, out_dir=None if out is None else str(out), force=force, resume=resume))
+
+
+def _run_scratch_study(config: Path, out: Path | None, force: bool, resume: bool) -> None:
+    from brainalign.studies.scratch_trajectory import run_scratch_study, summary_lines
+
+    run_dir = run_scratch_study(config, out_dir=None if out is None else str(out), force=force, resume=resume)
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    typer.echo(summary["measure"] + "; per target the layer with the highest seed-mean peak:")
+    for line in summary_lines(summary):
+        typer.echo("  " + line)
+    typer.echo(f"results: {run_dir / 'results'}")
+    typer.echo(f"figure:  {run_dir / 'figures' / 'scratch_trajectory.png'}")
 
 
 @app.command()

@@ -43,6 +43,9 @@ _NAMES = {
     # rsa/trajectory.py
     "rsa_trajectory": ".rsa.trajectory",
     "peak_epochs": ".rsa.trajectory",
+    "trajectory_summary": ".rsa.trajectory",
+    "accuracy_correlations": ".rsa.trajectory",
+    "peak_summary": ".rsa.trajectory",
     # behaviour/robustness.py
     "attack_accuracy": ".behaviour.robustness",
     "compare_robustness": ".behaviour.robustness",

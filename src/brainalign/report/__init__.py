@@ -19,6 +19,7 @@ _NAMES = {
     "plot_robustness": ".figures",
     "plot_dimensions": ".figures",
     "plot_trajectory": ".figures",
+    "plot_scratch_trajectory": ".figures",
     "plot_predictions": ".figures",
     # quicklook.py (figures of in-memory results for the command line)
     "plot_rdms": ".quicklook",

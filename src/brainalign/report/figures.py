@@ -215,6 +215,47 @@ def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
     return _finish(fig, axes, out_stem, f"mean and SEM over {runs} run(s) (column seed)", legend_on_first=True)
 
 
+def plot_scratch_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Alignment across training from scratch, drawn like Scholte et al.'s figure: one panel per target
+    (EEG time window or fMRI ROI), x = training epoch on a log axis (symmetric-log, linear below the first
+    checkpoint after 0 so the untrained network at epoch 0 stays visible), a line per layer (mean over
+    seeds, band = +-1 SD over seeds) and held-out accuracy (mean over seeds, dashed) on a twin y axis."""
+    table = read_table(trajectory_csv, "scratch_trajectory")
+    targets = _ordered(table["target"])
+    layers = _ordered(table["layer"])
+    colours = {layer: plt.get_cmap("viridis")(index / max(1, len(layers) - 1)) for index, layer in enumerate(layers)}
+    epochs = np.sort(table["epoch"].unique())
+    first = float(epochs[epochs > 0].min()) if (epochs > 0).any() else 1.0
+    accuracy = table.drop_duplicates(["seed", "epoch"]).groupby("epoch")["accuracy"].agg(["mean", "std"]).fillna(0.0)
+    fig, axes = _panels(len(targets), width=4.0, height=3.2)
+    for ax, target in zip(axes, targets):
+        rows = table[table["target"] == target]
+        for layer in layers:
+            stats = rows[rows["layer"] == layer].groupby("epoch")["similarity"].agg(["mean", "std"]).fillna(0.0)
+            ax.plot(stats.index, stats["mean"], marker="o", ms=2.5, lw=1.4, color=colours[layer], label=layer)
+            ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                            color=colours[layer], alpha=0.15, lw=0)
+        ax.set_xscale("symlog", linthresh=first, linscale=0.5)
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlim(0, epochs.max() * 1.05)
+        ax.set_title(str(target), fontsize=9)
+        ax.set_xlabel("training epoch (log scale; 0 = untrained)", fontsize=7)
+        ax.set_ylabel("similarity (r)", fontsize=8)
+        twin = ax.twinx()
+        twin.plot(accuracy.index, accuracy["mean"], color="black", ls="--", lw=1.0, label="accuracy")
+        twin.fill_between(accuracy.index, accuracy["mean"] - accuracy["std"], accuracy["mean"] + accuracy["std"],
+                          color="black", alpha=0.08, lw=0)
+        twin.set_ylim(0, 1)
+        twin.set_ylabel("held-out accuracy", fontsize=8)
+        twin.tick_params(labelsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    axes[-1].legend([*handles, plt.Line2D([], [], color="black", ls="--")], [*labels, "accuracy (right axis)"],
+                    fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.18, 1.0))
+    note = f"mean +- SD over {table['seed'].nunique()} initialisation seed(s)"
+    fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
+    return _save(fig, out_stem)
+
+
 def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples: int = 4) -> list[Path]:
     """Predicted vs recorded responses for example stimuli: one row per example with its image (when
     stored), the recorded and predicted response (heatmaps for channels x times, lines otherwise; each

@@ -35,6 +35,15 @@ Formats (column names are exact; extra columns are allowed and ignored):
 ``trajectory.csv`` - alignment across training epochs. ``seed``, ``epoch`` (int, 0 = before training),
     ``target`` (ROI, time window or measure), ``similarity``; optional ``accuracy`` (fraction, the
     same for every target of one seed and epoch).
+``scratch_trajectory.csv`` - alignment across training from scratch (:mod:`brainalign.studies.scratch_trajectory`).
+    ``seed`` (initialisation seed), ``epoch`` (float; 0 = the untrained network, fractions = sub-epoch
+    checkpoints), ``layer``, ``target`` (e.g. ``EEG 170 ms``, ``fMRI hV4``), ``similarity`` (correlation of
+    the layer RDM with the target RDM), ``accuracy`` (held-out top-1, the same for every layer and target of
+    one seed and epoch); optional ``modality``.
+``scratch_peaks.csv`` - per ``layer`` and ``target``: ``peak_epoch`` and ``peak`` of the seed-mean curve,
+    ``untrained``, ``final``, ``drop_after_peak``, per-seed peak epochs (``seed_peak_epoch_mean`` ...),
+    correlation over checkpoints with accuracy (``accuracy_r_mean``, ``accuracy_r_sd``,
+    ``accuracy_r_of_means``), ``accuracy_peak_epoch``, ``n_seeds`` (:func:`brainalign.measure.peak_summary`).
 ``predictions.npz`` - predicted and recorded responses for example stimuli.
     ``real``, ``predicted``: float arrays ``(n_examples, *feature_shape)`` (EEG: channels x times);
     ``stimulus_ids``: str ``(n_examples,)``; optional ``images``: uint8 ``(n_examples, h, w, 3)``,
@@ -82,6 +91,10 @@ TABLES: dict[str, TableFormat] = {
     "robustness": TableFormat("robustness.csv", ("model", "epsilon", "accuracy")),
     "dimensions": TableFormat("dimensions.csv", ("model", "dimension", "squared_partial")),
     "trajectory": TableFormat("trajectory.csv", ("seed", "epoch", "target", "similarity")),
+    "scratch_trajectory": TableFormat(
+        "scratch_trajectory.csv", ("seed", "epoch", "layer", "target", "similarity", "accuracy")
+    ),
+    "scratch_peaks": TableFormat("scratch_peaks.csv", ("layer", "target", "peak_epoch", "peak", "accuracy_r_mean")),
 }
 PREDICTIONS_FILE = "predictions.npz"
 _STRING_COLUMNS = ("model", "layer", "subject", "target", "model_a", "model_b", "dimension", "test", "dataset",

@@ -144,6 +144,12 @@ def check_datasets(config: StudyConfig) -> None:
     missing = [dataset for dataset in config.datasets if not Path(dataset.path).exists()]
     missing += [item for cross in config.cross_evaluation for item in cross.requirements()
                 if not Path(item.path).exists() and not any(_inside(item.path, other.path) for other in missing)]
+    raise_missing_datasets(config.name, missing)
+
+
+def raise_missing_datasets(study: str, missing: list[DatasetRequirement]) -> None:
+    """Raise one MissingDatasetError for study ``study`` listing each of ``missing`` with where to get it
+    and the download command; nothing when ``missing`` is empty."""
     if not missing:
         return
     lines = [
@@ -152,7 +158,7 @@ def check_datasets(config: StudyConfig) -> None:
         for dataset in missing
     ]
     raise MissingDatasetError(
-        f"study {config.name!r} needs {len(missing)} dataset(s) that are not on disk:\n" + "\n".join(lines)
+        f"study {study!r} needs {len(missing)} dataset(s) that are not on disk:\n" + "\n".join(lines)
         + "\nDownload them, or edit the paths under `datasets:` (and the data paths) in the config."
     )
 
