@@ -25,14 +25,15 @@ from brainalign.errors import ConfigError, RunExistsError
 from brainalign.runs import is_finished, read_jsonl
 
 TINY_SIMULATION = {"seed": 0, "n_train_categories": 4, "n_test_categories": 2, "train_per_category": 2,
-                   "test_per_category": 5, "pretrain_per_category": 12, "n_subjects": 2, "image_size": 32}
+                   "test_per_category": 5, "pretrain_per_category": 9, "val_per_category": 3, "n_subjects": 2,
+                   "image_size": 32}
 
 
 def tiny_scratch_config(out_dir, seed: int = 0, **schedule) -> dict:
-    """4 categories x 9 training images (3 held out each), batch 8 -> 4 steps per epoch, CORnet-Z at 32 px."""
+    """4 categories x 9 training images (+ 3 held-out ones), batch 8 -> 4 steps per epoch, CORnet-Z at 32 px."""
     return {
         "out_dir": str(out_dir), "seed": seed, "model": {"name": "cornet_z"},
-        "data": {"simulate": TINY_SIMULATION, "validation_fraction": 0.25, "image_size": 32},
+        "data": {"simulate": TINY_SIMULATION, "image_size": 32},
         "training": {"optimizer": "sgd", "lr": 0.05, "batch_size": 8},
         "schedule": {"epochs": 2, "count": 3, "first": 0.25, **schedule}, "progress": False,
     }
@@ -71,12 +72,15 @@ def test_cosine_learning_rate() -> None:
     assert learning_rate(ScratchOptimizerConfig(lr=0.2, lr_schedule="constant"), 9, 10) == 0.2
 
 
-def test_simulated_task_holds_out_images_of_every_category() -> None:
+def test_simulated_task_trains_on_pretraining_images_and_holds_out_the_val_set() -> None:
     config = parse_config(ScratchTrainConfig, tiny_scratch_config("unused"))
     data = load_classification_data(config.data)
     assert len(data.train.stimuli) == 36 and len(data.val.stimuli) == 12 and data.num_classes == 4
     assert not set(data.train.stimuli.ids) & set(data.val.stimuli.ids)
-    assert np.bincount(data.val.labels).tolist() == [3, 3, 3, 3]
+    assert np.bincount(data.val.labels).tolist() == [3, 3, 3, 3] and np.bincount(data.train.labels).tolist() == [9] * 4
+    no_val = parse_config(ScratchTrainConfig, {"data": {"simulate": {**TINY_SIMULATION, "val_per_category": 0}}})
+    with pytest.raises(ConfigError, match="val_per_category is 0"):
+        load_classification_data(no_val.data)
 
 
 @pytest.fixture(scope="module")

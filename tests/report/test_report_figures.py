@@ -64,3 +64,16 @@ def test_model_colours_are_stable_and_distinct() -> None:
     colours = model_colours(["aligned", "x", "base", "y"])
     assert colours["base"] == model_colours(["base"])["base"]
     assert len(set(colours.values())) == 4
+
+
+def test_scratch_trajectory_figure_has_a_panel_per_target_and_an_accuracy_axis(tmp_path: Path) -> None:
+    rows = [(seed, epoch, layer, target, 0.1 * np.log1p(epoch) + 0.01 * seed, min(0.9, 0.25 + 0.1 * epoch))
+            for seed in (0, 1) for epoch in (0.0, 0.25, 1.0, 4.0, 16.0) for layer in ("V1", "IT")
+            for target in ("EEG 80 ms", "fMRI V1v", "fMRI PPA")]
+    table = pd.DataFrame(rows, columns=["seed", "epoch", "layer", "target", "similarity", "accuracy"])
+    write_table(table, table_path(tmp_path, "scratch_trajectory"), "scratch_trajectory")
+    paths = figures.plot_scratch_trajectory(table_path(tmp_path, "scratch_trajectory"), tmp_path / "scratch")
+    _check_outputs(paths)
+    svg = paths[1].read_text()
+    assert all(target in svg for target in ("EEG 80 ms", "fMRI V1v", "fMRI PPA"))
+    assert "held-out accuracy" in svg and "over 2 initialisation seed(s)" in svg

@@ -38,11 +38,12 @@ def tiny_study(out_dir: Path, **changes) -> dict:
     """CORnet-Z at 32 px on 4 simulated categories (36 training, 12 held-out images; batch 8 -> 4 steps per
     epoch), 2 seeds, checkpoints at steps 0, 1, 3, 8; EEG and fMRI targets on 10 held-out images."""
     simulation = {"seed": 0, "n_train_categories": 4, "n_test_categories": 2, "train_per_category": 2,
-                  "test_per_category": 5, "pretrain_per_category": 12, "n_subjects": 2, "image_size": 32}
+                  "test_per_category": 5, "pretrain_per_category": 9, "val_per_category": 3, "n_subjects": 2,
+                  "image_size": 32}
     return {
         "study": "scratch_trajectory", "name": "tiny", "out_dir": str(out_dir), "seeds": [0, 1],
         "train": {"model": {"name": "cornet_z"},
-                  "data": {"simulate": simulation, "validation_fraction": 0.25, "image_size": 32},
+                  "data": {"simulate": simulation, "image_size": 32},
                   "training": {"optimizer": "sgd", "lr": 0.05, "batch_size": 8},
                   "schedule": {"epochs": 2, "count": 3, "first": 0.25}, "progress": False},
         "targets": [{"name": "eeg", "modality": "eeg", "source": "simulated", "times_ms": [70, 150]},

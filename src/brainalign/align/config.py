@@ -164,13 +164,11 @@ class ScratchModelConfig(_Strict):
 
 
 class ScratchDataConfig(_Strict):
-    """The classification task: the simulated observer's pretraining images, or labelled image files."""
+    """The classification task: the simulated observer's pretraining images (held-out accuracy on its
+    ``val_stimuli``), or labelled image files."""
 
     source: Literal["simulated", "files"] = "simulated"
     simulate: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of data.simulate")
-    validation_fraction: float = Field(
-        0.2, gt=0, lt=1, description="simulated: share of each category's pretraining images held out for accuracy"
-    )
     train_images: Optional[str] = Field(None, description="files: class folder tree or path,label CSV to train on")
     val_images: Optional[str] = Field(None, description="files: held-out labelled images (same classes) for accuracy")
     class_index: Optional[str] = Field(None, description="files: class-index file mapping class names to labels")

@@ -62,16 +62,15 @@ class ClassificationData:
 
 
 def load_classification_data(config: ScratchDataConfig) -> ClassificationData:
-    """The task of ``config``: the simulated observer's pretraining images (each category split into
-    training and held-out images by ``validation_fraction``), or labelled image files."""
+    """The task of ``config``: the simulated observer's pretraining images (training) and its held-out
+    labelled images of the same categories (``val_stimuli``, accuracy), or labelled image files."""
     if config.source == "simulated":
         dataset = simulate_cached(json.dumps(config.simulate, sort_keys=True))
-        labels = np.asarray(dataset.pretrain_labels, dtype=np.int64)
-        held_out = _held_out_mask(labels, config.validation_fraction)
-        stimuli = dataset.pretrain_stimuli
+        if len(dataset.val_stimuli) == 0:
+            raise ConfigError("data.simulate: val_per_category is 0; held-out accuracy needs held-out images (e.g. 10)")
         return ClassificationData(
-            train=LabelledImages(stimuli.subset([i for i, held in zip(stimuli.ids, held_out) if not held]), labels[~held_out]),
-            val=LabelledImages(stimuli.subset([i for i, held in zip(stimuli.ids, held_out) if held]), labels[held_out]),
+            train=LabelledImages(dataset.pretrain_stimuli, np.asarray(dataset.pretrain_labels, dtype=np.int64)),
+            val=dataset.val_set(),
             num_classes=len(dataset.train_categories),
             class_names=list(dataset.train_categories),
         )
@@ -222,15 +221,3 @@ def _optimizer(settings: ScratchOptimizerConfig, model: LayeredModel) -> torch.o
     if settings.optimizer == "adam":
         return adam(parameters, lr=settings.lr, weight_decay=settings.weight_decay)
     return torch.optim.SGD(parameters, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
-
-
-def _held_out_mask(labels: np.ndarray, fraction: float) -> np.ndarray:
-    """``(n,)`` bool: the last ``round(fraction * n_c)`` images of each class (at least 1, at most n_c - 1)."""
-    held_out = np.zeros(len(labels), dtype=bool)
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        if len(members) < 2:
-            raise ConfigError(f"class {label} has {len(members)} image(s); holding images out needs at least 2 per class")
-        count = min(len(members) - 1, max(1, round(fraction * len(members))))
-        held_out[members[-count:]] = True
-    return held_out

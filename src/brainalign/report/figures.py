@@ -227,7 +227,12 @@ def plot_scratch_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> lis
     epochs = np.sort(table["epoch"].unique())
     first = float(epochs[epochs > 0].min()) if (epochs > 0).any() else 1.0
     accuracy = table.drop_duplicates(["seed", "epoch"]).groupby("epoch")["accuracy"].agg(["mean", "std"]).fillna(0.0)
-    fig, axes = _panels(len(targets), width=4.0, height=3.2)
+    columns = min(3, len(targets))
+    fig, grid = plt.subplots(-(-len(targets) // columns), columns, figsize=(4.4 * columns, 3.3 * -(-len(targets) // columns)),
+                             squeeze=False)
+    axes = list(grid.ravel())
+    for spare in axes[len(targets):]:
+        spare.set_axis_off()
     for ax, target in zip(axes, targets):
         rows = table[table["target"] == target]
         for layer in layers:
@@ -249,11 +254,12 @@ def plot_scratch_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> lis
         twin.set_ylabel("held-out accuracy", fontsize=8)
         twin.tick_params(labelsize=7)
     handles, labels = axes[0].get_legend_handles_labels()
-    axes[-1].legend([*handles, plt.Line2D([], [], color="black", ls="--")], [*labels, "accuracy (right axis)"],
-                    fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.18, 1.0))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend([*handles, plt.Line2D([], [], color="black", ls="--")], [*labels, "held-out accuracy (right axis)"],
+               fontsize=7, frameon=False, loc="lower center", ncol=len(labels) + 1, bbox_to_anchor=(0.5, 0.0))
     note = f"mean +- SD over {table['seed'].nunique()} initialisation seed(s)"
     fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
-    return _save(fig, out_stem)
+    return _save(fig, out_stem, tight=False)
 
 
 def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples: int = 4) -> list[Path]:
