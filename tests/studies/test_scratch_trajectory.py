@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from brainalign.align.checkpoint import checkpoint_dir, checkpoint_epochs
+from brainalign.models.files import checkpoint_dir, checkpoint_epochs
 from brainalign.align.config import ScratchTrainConfig
 from brainalign.align.scratch import STEP, checkpoint_steps, initial_model
 from brainalign.cli import run

@@ -28,14 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainalign.align.checkpoint import (
-    check_resume_config,
-    checkpoint_epochs,
-    restore_checkpoint,
-    rng_state,
-    save_checkpoint,
-    truncate_metrics,
-)
+from brainalign.align.checkpoint import check_resume_config, restore_checkpoint, rng_state, save_checkpoint, truncate_metrics
 from brainalign.align.config import CheckpointScheduleConfig, ScratchDataConfig, ScratchOptimizerConfig, ScratchTrainConfig
 from brainalign.align.data import ImageBank, simulate_cached
 from brainalign.align.optim import adam
@@ -44,6 +37,7 @@ from brainalign.config import coerce_config, config_to_yaml
 from brainalign.data.labelled import LabelledImages, load_labelled_images
 from brainalign.errors import ConfigError, MissingDatasetError
 from brainalign.models.base import LayeredModel
+from brainalign.models.files import checkpoint_epochs
 from brainalign.progress import track
 from brainalign.runs import append_jsonl, atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir, read_jsonl
 

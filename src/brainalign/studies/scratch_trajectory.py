@@ -182,7 +182,7 @@ def measure_checkpoints(config: ScratchStudyConfig, runs: Mapping[int, Path], ta
                         progress: bool = True) -> pd.DataFrame:
     """The long table: one row per seed x checkpoint x layer x target with ``similarity`` and the
     checkpoint's held-out ``accuracy`` (columns of ``scratch_trajectory.csv``)."""
-    from brainalign.align.checkpoint import checkpoint_dir, checkpoint_epochs
+    from brainalign.models.files import checkpoint_dir, checkpoint_epochs
     from brainalign.align.scratch import STEP
     from brainalign.measure.rsa.trajectory import rsa_trajectory
     from brainalign.runs import read_jsonl
