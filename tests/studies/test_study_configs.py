@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from brainalign.cli import run
+from brainalign.data.channels import THINGS_EEG2_CHANNELS
 from brainalign.errors import ConfigError, MissingDatasetError
 from brainalign.studies import DEMO_CONFIG, check_datasets, load_study_config
 from brainalign.studies.config import parse_study_config
@@ -35,10 +36,16 @@ def test_real_studies_follow_the_papers() -> None:
     assert eeg.alignment.train.training.epochs == 30 and eeg.alignment.train.model.name == "cornet_s"
     fmri = load_study_config(CONFIGS / "realnet_fmri.yaml")
     assert len(fmri.alignment.subjects) == 3 and fmri.alignment.train.training.epochs == 5
-    assert all(10 <= beta <= 50 for beta in fmri.alignment.betas)
+    assert {30.0, 40.0} <= set(fmri.alignment.betas) and all(10 <= beta <= 50 for beta in fmri.alignment.betas)
     assert len(load_study_config(CONFIGS / "finetune_trajectory.yaml").alignment.seeds) > 1
     assert [(cross.modality, len(cross.subjects)) for cross in eeg.cross_evaluation] == [("fmri", 3)]
     assert [(cross.modality, len(cross.subjects)) for cross in fmri.cross_evaluation] == [("eeg", 10)]
+    # the papers' targets: ReAlnet 17 O/P channels x [0, 200) ms; ReAlnet-fMRI VC -> PCA 1024; RSA on raw ROIs
+    for config in (eeg, load_study_config(CONFIGS / "finetune_trajectory.yaml")):
+        target = config.alignment.train.data.target
+        assert target.channels == list(THINGS_EEG2_CHANNELS) and target.window == (0.0, 0.2) and target.roi is None
+    assert (fmri.alignment.train.data.target.roi, fmri.alignment.train.data.target.pca_components) == ("VC", 1024)
+    assert fmri.evaluation.rois == ["V1", "V2", "V3", "V4", "LOC"] == eeg.cross_evaluation[0].rois
 
 
 @pytest.mark.parametrize("name", REAL_STUDIES)

@@ -24,7 +24,7 @@ from pydantic import Field, model_validator
 from brainalign.align.config import SweepConfig
 from brainalign.config import Strict as _Strict
 from brainalign.config import load_config, parse_config
-from brainalign.errors import MissingDatasetError
+from brainalign.errors import DataFormatError, MissingDatasetError
 
 
 class DatasetRequirement(_Strict):
@@ -91,6 +91,7 @@ class CrossDataset(_Strict):
     responses: str = Field(..., description="Responses .npz (Responses.save); may hold {subject}")
     subjects: list[str] = Field(default_factory=list, description="fills {subject} in responses")
     stimuli: str = Field(..., description="the images: a folder, or a CSV with columns id, path")
+    rois: Optional[list[str]] = Field(None, description="fMRI: the regions scored (default: every region of the files)")
     image_size: Optional[int] = Field(None, ge=32, description="image side in pixels (default: evaluation.image_size)")
     source: str = Field("see the study config", description="where the data come from")
     fetch: str = Field("see the study config", description="the command or steps that get the data")
@@ -161,6 +162,27 @@ def raise_missing_datasets(study: str, missing: list[DatasetRequirement]) -> Non
         f"study {study!r} needs {len(missing)} dataset(s) that are not on disk:\n" + "\n".join(lines)
         + "\nDownload them, or edit the paths under `datasets:` (and the data paths) in the config."
     )
+
+
+def check_regions(config: StudyConfig) -> None:
+    """Raise one DataFormatError when a held-out or cross-evaluation responses file lacks a region that
+    ``evaluation.rois`` or a ``cross_evaluation`` entry's ``rois`` lists (files read without their data)."""
+    from brainalign.data.responses import read_layout
+
+    data = config.alignment.train.data
+    checks: list[tuple[str, list[str], str]] = []
+    if isinstance(config.evaluation.rois, list) and data.source == "files" and data.test_responses:
+        subjects = config.alignment.subjects or [data.subject or ""]
+        checks += [("evaluation.rois", config.evaluation.rois, data.test_responses.replace("{subject}", subject))
+                   for subject in subjects]
+    checks += [(f"cross_evaluation {cross.name!r} rois", cross.rois, path)
+               for cross in config.cross_evaluation if cross.rois for _, path in cross.response_paths()]
+    for key, rois, path in checks:
+        regions = read_layout(path).rois or {}
+        missing = [roi for roi in rois if roi not in regions]
+        if missing:
+            raise DataFormatError(f"{key}: {path} has no region(s) {missing} (it has {sorted(regions)}); list regions "
+                                  f"of the file, or convert it again with these regions (brainalign convert-kamitani --roi)")
 
 
 def _inside(path: str, folder: str) -> bool:

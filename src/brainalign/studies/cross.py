@@ -4,7 +4,8 @@ For each ``cross_evaluation`` entry of a study config (:class:`brainalign.studie
 and each of its subjects, the responses are matched to the entry's images and turned into neural RDMs
 (:func:`brainalign.measure.rsa.neural_rdms`, ``evaluation.rdm_metric``; repetitions averaged, no z-scoring):
 
-- fMRI: one RDM per ROI; the score of a model is its best layer per ROI
+- fMRI: one RDM per ROI (the entry's ``rois``, default every region of the file); the score of a
+  model is its best layer per ROI
   (:func:`brainalign.measure.roi_similarity`): ``target`` = ROI, ``layer`` = the best layer;
 - EEG: one RDM per time point (``evaluation.timecourse_rdm``); the score is the **peak** (maximum over
   time points) of each layer's RSA time course (:func:`brainalign.measure.eeg_timecourses`):
@@ -47,10 +48,15 @@ def cross_targets(cross: CrossDataset, evaluation: EvaluationConfig) -> tuple[St
     decoding = ({"classifier": evaluation.decoding_classifier, "progress": False}
                 if cross.modality == "eeg" and evaluation.timecourse_rdm == "decoding" else {})
     targets = {subject or responses.subject or cross.name:
-               neural_rdms(responses.subset(stimuli.ids), evaluation.timecourse_rdm, evaluation.rdm_metric,
-                           **decoding)
+               neural_rdms(_regions(responses.subset(stimuli.ids), cross.rois), evaluation.timecourse_rdm,
+                           evaluation.rdm_metric, **decoding)
                for subject, responses in recorded.items()}
     return stimuli, targets
+
+
+def _regions(responses: Responses, rois: list[str] | None) -> Responses:
+    """The entry's regions (fMRI; checked against the files by ``check_regions``), or every region."""
+    return responses.select_rois(rois) if rois else responses
 
 
 def cross_rows(cross: CrossDataset, label: str, subject: str, layer_rdms: RDMs, targets: dict[str, RDMs],

@@ -118,11 +118,7 @@ def neural_targets(subject_data: HeldOut, evaluation: EvaluationConfig) -> dict[
                                     **({"classifier": evaluation.decoding_classifier, "progress": False}
                                        if evaluation.timecourse_rdm == "decoding" else {}))
     if evaluation.rois and trials.rois:
-        names = list(trials.rois) if evaluation.rois is True else evaluation.rois
-        missing = [name for name in names if name not in trials.rois]
-        if missing:
-            raise ConfigError(f"evaluation.rois: {missing} are not regions of subject {subject_data.subject}'s "
-                              f"held-out responses (they have {sorted(trials.rois)}); list regions of that file")
+        names = list(trials.rois) if evaluation.rois is True else evaluation.rois  # checked by check_regions
         rdms["rois"] = neural_rdms(trials.select_rois(names), metric=evaluation.rdm_metric)
     return rdms
 

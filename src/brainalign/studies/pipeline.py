@@ -33,7 +33,7 @@ from brainalign.report import build_report, table_path, write_predictions, write
 from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
 from brainalign.studies import evaluate as ev
 from brainalign.studies import statistics as st
-from brainalign.studies.config import StudyConfig, check_datasets
+from brainalign.studies.config import StudyConfig, check_datasets, check_regions
 from brainalign.studies.cross import COLUMNS as CROSS_COLUMNS
 from brainalign.studies.cross import measure_cross
 
@@ -48,6 +48,7 @@ def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], 
     config = coerce_config(StudyConfig, config, "study config")
     check_datasets(config)
     check_sweep_data(config.alignment)  # ids, channels, window, regions, PCA size: before anything is written
+    check_regions(config)
     run_dir = prepare_run_dir(out_dir or config.out_dir, force=force, resume=resume)
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(run_dir / "environment.json", environment_info(config.seed))

@@ -1,0 +1,236 @@
+"""End to end on miniature files in the exact published layouts, through the shipped study configs.
+
+The THINGS-EEG2 tree (pickled ``preprocessed_eeg_*.npy`` dicts, ``image_set``) and the Shen 2019 bdpy
+files are written by the tests (``published_layouts.py``), converted with ``brainalign convert-things-eeg2``
+and ``brainalign convert-kamitani``, and the configs in ``configs/`` are run with only their paths and
+sizes overridden (tiny model, 32 px, 1 epoch). Asserted: the papers' targets (340 = 17 O/P channels x
+0, 10, ..., 190 ms; PCA of VC fitted on training images only), raw evaluation patterns, and one clear
+error that writes nothing for each bad layout.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from published_layouts import (
+    THINGS_TIMES,
+    imagenet_labels,
+    write_imagenet_images,
+    write_shen_file,
+    write_things_eeg2,
+)
+
+from brainalign.align.config import DataConfig
+from brainalign.align.data import load_alignment_data
+from brainalign.align.targets import load_target_transform
+from brainalign.cli import run
+from brainalign.data import Stimuli
+from brainalign.data.channels import THINGS_EEG2_CHANNELS
+from brainalign.data.kamitani import imagenet_id
+from brainalign.errors import BrainAlignError
+from brainalign.studies import run_study
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+N_TRAIN, N_TEST = 8, 4
+SHEN_TRAIN, SHEN_TEST = imagenet_labels(12), imagenet_labels(4, start=1443537.022563)
+
+
+def shipped(name: str, trees: dict[str, Path]) -> dict[str, Any]:
+    """A shipped config with the data paths pointed at the miniature trees (``data/things_eeg2`` ->
+    ``trees["things_eeg2"]``, likewise ``shen2019``, ``imagenet``) and the CORnet-S weights dropped."""
+    text = (CONFIGS / name).read_text()
+    for name_in_config, folder in trees.items():
+        text = text.replace(f"data/{name_in_config}", str(folder))
+    raw = yaml.safe_load(text)
+    raw["datasets"] = [entry for entry in raw["datasets"] if "cornet" not in entry["path"]]
+    return raw
+
+
+def small(raw: dict[str, Any], out_dir: Path, **alignment: Any) -> dict[str, Any]:
+    """Sizes overridden: one subject, one beta, no controls, one seed, CORnet-Z at 32 px, one epoch."""
+    raw["out_dir"] = str(out_dir)
+    raw["alignment"].update({"subjects": ["sub-01"], "controls": ["none"], "seeds": [0], **alignment})
+    train = raw["alignment"]["train"]
+    train["model"] = {"name": "cornet_z"}
+    train["data"]["image_size"] = 32
+    train["training"].update({"epochs": 1, "batch_size": 4})
+    raw["evaluation"].update({"image_size": 32, "permutations": 100})
+    if raw["evaluation"].get("robustness"):
+        raw["evaluation"]["robustness"]["epsilons"] = raw["evaluation"]["robustness"]["epsilons"][::6]  # 0 and 0.06
+    for cross in raw.get("cross_evaluation", []):
+        cross.update({"subjects": ["sub-01"], "image_size": 32})
+    return raw
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory) -> dict[str, Any]:
+    """Both datasets in their published layouts, converted with the CLI, plus an ImageNet-style val tree."""
+    root = tmp_path_factory.mktemp("published")
+    things = root / "things_eeg2"
+    arrays = write_things_eeg2(things, n_train=N_TRAIN, n_test=N_TEST, train_reps=4, test_reps=80)["sub-01"]
+    assert run(["convert-things-eeg2", str(things), "--out", str(things / "converted"), "-s", "1", "--trust"]) == 0
+    shen = root / "shen2019"
+    shen_train = write_shen_file(shen / "sub-01_perceptionNaturalImageTraining_original_VC.h5", SHEN_TRAIN, reps=5)
+    write_shen_file(shen / "sub-01_perceptionNaturalImageTest_original_VC.h5", SHEN_TEST, reps=24, seed=1)
+    for split in ("Training", "Test"):
+        assert run(["convert-kamitani", str(shen / f"sub-01_perceptionNaturalImage{split}_original_VC.h5"),
+                    "--out", str(shen / "converted" / "sub-01")]) == 0
+    write_imagenet_images(shen / "images" / "training", [imagenet_id(label) for label in SHEN_TRAIN])
+    write_imagenet_images(shen / "images" / "test", [imagenet_id(label) for label in SHEN_TEST])
+    imagenet = root / "imagenet"
+    for synset in ("n01440764", "n01443537"):
+        write_imagenet_images(imagenet / "val" / synset, [f"ILSVRC2012_val_{synset}_{i}" for i in range(2)])
+    (imagenet / "imagenet_class_index.json").write_text(json.dumps({"0": ["n01440764", "tench"],
+                                                                      "1": ["n01443537", "goldfish"]}))
+    return {"paths": {"things_eeg2": things, "shen2019": shen, "imagenet": imagenet},
+            "eeg": arrays, "shen_train": shen_train, "root": root}
+
+
+def realnet_eeg_target(data: np.ndarray, ids: list[str], order: list[str]) -> np.ndarray:
+    """What ReAlnet trains on, computed here from the published array: the 17 O/P channels at samples
+    0, 10, ..., 190 ms, repetitions averaged, rows in ``order``; (n, 17, 20), not standardised."""
+    file_channels = [*reversed(THINGS_EEG2_CHANNELS), "Fz", "Cz"]  # the miniature file's channel order
+    samples = np.flatnonzero((THINGS_TIMES >= 0) & (THINGS_TIMES < 0.2))
+    assert np.allclose(THINGS_TIMES[samples] * 1000, np.arange(0, 200, 10))
+    pattern = data[:, :, [file_channels.index(name) for name in THINGS_EEG2_CHANNELS]][..., samples].mean(1)
+    return pattern[[ids.index(stimulus_id) for stimulus_id in order]]
+
+
+@pytest.mark.parametrize("name", ["realnet_eeg.yaml", "finetune_trajectory.yaml"])
+def test_eeg_configs_train_on_340_values_from_the_published_tree(trees, name) -> None:
+    section = shipped(name, trees["paths"])["alignment"]["train"]["data"]
+    data = load_alignment_data(DataConfig.model_validate({**section, "subject": "sub-01"}))
+    ids = Stimuli.from_folder(trees["paths"]["things_eeg2"] / "image_set" / "training_images").ids
+    assert data.train_targets.shape == (N_TRAIN, 340) and data.train_stimuli.ids == ids
+    assert data.target.axes.channels == list(THINGS_EEG2_CHANNELS)
+    np.testing.assert_allclose(data.target.axes.times * 1000, np.arange(0, 200, 10), atol=1e-6)
+    metadata = np.load(trees["paths"]["things_eeg2"] / "image_set" / "image_metadata.npy", allow_pickle=True).item()
+    file_ids = [f"{c}/{Path(f).stem}" for c, f in zip(metadata["train_img_concepts"], metadata["train_img_files"])]
+    expected = realnet_eeg_target(trees["eeg"]["training"], file_ids, ids).reshape(N_TRAIN, 340)
+    mean, std = expected.mean(0), expected.std(0)  # z-scored over the training images
+    np.testing.assert_allclose(data.train_targets, (expected - mean) / std, rtol=1e-4, atol=1e-4)
+    test_ids = [f"{c}/{Path(f).stem}" for c, f in zip(metadata["test_img_concepts"], metadata["test_img_files"])]
+    raw_test = realnet_eeg_target(trees["eeg"]["test"], test_ids, data.test_stimuli.ids).reshape(N_TEST, 340)
+    np.testing.assert_allclose(data.test_targets, (raw_test - mean) / std, rtol=1e-4, atol=1e-4)
+    # evaluation sees the recorded trials, unstandardised
+    assert data.test_responses.n_repetitions == 80
+    np.testing.assert_allclose(data.target.pattern(data.test_responses).flatten(), raw_test, rtol=1e-5, atol=1e-6)
+
+
+def test_fmri_config_gives_1024_pca_dimensions_fitted_on_training_images(tmp_path) -> None:
+    labels = imagenet_labels(1030)
+    shen = tmp_path / "shen2019"
+    voxels, trial_labels = write_shen_file(shen / "sub-01_perceptionNaturalImageTraining_original_VC.h5", labels,
+                                           reps=2, n_voxels=1042)
+    write_shen_file(shen / "sub-01_perceptionNaturalImageTest_original_VC.h5", SHEN_TEST, reps=3, n_voxels=1042, seed=1)
+    for split in ("Training", "Test"):
+        assert run(["convert-kamitani", str(shen / f"sub-01_perceptionNaturalImage{split}_original_VC.h5"),
+                    "--out", str(shen / "converted" / "sub-01")]) == 0
+    write_imagenet_images(shen / "images" / "training", [imagenet_id(label) for label in labels], image_size=8)
+    write_imagenet_images(shen / "images" / "test", [imagenet_id(label) for label in SHEN_TEST], image_size=8)
+    section = shipped("realnet_fmri.yaml", {"shen2019": shen})["alignment"]["train"]["data"]
+    data = load_alignment_data(DataConfig.model_validate({**section, "subject": "sub-01"}))
+    assert data.train_targets.shape == (1030, 1024) and data.test_targets.shape == (len(SHEN_TEST), 1024)
+    assert data.target.axes.roi == "VC" and data.target.axes.feature_shape == (1040,)
+    # the PCA is centred on the training images' VC patterns: held-out images never enter the fit
+    unique, image_of_trial = np.unique(trial_labels, return_inverse=True)
+    per_image = np.zeros((len(unique), 1040))
+    np.add.at(per_image, image_of_trial, voxels[:, :1040])
+    training_mean = (per_image / np.bincount(image_of_trial)[:, None]).mean(0)  # mean of repetition averages
+    np.testing.assert_allclose(data.target.pca_mean, training_mean, rtol=1e-5, atol=1e-6)
+    assert set(data.target.fitted_on["stimulus_ids"]) == {imagenet_id(label) for label in labels}
+    assert not set(data.target.fitted_on["stimulus_ids"]) & set(data.test_stimuli.ids)
+
+
+def _trained_run(study_dir: Path) -> Path:
+    return next((study_dir / "alignment" / "sub-01").iterdir())
+
+
+def test_realnet_eeg_study_end_to_end(trees, tmp_path) -> None:
+    raw = small(shipped("realnet_eeg.yaml", trees["paths"]), tmp_path / "study", betas=[10.0])
+    study = run_study(raw, progress=False)
+    target = load_target_transform(_trained_run(study))
+    assert target.n_targets == 340 and target.axes.channels == list(THINGS_EEG2_CHANNELS)
+    test_ids = Stimuli.from_folder(trees["paths"]["things_eeg2"] / "image_set" / "test_images").ids
+    assert len(target.fitted_on["stimulus_ids"]) == N_TRAIN and not set(target.fitted_on["stimulus_ids"]) & set(test_ids)
+    courses = pd.read_csv(study / "results" / "rsa_timecourses.csv")
+    np.testing.assert_allclose(np.sort(courses["time"].unique()), THINGS_TIMES, atol=1e-6)  # whole epoch, from trials
+    similarity = pd.read_csv(study / "results" / "similarity.csv")
+    assert set(similarity["model"]) == {"base", "aligned"}
+    cross = pd.read_csv(study / "results" / "cross_similarity.csv")
+    assert set(cross["target"]) == {"V1", "V2", "V3", "V4", "LOC"} and set(cross["dataset"]) == {"shen2019"}
+    assert set(pd.read_csv(study / "results" / "robustness.csv")["epsilon"]) == set(raw["evaluation"]["robustness"]["epsilons"])
+    with np.load(study / "results" / "predictions.npz") as predictions:  # recorded = raw averaged pattern
+        metadata = np.load(trees["paths"]["things_eeg2"] / "image_set" / "image_metadata.npy", allow_pickle=True).item()
+        file_ids = [f"{c}/{Path(f).stem}" for c, f in zip(metadata["test_img_concepts"], metadata["test_img_files"])]
+        expected = realnet_eeg_target(trees["eeg"]["test"], file_ids, predictions["stimulus_ids"].tolist())
+        np.testing.assert_allclose(predictions["real"], expected, rtol=1e-5, atol=1e-6)
+        assert predictions["predicted"].shape == expected.shape
+
+
+def test_realnet_fmri_study_end_to_end(trees, tmp_path) -> None:
+    raw = small(shipped("realnet_fmri.yaml", trees["paths"]), tmp_path / "study", betas=[40.0])
+    raw["alignment"]["train"]["data"]["target"]["pca_components"] = 8  # 12 training images
+    study = run_study(raw, progress=False)
+    target = load_target_transform(_trained_run(study))
+    assert target.n_targets == 8 and target.axes.roi == "VC"
+    assert sorted(target.fitted_on["stimulus_ids"]) == sorted(imagenet_id(label) for label in SHEN_TRAIN)
+    similarity = pd.read_csv(study / "results" / "similarity.csv")
+    assert {"V1", "V2", "V3", "V4", "LOC"} <= set(similarity["target"]) and "VC" not in set(similarity["target"])
+    cross = pd.read_csv(study / "results" / "cross_similarity.csv")
+    assert set(cross["dataset"]) == {"things-eeg2"}
+    with np.load(study / "results" / "predictions.npz") as predictions:  # PCA predictions mapped back to voxels
+        assert predictions["real"].shape[1:] == (28,) and predictions["predicted"].shape == predictions["real"].shape
+
+
+def test_finetune_trajectory_study_end_to_end(trees, tmp_path) -> None:
+    study = run_study(small(shipped("finetune_trajectory.yaml", trees["paths"]), tmp_path / "study"), progress=False)
+    assert load_target_transform(_trained_run(study)).n_targets == 340
+    assert set(pd.read_csv(study / "results" / "trajectory.csv")["epoch"]) == {0, 1}
+
+
+def _bad(trees: dict[str, Any], tmp_path: Path, case: str) -> tuple[dict[str, Any], str]:
+    """A small study config whose data cannot give the target, and the words its error must hold."""
+    paths = dict(trees["paths"])
+    if case == "missing channel":
+        things = tmp_path / "things_eeg2"
+        write_things_eeg2(things, n_train=4, n_test=2, test_reps=2, channels=list(THINGS_EEG2_CHANNELS[:-1]))
+        assert run(["convert-things-eeg2", str(things), "--out", str(things / "converted"), "--trust"]) == 0
+        paths["things_eeg2"] = things
+        return small(shipped("realnet_eeg.yaml", paths), tmp_path / "out"), r"converted/sub-01/train.npz lacks channel\(s\) \['P2'\]"
+    if case == "window outside the epoch":
+        raw = small(shipped("realnet_eeg.yaml", paths), tmp_path / "out")
+        raw["alignment"]["train"]["data"]["target"]["window"] = [0.7, 0.9]
+        return raw, r"window \[0.7, 0.9\) s lies outside the epoch of data.train_responses .*train.npz"
+    if case == "fewer images than PCA components":
+        return small(shipped("realnet_fmri.yaml", paths), tmp_path / "out"), (
+            r"pca_components=1024, but data.train_responses .*sub-01/train.npz gives 12 training images")
+    if case == "missing evaluation region":
+        raw = small(shipped("realnet_fmri.yaml", paths), tmp_path / "out")
+        raw["alignment"]["train"]["data"]["target"]["pca_components"] = 8
+        raw["evaluation"]["rois"] = ["V1", "V5"]
+        return raw, r"evaluation.rois: .*sub-01/test.npz has no region\(s\) \['V5'\]"
+    things = tmp_path / "things_eeg2"  # mismatched ids: one training image missing from image_set
+    write_things_eeg2(things, n_train=4, n_test=2, test_reps=2)
+    assert run(["convert-things-eeg2", str(things), "--out", str(things / "converted"), "--trust"]) == 0
+    next((things / "image_set" / "training_images").rglob("*.jpg")).unlink()
+    paths["things_eeg2"] = things
+    return small(shipped("realnet_eeg.yaml", paths), tmp_path / "out"), (
+        r"stimulus ids of data.train_responses .*train.npz do not match the images of data.train_stimuli")
+
+
+@pytest.mark.parametrize("case", ["missing channel", "window outside the epoch", "fewer images than PCA components",
+                                  "mismatched ids", "missing evaluation region"])
+def test_bad_layouts_stop_with_one_message_and_write_nothing(trees, tmp_path, case) -> None:
+    raw, message = _bad(trees, tmp_path, case)
+    with pytest.raises(BrainAlignError, match=message):
+        run_study(raw, progress=False)
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(raw))
+    assert run(["study", str(tmp_path / "study.yaml")]) == 2  # the CLI: exit 2, no traceback
+    assert not (tmp_path / "out").exists()
