@@ -160,6 +160,8 @@ def bench_rdm(n: int, n_features: int, tmp: str, memory_limit: int, floor_featur
         write_features(path, n, n_features)
         row(f"write the input ({path.stat().st_size / 1e9:.1f} GB, row chunks)", time.perf_counter() - start)
         floors = symmetric_floor(path, min(floor_features, n_features))
+        print("  floor before: " + "; ".join(f"{name} {wall:.1f} s (CPU {cpu:.1f} s)"
+                                            for name, (wall, cpu) in floors.items()), flush=True)
         context = multiprocessing.get_context("spawn")
         queue = context.Queue()
         child = context.Process(target=_rdm_child, args=(str(path), memory_limit, error_rows, queue))
@@ -221,11 +223,12 @@ def bench_decoding(n_subjects: int, n_stimuli: int, n_trials: int, n_channels: i
         noise = rng.standard_normal((n_stimuli, n_trials, n_channels, n_times), dtype=np.float32)
         subjects.append((0.3 * patterns[:, None] + noise).astype(np.float32))
     options = dict(classifier="lda", n_permutations=n_permutations, progress=False)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     together = decoding_rdms(subjects, **options)
-    batched = time.perf_counter() - start
+    batched, cpu = time.perf_counter() - start, time.process_time() - cpu
     row(f"brainalign decoding_rdms, {n_subjects} subjects in one call", batched,
-        f"{batched / n_subjects:.2f} s per subject; {os.cpu_count()} cores")
+        f"{batched / n_subjects:.2f} s per subject; {os.cpu_count()} cores; CPU {cpu:.1f} s "
+        f"(one torch thread per worker: no spinning, so CPU / cores is the time on an idle machine)")
     import torch
 
     for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
