@@ -228,7 +228,7 @@ def bench_decoding(n_subjects: int, n_stimuli: int, n_trials: int, n_channels: i
     batched, cpu = time.perf_counter() - start, time.process_time() - cpu
     row(f"brainalign decoding_rdms, {n_subjects} subjects in one call", batched,
         f"{batched / n_subjects:.2f} s per subject; {os.cpu_count()} cores; CPU {cpu:.1f} s "
-        f"(one torch thread per worker: no spinning, so CPU / cores is the time on an idle machine)")
+        f"(one torch thread per worker, so CPU / cores estimates the time on an idle machine)")
     import torch
 
     for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
