@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial.distance import squareform
 
 from brainalign.cli import run
 from brainalign.data import RDMs
@@ -56,6 +57,7 @@ def test_rdm_and_rsa_commands(files) -> None:
     table = pd.read_csv(folder / "eeg" / "rsa.csv")
     assert len(table) == 3 and (folder / "eeg" / "rsa.png").exists()
     eeg_rdms = RDMs.load(folder / "eeg_rdms.npz")
+    assert (eeg_rdms.dissimilarity_measure, model.dissimilarity_measure) == ("decoding_accuracy", "correlation")
     assert table["similarity"].iloc[0] == pytest.approx(compare(model.dissimilarities, eeg_rdms[0].dissimilarities)[0, 0])
     assert run(["rsa", str(folder / "model.npz"), str(folder / "fmri.npz"), "--out", str(folder / "fmri")]) == 0
     assert list(pd.read_csv(folder / "fmri" / "rsa.csv")["roi"]) == ["V1", "LOC"]
@@ -66,19 +68,32 @@ def test_rsa_against_matlab_rdm_file(shared_data, tmp_path) -> None:
     """`brainalign rsa` reads the 92-image human IT RDMs from the original MATLAB file."""
     from scipy.stats import spearmanr
 
-    from brainalign.data import load_rdms
-
     mat = shared_data / "kriegeskorte2008_92images" / "original" / "92_brainRDMs.mat"
     features = np.random.default_rng(1).standard_normal((92, 50))
     np.save(tmp_path / "features.npy", features)
     assert run(["rsa", str(tmp_path / "features.npy"), str(mat), "--out", str(tmp_path / "rsa")]) == 0
     table = pd.read_csv(tmp_path / "rsa" / "rsa.csv")
-    loaded = load_rdms(mat)
-    assert len(table) == len(loaded.names) == 8
+    loaded = RDMs.load(mat)
+    names = list(loaded.descriptors["name"])
+    assert len(table) == len(names) == 8
     model_rdm = compute_rdms(features).dissimilarities[0]
-    iu = np.triu_indices(92, 1)
-    expected = spearmanr(model_rdm, loaded.matrices[0][iu]).statistic
-    assert table.loc[table["name"] == loaded.names[0], "similarity"].item() == pytest.approx(expected, abs=1e-9)
+    expected = spearmanr(model_rdm, loaded.dissimilarities[0]).statistic
+    assert table.loc[table["name"] == names[0], "similarity"].item() == pytest.approx(expected, abs=1e-9)
+
+
+def test_rsa_reads_one_array_of_a_plain_npz_with_key(tmp_path) -> None:
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.default_rng(2)
+    features = rng.standard_normal((6, 20))
+    np.save(tmp_path / "features.npy", features)
+    brain = np.stack([squareform(pdist(rng.standard_normal((6, 4)), "correlation")) for _ in range(2)])
+    np.savez(tmp_path / "plain.npz", brain=brain, other=brain[:1])
+    args = ["rsa", str(tmp_path / "features.npy"), str(tmp_path / "plain.npz"), "--out", str(tmp_path / "rsa")]
+    assert run(args + ["--key", "brain"]) == 0
+    table = pd.read_csv(tmp_path / "rsa" / "rsa.csv")
+    assert list(table["name"]) == ["brain[0]", "brain[1]"]
+    assert run(args + ["--key", "nope", "--force"]) == 2
 
 
 def test_rdm_command_streams_a_features_folder_larger_than_its_memory(tmp_path) -> None:

@@ -93,15 +93,15 @@ def convert_kamitani_command(
 
 @app.command("rdms")
 def rdms_command(
-    path: Path = typer.Argument(..., help="RDM file: .npy, .npz or .mat."),
+    path: Path = typer.Argument(..., help="RDM file: .npz (brainalign rdm or plain arrays), .npy or .mat."),
     key: Optional[str] = typer.Option(None, help="Variable/array to read (default: every RDM in the file)."),
 ) -> None:
-    """List the RDMs a file holds (name, size, mean dissimilarity)."""
-    import numpy as np
+    """List the RDMs a file holds (name, size, mean dissimilarity) and their dissimilarity measure."""
+    from brainalign.data.rdms import RDMs
 
-    from brainalign.data.rdm_files import load_rdms
-
-    matrices, names = load_rdms(path, key=key)
-    for matrix, name in zip(matrices, names):
-        upper = matrix[np.triu_indices(len(matrix), 1)]
-        typer.echo(f"{name}: {len(matrix)} x {len(matrix)}, mean dissimilarity {upper.mean():.4f}")
+    rdms = RDMs.load(path, key=key)
+    names = rdms.descriptors.astype(str).agg(" | ".join, axis=1) if len(rdms.descriptors.columns) else None
+    typer.echo(f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli, measure: {rdms.dissimilarity_measure or 'not recorded'}")
+    for index, values in enumerate(rdms.dissimilarities):
+        name = names.iloc[index] if names is not None else str(index)
+        typer.echo(f"{name}: {rdms.n_stimuli} x {rdms.n_stimuli}, mean dissimilarity {values.mean():.4f}")

@@ -4,58 +4,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from brainalign.cli.app import app
 
-
-def _load_rdm_source(path: Path, eeg_method: str, metric: str, classifier: str, permutations: int,
-                     memory_limit: int | None = None, scratch: Path | None = None) -> Any:
-    """RDMs from an RDMs .npz, a Responses .npz, a MATLAB .mat of RDMs, a features folder (from
-    ``brainalign features``) or a .npy feature matrix. Features are streamed from their memory-mapped
-    files with ``memory_limit`` bytes of working memory; when the RDMs themselves are larger than that,
-    they are written to ``scratch`` (a .npy) as they are produced instead of being held in memory."""
-    import numpy as np
-
-    from brainalign.errors import DataFormatError
+if TYPE_CHECKING:
     from brainalign.data.rdms import RDMs
-    from brainalign.measure.rsa.gram import DEFAULT_MEMORY_LIMIT
-    from brainalign.measure.rsa.rdm import compute_rdms
 
-    if path.is_dir() or path.suffix == ".npy":
-        import json
+KEY_HELP = "Array/variable of a plain .npz/.mat RDM file to read (default: every RDM in it; see brainalign rdms)."
 
-        from brainalign.measure.features import INDEX_FILE, load_features
 
-        limit = memory_limit or DEFAULT_MEMORY_LIMIT
-        ids = json.loads((path / INDEX_FILE).read_text())["stimulus_ids"] if (path / INDEX_FILE).exists() else None
-        features = load_features(path) if path.is_dir() else np.load(path, mmap_mode="r")
-        layers = list(features.values()) if isinstance(features, dict) else [features]
-        n = layers[0].shape[0]
-        output_bytes = 8 * len(layers) * n * (n - 1) // 2
-        out = scratch if scratch is not None and output_bytes > limit else None
-        return compute_rdms(features, metric=metric, stimulus_ids=ids, memory_limit=limit, out=out)
-    if path.suffix.lower() == ".mat":
-        from brainalign.data.rdm_files import load_rdms
+def _rdms(path: Path, key: str | None, metric: str, eeg: str, classifier: str, permutations: int,
+          memory_limit: int | None = None, scratch: Path | None = None) -> "RDMs":
+    """RDMs of a command-line input (:func:`brainalign.measure.rdms_from_path`)."""
+    from brainalign.measure.rsa.sources import rdms_from_path
 
-        loaded = load_rdms(path)
-        return RDMs.from_matrices(loaded.matrices, descriptors={"name": loaded.names})
-    if path.suffix != ".npz" or not path.is_file():
-        raise DataFormatError(
-            f"{path}: expected an RDMs or Responses .npz, a .mat of RDMs, a features folder or a .npy "
-            f"feature matrix"
-        )
-    with np.load(path, allow_pickle=False) as archive:
-        keys = set(archive.files)
-    if "dissimilarities" in keys:
-        return RDMs.load(path)
-    from brainalign.data.responses import Responses
-    from brainalign.measure.rsa.neural import neural_rdms
-
-    return neural_rdms(Responses.load(path), eeg_method=eeg_method, metric=metric, classifier=classifier,
-                       n_permutations=permutations)
+    return rdms_from_path(path, key=key, metric=metric, eeg_method=eeg, memory_limit=memory_limit, scratch=scratch,
+                          classifier=classifier, n_permutations=permutations)
 
 
 @app.command("rdm")
@@ -86,8 +53,8 @@ def rdm_command(
         raise ValidationError(f"--memory {memory}: must be > 0 (GB of working memory)")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
-        rdms = _load_rdm_source(source, eeg, metric, classifier, permutations, memory_limit=int(memory * 2**30),
-                                scratch=Path(scratch) / "dissimilarities.npy")
+        rdms = _rdms(source, None, metric, eeg, classifier, permutations, memory_limit=int(memory * 2**30),
+                     scratch=Path(scratch) / "dissimilarities.npy")
         rdms.save(out)
         figure = plot_rdms(_preview_stimuli(rdms), out.with_suffix(".png"))
         summary = f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli"
@@ -95,7 +62,7 @@ def rdm_command(
     typer.echo(f"{summary} -> {out} (preview {figure})")
 
 
-def _preview_stimuli(rdms: Any, max_stimuli: int = 400) -> Any:
+def _preview_stimuli(rdms: "RDMs", max_stimuli: int = 400) -> "RDMs":
     """RDMs on at most ``max_stimuli`` evenly spaced stimuli (gathered from the condensed vectors, so a
     huge memory-mapped stack is never expanded to square matrices)."""
     import numpy as np
@@ -110,15 +77,17 @@ def _preview_stimuli(rdms: Any, max_stimuli: int = 400) -> Any:
     rows, cols = np.triu_indices(max_stimuli, k=1)
     first, second = keep[rows], keep[cols]
     positions = condensed_offset(first, n) + second - first - 1  # type: ignore[arg-type]
-    return RDMs(rdms.dissimilarities[:, positions], [rdms.stimulus_ids[k] for k in keep], rdms.descriptors)
+    return RDMs(rdms.dissimilarities[:, positions], [rdms.stimulus_ids[k] for k in keep], rdms.descriptors,
+                rdms.dissimilarity_measure, rdms.stimulus_descriptors.iloc[keep].reset_index(drop=True))
 
 
 @app.command("rsa")
 def rsa_command(
     model_rdms: Path = typer.Argument(..., help="Model RDMs: an RDMs .npz (brainalign rdm), a features folder or .npy."),
     neural: Path = typer.Argument(
-        ..., help="Neural RDMs (.npz from brainalign rdm, or a MATLAB .mat), or a Responses .npz."
+        ..., help="Neural RDMs (.npz from brainalign rdm, a plain .npz/.npy/.mat RDM file), or a Responses .npz."
     ),
+    key: Optional[str] = typer.Option(None, help=KEY_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: rsa.csv and rsa.png."),
     method: str = typer.Option("spearman", help="spearman, pearson or kendall_tau_a."),
     eeg: str = typer.Option("decoding", help="EEG responses: decoding or correlation RDMs."),
@@ -134,8 +103,8 @@ def rsa_command(
 
     if (out / "rsa.csv").exists() and not force:
         raise RunExistsError(f"{out / 'rsa.csv'} exists; pass --force to overwrite it or choose another --out")
-    models = _load_rdm_source(model_rdms, eeg, "correlation", classifier, permutations)
-    neural_rdms = _load_rdm_source(neural, eeg, "correlation", classifier, permutations)
+    models = _rdms(model_rdms, None, "correlation", eeg, classifier, permutations)
+    neural_rdms = _rdms(neural, key, "correlation", eeg, classifier, permutations)
     if models.stimulus_ids == [str(i) for i in range(models.n_stimuli)]:  # bare features: take the neural ids
         models = models.match_stimuli(neural_rdms.stimulus_ids)
     neural_rdms = neural_rdms.match_stimuli(models.stimulus_ids)

@@ -8,17 +8,16 @@ _NAMES = {
     "Stimuli": ".stimuli",
     # responses.py
     "Responses": ".responses",
+    "is_responses_file": ".responses",
     # simulation.py (not simulate.py: a sub-module named like the function would shadow it)
     "simulate": ".simulation",
     "SimulatedDataset": ".simulation",
-    # rdms.py
+    # rdms.py (the type and its one reader of every RDM file, RDMs.load)
     "RDMs": ".rdms",
     # labelled.py
     "LabelledImages": ".labelled",
     "load_labelled_images": ".labelled",
     "read_class_index": ".labelled",
-    # rdm_files.py
-    "load_rdms": ".rdm_files",
     # things_eeg2.py
     "load_things_eeg2": ".things_eeg2",
     "convert_things_eeg2": ".things_eeg2",

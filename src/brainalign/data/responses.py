@@ -297,6 +297,15 @@ def time_window(times: np.ndarray, start: float, stop: float) -> np.ndarray:
     return (times >= start - 1e-9) & (times < stop - 1e-9)
 
 
+def is_responses_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a file written by :meth:`Responses.save` (reads its layout, not its data)."""
+    try:
+        read_layout(path)
+    except DataFormatError:
+        return False
+    return True
+
+
 # ---------------------------------------------------------------- validation
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "tolist"):

@@ -40,6 +40,8 @@ _NAMES = {
     "improvement_correlation": ".rsa.readouts",
     # rsa/neural.py
     "neural_rdms": ".rsa.neural",
+    # rsa/sources.py
+    "rdms_from_path": ".rsa.sources",
     # rsa/trajectory.py
     "rsa_trajectory": ".rsa.trajectory",
     "peak_epochs": ".rsa.trajectory",

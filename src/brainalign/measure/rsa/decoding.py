@@ -38,6 +38,7 @@ from brainalign.errors import ValidationError
 from brainalign.data.rdms import RDMs
 
 CLASSIFIERS = ("lda", "shared_lda", "ncm")
+DECODING_MEASURE = "decoding_accuracy"  # the RDMs' dissimilarity_measure: pairwise accuracy, 0.5 = chance
 
 
 def _trial_array(responses: Any) -> tuple[np.ndarray, list[str] | None, np.ndarray | None, dict[str, Any]]:
@@ -218,7 +219,7 @@ def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutation
     descriptors = {"time_index": np.arange(n_times), **fields}
     if times is not None:
         descriptors["time"] = np.asarray(times, dtype=float)
-    return RDMs(condensed, list(ids) if ids is not None else [], descriptors)
+    return RDMs(condensed, list(ids) if ids is not None else [], descriptors, DECODING_MEASURE)
 
 
 def pairwise_lda_accuracy(

@@ -14,6 +14,8 @@ from brainalign.measure.rsa.ranks import rank_rows
 from brainalign.data.rdms import RDMs
 from brainalign.measure.rsa.comparison import as_vectors
 
+DIMENSION_MEASURE = "absolute_difference"  # |x_i(d) - x_j(d)|
+
 
 def load_dimension_labels(path: str | os.PathLike[str]) -> list[str]:
     """Dimension labels, one per line (e.g. ``spose49_dimension_labels.txt``: 49 THINGS dimensions)."""
@@ -40,7 +42,8 @@ def dimension_rdms(
         raise ValidationError(f"labels: {len(names)} labels for {values.shape[1]} dimensions; pass one per column")
     rows, cols = np.triu_indices(values.shape[0], k=1)
     distances = np.abs(values[rows] - values[cols]).T  # (n_dimensions, n_pairs)
-    return RDMs(distances, list(stimulus_ids) if stimulus_ids is not None else [], {"dimension": names})
+    return RDMs(distances, list(stimulus_ids) if stimulus_ids is not None else [], {"dimension": names},
+                DIMENSION_MEASURE)
 
 
 def partial_correlations(model_rdm: Any, dimension_rdms: Any, method: str = "spearman") -> pd.DataFrame:

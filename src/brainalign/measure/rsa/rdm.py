@@ -79,7 +79,7 @@ def compute_rdms(
         values = np.empty(shape)
         for block, row in zip(blocks, values):
             gram_dissimilarities(block, out=row, **options)
-        return RDMs(values, ids, frame)
+        return RDMs(values, ids, frame, metric)
     target = Path(out)
     if target.suffix != ".npy":
         raise ValidationError(f"out: {target} must end in .npy (a float64 (n_rdms, n_pairs) array)")
@@ -90,4 +90,4 @@ def compute_rdms(
         for index, block in enumerate(blocks):
             gram_dissimilarities(block, out=values[index], **options)
         del values  # flushed and closed before the rename
-    return RDMs(np.load(target, mmap_mode="r"), ids, frame)
+    return RDMs(np.load(target, mmap_mode="r"), ids, frame, metric)
