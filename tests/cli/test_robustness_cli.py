@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from brainalign.cli import run
+from brainalign.report.results import read_table
 
 COLOURS = {"0": (220, 30, 30), "1": (30, 200, 40), "2": (20, 40, 210)}
 
@@ -47,7 +48,7 @@ def test_model_name_with_weights_and_run_directory_in_one_table(image_tree, tmp_
             "--weights", "-", "--images", str(image_tree), "--eps", "0:0.02:0.01", "--image-size", "32",
             "--out", str(out)]
     assert run(args) == 0
-    table = pd.read_csv(out / "robustness.csv")
+    table = read_table(out / "robustness.csv", "robustness")  # the schema the report reads
     assert table["model"].unique().tolist() == ["cornet_z+base", "aligned_run"]
     assert table["eps"].tolist() == [0.0, 0.01, 0.02] * 2
     assert (table.groupby("model")["top1_aligned"].first() == 0).all()

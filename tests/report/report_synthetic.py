@@ -57,9 +57,11 @@ def write_synthetic_results(run_dir: Path, seed: int = 0) -> Path:
                                columns=["layer", "model_a", "model_b", "variability"])
     write_table(variability, table_path(run_dir, "variability"), "variability")
 
-    robustness = _rows(model=MODELS, epsilon=(0.0, 0.002, 0.004, 0.008), subject=SUBJECTS)
-    robustness["accuracy"] = (0.8 - robustness["model"].map(boost) - 40 * robustness["epsilon"]
-                              + rng.normal(0, 0.01, len(robustness)))
+    robustness = _rows(model=MODELS, eps=(0.0, 0.002, 0.004, 0.008), subject=SUBJECTS)
+    robustness["top1"] = (0.8 - robustness["model"].map(boost) - 40 * robustness["eps"]
+                          + rng.normal(0, 0.01, len(robustness)))
+    clean = robustness[robustness["eps"] == 0].set_index(["model", "subject"])["top1"]
+    robustness["top1_aligned"] = robustness["top1"] - clean.loc[list(zip(robustness["model"], robustness["subject"]))].to_numpy()
     write_table(robustness, table_path(run_dir, "robustness"), "robustness")
 
     dimensions = _rows(model=("base", "aligned"), dimension=[f"dim {i}" for i in range(12)], subject=SUBJECTS)

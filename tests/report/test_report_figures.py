@@ -35,8 +35,8 @@ def test_timecourse_figure_marks_only_significant_points(tmp_path: Path) -> None
 
 
 def test_robustness_and_predictions_figures(tmp_path: Path) -> None:
-    table = pd.DataFrame({"model": ["base", "base", "aligned", "aligned"], "epsilon": [0.0, 0.01] * 2,
-                          "accuracy": [0.9, 0.5, 0.8, 0.45]})
+    table = pd.DataFrame({"model": ["base", "base", "aligned", "aligned"], "eps": [0.0, 0.01] * 2,
+                          "top1": [0.9, 0.5, 0.8, 0.45], "top1_aligned": [0.0, -0.4, 0.0, -0.35]})
     write_table(table, table_path(tmp_path, "robustness"), "robustness")
     _check_outputs(figures.plot_robustness(table_path(tmp_path, "robustness"), tmp_path / "rob"))
     real = np.random.default_rng(0).normal(size=(2, 30))  # 1-d responses (e.g. voxels) draw as lines
@@ -77,3 +77,13 @@ def test_scratch_trajectory_figure_has_a_panel_per_target_and_an_accuracy_axis(t
     svg = paths[1].read_text()
     assert all(target in svg for target in ("EEG 80 ms", "fMRI V1v", "fMRI PPA"))
     assert "held-out accuracy" in svg and "over 2 initialisation seed(s)" in svg
+
+
+def test_importing_the_report_keeps_the_matplotlib_backend() -> None:
+    """Nothing switches matplotlib's backend at import (it would break notebooks)."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('pdf'); import brainalign.report.figures, brainalign.report.quicklook, "
+            "brainalign.report.html; assert matplotlib.get_backend() == 'pdf', matplotlib.get_backend()")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -49,7 +49,7 @@ def robustness_command(
     from brainalign.measure.behaviour.robustness import ATTACKS, compare_robustness, parse_eps
     from brainalign.models.files import is_run_folder
     from brainalign.models.loader import load
-    from brainalign.report.quicklook import plot_robustness_table
+    from brainalign.report.figures import plot_robustness
     from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
 
     unknown = [name for name in attack if name not in ATTACKS]
@@ -79,7 +79,7 @@ def robustness_command(
         steps=steps, batch_size=batch_size, image_size=image_size, device=device, seed=seed,
     )
     atomic_write_text(out_dir / "robustness.csv", table.to_csv(index=False))
-    plot_robustness_table(table, out_dir / "robustness")
+    plot_robustness(out_dir / "robustness.csv", out_dir / "robustness")
     atomic_write_json(
         out_dir / "environment.json",
         {**environment_info(seed), "models": model, "weights": weight_list, "images": str(images), "n_images": len(stimuli)},

@@ -24,7 +24,6 @@ _NAMES = {
     # quicklook.py (figures of in-memory results for the command line)
     "plot_rdms": ".quicklook",
     "plot_similarity": ".quicklook",
-    "plot_robustness_table": ".quicklook",
     # html.py
     "build_report": ".html",
     "draw_figures": ".html",

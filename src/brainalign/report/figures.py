@@ -1,7 +1,8 @@
 """Figures of the ReAlnet analyses, one function each, drawn from result files alone.
 
-Each function reads one result file (formats in :mod:`brainalign.report.results`), draws with
-matplotlib's Agg backend, writes ``out_stem.png`` and ``out_stem.svg`` and returns both paths.
+Each function reads one result file (formats in :mod:`brainalign.report.results`), draws on a
+``matplotlib.figure.Figure`` (no pyplot, so no backend is switched and notebooks keep theirs), writes
+``out_stem.png`` and ``out_stem.svg`` and returns both paths.
 Across subjects (or seeds) a line or bar shows the mean, a band or error bar the standard error of
 the mean (SEM), and dots the individual subjects.
 """
@@ -10,18 +11,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import Any
+
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator, NullLocator
+from scipy.stats import spearmanr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator, NullLocator  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
-
-from brainalign.report.results import read_predictions, read_table  # noqa: E402
-from brainalign.runs import atomic_write_with  # noqa: E402
+from brainalign.report.results import read_predictions, read_table
+from brainalign.runs import atomic_write_with
 
 PathLike = str | os.PathLike[str]
 _KNOWN_COLOURS = {
@@ -131,28 +132,33 @@ def plot_variability(variability_csv: PathLike, out_stem: PathLike) -> list[Path
     return _save(fig, out_stem, tight=False)
 
 
-def plot_robustness(robustness_csv: PathLike, out_stem: PathLike, baseline: str = "base") -> list[Path]:
-    """Accuracy against attack strength: left raw; right baseline-aligned, i.e. each model's curve
-    shifted so that its clean accuracy (smallest epsilon) equals the ``baseline`` model's, so the
-    drop under attack can be compared at equal starting points. Mean and SEM over subjects when the
-    file has several rows per model and epsilon."""
+def plot_robustness(robustness_csv: PathLike, out_stem: PathLike, metric: str = "top1") -> list[Path]:
+    """Accuracy against attack strength epsilon: left raw, right baseline-aligned (accuracy minus the
+    clean accuracy, column ``<metric>_aligned``, so models with different clean accuracy compare at
+    equal starting points). Colour: model; line style: attack. Mean and SEM over subjects when the file
+    has several rows per model, attack and epsilon. ``metric``: ``top1`` or ``top5``."""
+    from brainalign.errors import ValidationError
+
+    if metric not in ("top1", "top5"):
+        raise ValidationError(f"metric={metric!r}; choose 'top1' or 'top5'")
     table = read_table(robustness_csv, "robustness")
-    stats = _mean_sem(table, ["model", "epsilon"], "accuracy")
+    table = table.assign(attack=table["attack"] if "attack" in table.columns else "")
     models = _ordered(table["model"])
     colours = model_colours(models)
-    clean = stats.loc[stats.groupby("model")["epsilon"].idxmin()].set_index("model")["mean"]
-    reference = clean.get(baseline, clean.iloc[0])
+    styles = {attack: ("-", "--", ":", "-.")[rank % 4] for rank, attack in enumerate(_ordered(table["attack"]))}
     fig, axes = _panels(2, width=4.4, height=3.4)
-    for ax, shifted in zip(axes, (False, True)):
-        for model in models:
-            rows = stats[stats["model"] == model].sort_values("epsilon")
-            values = rows["mean"] - (clean[model] - reference if shifted else 0.0)
-            ax.errorbar(rows["epsilon"], values, yerr=rows["sem"], color=colours[model], label=model,
-                        marker="o", ms=3, capsize=2, lw=1.4)
-        ax.set_xlabel("attack strength epsilon")
-        ax.set_title(f"aligned to {baseline if baseline in clean else models[0]} clean accuracy"
-                     if shifted else "raw")
-    axes[0].set_ylabel("accuracy")
+    for ax, column in zip(axes, (metric, f"{metric}_aligned")):
+        stats = _mean_sem(table, ["model", "attack", "eps"], column)
+        for (model, attack), rows in stats.groupby(["model", "attack"], sort=False):
+            rows = rows.sort_values("eps")
+            label = " / ".join(str(part) for part in (model, attack) if part != "")
+            ax.errorbar(rows["eps"], rows["mean"], yerr=rows["sem"], color=colours[model], ls=styles[attack],
+                        label=label, marker="o", ms=3, capsize=2, lw=1.4)
+        ax.set_xlabel("attack strength epsilon (L-inf, pixel units)")
+    name = "top-1" if metric == "top1" else "top-5"
+    axes[0].set(ylabel=f"{name} accuracy", title="raw")
+    axes[1].set(ylabel=f"{name} accuracy - clean accuracy", title="baseline-aligned")
+    axes[1].axhline(0.0, color="grey", lw=0.8, ls=":")
     return _finish(fig, axes, out_stem)
 
 
@@ -166,7 +172,7 @@ def plot_dimensions(dimensions_csv: PathLike, out_stem: PathLike, baseline: str 
     colours = model_colours(models)
     values = stats.pivot(index="dimension", columns="model", values="mean").reindex(index=dimensions)
     positions = np.arange(len(dimensions))
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(6.0, 0.28 * len(dimensions) + 2), 6.4), sharex=True)
+    fig, (top, bottom) = _subplots(2, 1, figsize=(max(6.0, 0.28 * len(dimensions) + 2), 6.4), sharex=True)
     width = 0.8 / len(models)
     for rank, model in enumerate(models):
         top.bar(positions + (rank - (len(models) - 1) / 2) * width, values[model], width, color=colours[model],
@@ -192,8 +198,8 @@ def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
     table = read_table(trajectory_csv, "trajectory")
     has_accuracy = "accuracy" in table.columns and table["accuracy"].notna().any()
     targets = _ordered(table["target"])
-    colours = {target: plt.get_cmap("tab10")(index % 10) for index, target in enumerate(targets)}
-    fig, axes = plt.subplots(2 if has_accuracy else 1, 1, figsize=(6.0, 6.0 if has_accuracy else 3.6),
+    colours = {target: matplotlib.colormaps["tab10"](index % 10) for index, target in enumerate(targets)}
+    fig, axes = _subplots(2 if has_accuracy else 1, 1, figsize=(6.0, 6.0 if has_accuracy else 3.6),
                              sharex=True, squeeze=False)
     axes = list(axes[:, 0])
     stats = _mean_sem(table, ["target", "epoch"], "similarity")
@@ -271,7 +277,7 @@ def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples
     count = min(max_examples, arrays["real"].shape[0])
     has_images = "images" in arrays
     columns = 3 + int(has_images)
-    fig, grid = plt.subplots(count, columns, figsize=(2.6 * columns, 2.3 * count), squeeze=False)
+    fig, grid = _subplots(count, columns, figsize=(2.6 * columns, 2.3 * count), squeeze=False)
     for row in range(count):
         axes = list(grid[row])
         if has_images:
@@ -294,7 +300,7 @@ def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples
     return _save(fig, out_stem)
 
 
-def _draw_response(ax: plt.Axes, values: np.ndarray, limit: float, arrays: dict[str, np.ndarray]) -> None:
+def _draw_response(ax: Axes, values: np.ndarray, limit: float, arrays: dict[str, np.ndarray]) -> None:
     if values.ndim == 2:
         extent = None
         if "times" in arrays and len(arrays["times"]) == values.shape[1]:
@@ -312,7 +318,7 @@ def _draw_response(ax: plt.Axes, values: np.ndarray, limit: float, arrays: dict[
     ax.tick_params(labelsize=6)
 
 
-def _epoch_curve(ax: plt.Axes, stats: pd.DataFrame, colour: str, label: str) -> None:
+def _epoch_curve(ax: Axes, stats: pd.DataFrame, colour: str, label: str) -> None:
     rows = stats.sort_values("epoch")
     trained = rows[rows["epoch"] > 0]
     ax.plot(trained["epoch"], trained["mean"], marker="o", ms=3, color=colour, label=label, lw=1.5)
@@ -330,7 +336,7 @@ def _grouped_bars(table: pd.DataFrame, value: str, out_stem: PathLike, ylabel: s
     stats = _mean_sem(table, ["target", "model"], value).set_index(["target", "model"])
     width = 0.8 / len(models)
     rng = np.random.default_rng(0)
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(targets) * max(len(models), 2) * 0.55 + 2), 3.8))
+    fig, ax = _subplots(figsize=(max(4.5, 1.1 * len(targets) * max(len(models), 2) * 0.55 + 2), 3.8))
     for target_index, target in enumerate(targets):
         for rank, model in enumerate(models):
             if (target, model) not in stats.index:
@@ -369,17 +375,23 @@ def _tests_label(significance: pd.DataFrame | None) -> str:
     return " (" + "; ".join(map(str, _ordered(significance["test"].dropna()))) + ")"
 
 
-def _panels(count: int, width: float, height: float) -> tuple[Figure, list[plt.Axes]]:
+def _subplots(*grid: int, figsize: tuple[float, float], **options: Any) -> tuple[Figure, Any]:
+    """``(figure, axes)`` like ``pyplot.subplots``, on a plain Figure (nothing global is touched)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*grid, **options)
+
+
+def _panels(count: int, width: float, height: float) -> tuple[Figure, list[Axes]]:
     columns = min(count, 4)
     rows = -(-count // columns)
-    fig, grid = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    fig, grid = _subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
     axes = list(grid.ravel())
     for spare in axes[count:]:
         spare.set_axis_off()
     return fig, axes[:count]
 
 
-def _finish(fig: Figure, axes: list[plt.Axes], out_stem: PathLike, note: str | None = None,
+def _finish(fig: Figure, axes: list[Axes], out_stem: PathLike, note: str | None = None,
             legend_on_first: bool = False) -> list[Path]:
     """Add one legend (from the first axes) beside the last (or first) panel, an optional note, save."""
     handles, labels = axes[0].get_legend_handles_labels()
@@ -400,5 +412,4 @@ def _save(fig: Figure, out_stem: PathLike, tight: bool = True) -> list[Path]:
         target = stem.with_name(stem.name + suffix)
         atomic_write_with(target, lambda temp, fmt=suffix[1:], kw=options: fig.savefig(temp, format=fmt, bbox_inches="tight", **kw))
         paths.append(target)
-    plt.close(fig)
     return paths

@@ -71,7 +71,7 @@ FIGURES: tuple[FigureSpec, ...] = (
                "1 - Spearman rho between the RDMs of every pair of personalised models."),
     FigureSpec("robustness", "Adversarial robustness", "robustness",
                _from_table("robustness", figures.plot_robustness),
-               "Accuracy against attack strength, raw and aligned to the base model's clean accuracy."),
+               "Accuracy against attack strength, raw and baseline-aligned (minus each model's clean accuracy)."),
     FigureSpec("dimensions", "Object dimensions", "dimensions",
                _from_table("dimensions", figures.plot_dimensions),
                "Squared partial Spearman correlation of the model RDM with each dimension RDM, and "

@@ -26,9 +26,11 @@ Formats (column names are exact; extra columns are allowed and ignored):
     ``improvement_ratio`` ((aligned - base) / base).
 ``variability.csv`` - individual variability (1 - Spearman rho between two models' RDMs) per layer.
     ``layer``, ``model_a``, ``model_b``, ``variability``; each unordered pair once or twice.
-``robustness.csv`` - classification accuracy under an adversarial attack.
-    ``model``, ``epsilon`` (attack strength, pixel units in [0, 1]), ``accuracy`` (fraction in [0, 1]);
-    optional ``subject`` (several rows per model and epsilon are averaged, SEM shown).
+``robustness.csv`` - classification accuracy under an adversarial attack (written by ``brainalign
+    robustness`` and by studies; :func:`brainalign.measure.attack_accuracy`'s table plus ``model``).
+    ``model``, ``eps`` (attack strength, L-inf, pixel units in [0, 1]), ``top1`` (fraction in [0, 1]),
+    ``top1_aligned`` (top1 minus the clean accuracy); optional ``top5``, ``top5_aligned``, ``attack``
+    (fgsm/pgd), ``n_images`` and ``subject`` (several rows per model, attack and eps are averaged, SEM shown).
 ``dimensions.csv`` - squared partial Spearman correlation of a model RDM with each object-dimension
     RDM, controlling the others. ``model``, ``dimension`` (label), ``squared_partial``; optional
     ``subject``. Dimensions are drawn in file order.
@@ -88,7 +90,7 @@ TABLES: dict[str, TableFormat] = {
         "improvement.csv", ("model", "target", "subject", "base", "aligned", "improvement", "improvement_ratio")
     ),
     "variability": TableFormat("variability.csv", ("layer", "model_a", "model_b", "variability")),
-    "robustness": TableFormat("robustness.csv", ("model", "epsilon", "accuracy")),
+    "robustness": TableFormat("robustness.csv", ("model", "eps", "top1", "top1_aligned")),
     "dimensions": TableFormat("dimensions.csv", ("model", "dimension", "squared_partial")),
     "trajectory": TableFormat("trajectory.csv", ("seed", "epoch", "target", "similarity")),
     "scratch_trajectory": TableFormat(
@@ -98,7 +100,7 @@ TABLES: dict[str, TableFormat] = {
 }
 PREDICTIONS_FILE = "predictions.npz"
 _STRING_COLUMNS = ("model", "layer", "subject", "target", "model_a", "model_b", "dimension", "test", "dataset",
-                   "modality", "data_subject")
+                   "modality", "data_subject", "attack")
 
 
 def table_path(run_dir: str | os.PathLike[str], kind: str) -> Path:

@@ -151,7 +151,7 @@ def write_results(run_dir: Path, config: StudyConfig, results: dict[str, Any]) -
                                 ["model", "dimension", "subject"], "squared_partial")
         write_table(dimensions, table_path(run_dir, "dimensions"), "dimensions")
     if rows["robustness"]:
-        robustness = ev.frame(rows["robustness"], ["model", "subject", "epsilon", "accuracy"])
+        robustness = ev.frame(rows["robustness"], ["model", "subject", "eps", "top1", "top1_aligned"])
         write_table(robustness, table_path(run_dir, "robustness"), "robustness")
     if results.get("variability"):
         write_table(ev.frame(results["variability"], ["layer", "model_a", "model_b", "variability"]),
@@ -210,7 +210,8 @@ def _robustness_rows(label: str, subject: str, network: Any, attack_set: tuple[A
     stimuli, labels = attack_set
     table = attack_accuracy(network, stimuli, labels, evaluation.robustness.epsilons,
                             evaluation.robustness.attack, image_size=evaluation.image_size, progress=False)
-    return [(label, subject, float(eps), float(top1)) for eps, top1 in zip(table["eps"], table["top1"])]
+    return [(label, subject, float(eps), float(top1), float(aligned))
+            for eps, top1, aligned in zip(table["eps"], table["top1"], table["top1_aligned"])]
 
 
 def _category_labels(data_config: Any) -> np.ndarray | None:

@@ -9,7 +9,8 @@ from torch import nn
 from brainalign.errors import ValidationError
 from brainalign.measure import accuracy, attack_accuracy
 from brainalign.measure.behaviour.robustness import compare_robustness, parse_eps, perturb
-from brainalign.report.quicklook import plot_robustness_table
+from brainalign.report import table_path, write_table
+from brainalign.report.figures import plot_robustness
 
 NORMALIZATION = ((0.5, 0.4, 0.3), (0.25, 0.2, 0.3))
 
@@ -129,10 +130,12 @@ def test_several_models_make_one_table_and_figure(trained, tmp_path):
     )
     assert table["model"].tolist() == ["base"] * 4 + ["control"] * 4
     assert table["attack"].tolist() == ["fgsm", "fgsm", "pgd", "pgd"] * 2
-    figure = plot_robustness_table(table, tmp_path / "robustness")
-    assert len(figure.axes) == 2 and len(figure.axes[0].lines) == 4
-    assert (tmp_path / "robustness.png").stat().st_size > 1000
-    assert (tmp_path / "robustness.svg").read_text().lstrip().startswith("<?xml")
+    csv = write_table(table, table_path(tmp_path, "robustness"), "robustness")  # the one robustness.csv schema
+    png, svg = plot_robustness(csv, tmp_path / "robustness")
+    assert png.stat().st_size > 1000
+    drawing = svg.read_text()
+    assert drawing.lstrip().startswith("<?xml") and all(f"{model} / {attack}" in drawing
+                                                        for model in ("base", "control") for attack in ("fgsm", "pgd"))
 
 
 def test_parse_eps():
