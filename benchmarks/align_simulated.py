@@ -20,7 +20,7 @@ import pandas as pd
 
 from brainalign.align import run_sweep
 from brainalign.models import load
-from brainalign.align.data import simulate_cached
+from brainalign.align.data import simulated_observer
 from brainalign.measure import compare, compute_rdms
 from brainalign.measure.features import extract
 from brainalign.studies.demo import DEMO_CONFIG
@@ -73,7 +73,7 @@ def main() -> None:
     started = time.perf_counter()
     run_dirs = run_sweep(config)
     train_seconds = time.perf_counter() - started
-    dataset = simulate_cached(json.dumps(config["train"]["data"]["simulate"], sort_keys=True))
+    dataset = simulated_observer(config["train"]["data"]["simulate"])
     jobs = json.loads((args.out / "sweep.json").read_text())["jobs"]
     size = config["train"]["data"]["image_size"]
     base = load(args.base or args.out / "base" / "model.safetensors").model
@@ -82,8 +82,7 @@ def main() -> None:
         rows.append({"model": "base", "subject": subject, "seed": -1, **rsa_similarity(base, dataset, subject, size)})
     for job in jobs:
         model = load(job["run_dir"]).model
-        label = "aligned" if job["control"] == "none" else job["control"]
-        rows.append({"model": label, "subject": job["subject"], "seed": job["seed"],
+        rows.append({"model": job["label"], "subject": job["subject"], "seed": job["seed"],
                      **rsa_similarity(model, dataset, job["subject"], size)})
     table = pd.DataFrame(rows)
     layers = [c for c in table.columns if c not in ("model", "subject", "seed")]

@@ -28,6 +28,8 @@ def test_jobs_cover_the_grid_and_beta0_runs_once(tiny_config, tmp_path):
     job = next(j for j in jobs if j.name == "sub-02/control_unpaired_beta10_seed1")
     assert job.config.seed == 1 and job.config.training.beta == 10.0
     assert job.config.training.control == "control_unpaired" and job.config.data.subject == "sub-02"
+    assert job.label == "control_unpaired_beta10"  # several betas: results tell them apart
+    assert {j.label for j in jobs if j.control == "control_beta0"} == {"control_beta0"}
     assert job.config.out_dir.endswith("sub-02/control_unpaired_beta10_seed1")
 
 
@@ -37,6 +39,7 @@ def test_local_sweep_runs_jobs_and_skips_finished_ones(tiny_config, tmp_path, mo
     assert len(run_dirs) == 2 and all(is_finished(d) for d in run_dirs)
     listed = json.loads((tmp_path / "sweep" / "sweep.json").read_text())["jobs"]
     assert [job["control"] for job in listed] == ["none", "control_beta0"]
+    assert [job["label"] for job in listed] == ["aligned", "control_beta0"]  # one beta: no suffix in results
     calls = []
     monkeypatch.setattr("brainalign.align.sweep.run_job", lambda config, force=False: calls.append(config))
     run_sweep(config)

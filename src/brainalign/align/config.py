@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
+from brainalign.align.controls import Control
 from brainalign.config import Strict as _Strict
 from brainalign.config import load_config
 from brainalign.errors import ConfigError
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
     import torch
 
 
-Control = Literal["none", "control_beta0", "control_no_contrastive", "control_unpaired"]
-CONTROLS: tuple[str, ...] = ("none", "control_beta0", "control_no_contrastive", "control_unpaired")
 DEFAULT_EPOCHS = {"eeg": 30, "fmri": 5, "simulated": 30}
 
 
@@ -109,7 +108,7 @@ class TrainingConfig(_Strict):
     batch_size: int = Field(16, ge=2)
     lr: float = Field(2e-5, gt=0)
     beta: float = Field(1.0, ge=0, description="weight of the neural terms (MSE + contrastive)")
-    control: Control = "none"
+    control: Control = Field("none", description="none | a control model (brainalign.align.controls)")
     unpaired_seed: int = Field(0, description="seed of the response shuffle in control_unpaired")
     contrastive: bool = True
     correlation: Literal["spearman", "pearson"] = "spearman"

@@ -5,7 +5,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -15,6 +15,9 @@ from brainalign.align.targets import TargetTransform, check_pattern, check_pca, 
 from brainalign.data import Responses, Stimuli
 from brainalign.data.responses import read_layout
 from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
+
+if TYPE_CHECKING:
+    from brainalign.data.simulation import SimulatedDataset
 
 PRELOAD_LIMIT_BYTES = 2**30  # image sets smaller than this are decoded once and kept in memory
 
@@ -96,7 +99,7 @@ def check_alignment_data(config: DataConfig, subjects: Sequence[str]) -> None:
 
 
 def _simulated(config: DataConfig) -> AlignmentData:
-    dataset = simulate_cached(json.dumps(config.simulate, sort_keys=True))
+    dataset = simulated_observer(config.simulate)
     subject = config.subject or dataset.subjects[0]
     if subject not in dataset.subjects:
         raise ConfigError(f"data.subject={subject!r} is not a simulated subject; choose one of {dataset.subjects}")
@@ -119,10 +122,16 @@ def _simulated(config: DataConfig) -> AlignmentData:
     )
 
 
+def simulated_observer(options: Mapping[str, Any]) -> SimulatedDataset:
+    """``brainalign.data.simulate(**options)`` (``data.simulate`` of a config), memoised per process so
+    sweep jobs and the evaluation share one observer."""
+    return _simulate_cached(json.dumps(dict(options), sort_keys=True))
+
+
 @functools.lru_cache(maxsize=4)
-def simulate_cached(options_json: str) -> Any:
-    """``brainalign.data.simulate(**options)`` memoised per process (sweep jobs share one observer)."""
-    from brainalign.data import simulate
+def _simulate_cached(options_json: str) -> SimulatedDataset:
+    """The memo of :func:`simulated_observer`, keyed by the options as canonical JSON."""
+    from brainalign.data.simulation import simulate
 
     try:
         return simulate(**json.loads(options_json))

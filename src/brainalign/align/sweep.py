@@ -1,8 +1,10 @@
 """Sweeps: subjects x betas x controls x seeds as independent training jobs (local or on Ray).
 
 Each job writes its own run directory ``out_dir/<subject>/<label>_seed<seed>`` (label ``aligned_beta10``,
-``control_unpaired_beta10``, ``control_no_contrastive_beta10``, ``control_beta0``); ``out_dir/sweep.json``
-lists them. Finished jobs are skipped on a re-run and unfinished ones resume from their last checkpoint.
+``control_unpaired_beta10``, ``control_no_contrastive_beta10``, ``control_beta0``; labels and controls:
+:mod:`brainalign.align.controls`); ``out_dir/sweep.json`` lists them, each with its model ``label`` for
+results (the beta appended only when the sweep has several betas). Finished jobs are skipped on a
+re-run and unfinished ones resume from their last checkpoint.
 When the template pre-trains the base model, it is pre-trained once into ``out_dir/base/model.safetensors``
 and every job starts from that file (so all seeds and controls share one base model).
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from brainalign.align.config import SweepConfig, TrainConfig
+from brainalign.align.controls import model_label, uses_beta
 from brainalign.config import coerce_config
 from brainalign.errors import ConfigError
 from brainalign.progress import track
@@ -27,6 +30,7 @@ class SweepJob:
     """One training run of a sweep."""
 
     name: str
+    label: str
     subject: str
     beta: float
     control: str
@@ -34,8 +38,10 @@ class SweepJob:
     config: TrainConfig
 
     def summary(self) -> dict[str, Any]:
+        """The job's entry in ``sweep.json``."""
         return {
             "name": self.name,
+            "label": self.label,
             "run_dir": self.config.out_dir,
             "subject": self.subject,
             "beta": self.beta,
@@ -47,12 +53,13 @@ class SweepJob:
 def sweep_jobs(config: SweepConfig, subjects: list[str]) -> list[SweepJob]:
     """Every (subject, beta, control, seed) job; ``control_beta0`` ignores beta and runs once per subject/seed."""
     jobs: dict[str, SweepJob] = {}
+    several_betas = len(set(config.betas)) > 1
     for subject in subjects:
         for control in config.controls:
-            for beta in [0.0] if control == "control_beta0" else config.betas:
+            for beta in config.betas if uses_beta(control) else [0.0]:
                 for seed in config.seeds:
-                    label = "control_beta0" if control == "control_beta0" else f"{_label(control)}_beta{beta:g}"
-                    name = f"{subject}/{label}_seed{seed}" if subject else f"{label}_seed{seed}"
+                    folder = model_label(control, beta, with_beta=True)
+                    name = f"{subject}/{folder}_seed{seed}" if subject else f"{folder}_seed{seed}"
                     job_config = config.train.model_copy(
                         update={
                             "out_dir": str(Path(config.out_dir) / name),
@@ -61,7 +68,8 @@ def sweep_jobs(config: SweepConfig, subjects: list[str]) -> list[SweepJob]:
                             "training": config.train.training.model_copy(update={"beta": beta, "control": control}),
                         }
                     )
-                    jobs[name] = SweepJob(name, subject, beta, control, seed, job_config)
+                    label = model_label(control, beta, with_beta=several_betas)
+                    jobs[name] = SweepJob(name, label, subject, beta, control, seed, job_config)
     return list(jobs.values())
 
 
@@ -143,13 +151,7 @@ def _subjects(config: SweepConfig) -> list[str]:
         return list(config.subjects)
     data = config.train.data
     if data.source == "simulated":
-        import json
+        from brainalign.align.data import simulated_observer
 
-        from brainalign.align.data import simulate_cached
-
-        return list(simulate_cached(json.dumps(data.simulate, sort_keys=True)).subjects)
+        return list(simulated_observer(data.simulate).subjects)
     return [data.subject or ""]
-
-
-def _label(control: str) -> str:
-    return "aligned" if control == "none" else control

@@ -29,6 +29,7 @@ from brainalign.align.checkpoint import (
     save_checkpoint,
     truncate_metrics,
 )
+from brainalign.align.controls import neural_weight, shuffles_pairs, uses_contrastive
 from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data
 from brainalign.align.head import EncoderHead
 from brainalign.align.targets import TARGET_FILE
@@ -162,8 +163,8 @@ def _train_epoch(
 ) -> dict[str, float]:
     """One pass over the training images in the (seed, epoch) order; mean loss terms over batches."""
     settings = config.training
-    beta = 0.0 if settings.control == "control_beta0" else settings.beta
-    contrastive = settings.contrastive and settings.control != "control_no_contrastive"
+    beta = neural_weight(settings.control, settings.beta)
+    contrastive = uses_contrastive(settings.control, settings.contrastive)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
     batches = [batch for batch in order.split(settings.batch_size) if len(batch) >= 2]
     sums = dict.fromkeys(("ce", "mse", "contrastive", "total"), 0.0)
@@ -192,7 +193,7 @@ def _train_epoch(
 def _training_targets(data: AlignmentData, config: TrainConfig) -> torch.Tensor:
     """Training targets ``(n_train, n_features)``; shuffled across images for ``control_unpaired``."""
     targets = torch.from_numpy(data.train_targets)
-    if config.training.control != "control_unpaired":
+    if not shuffles_pairs(config.training.control):
         return targets
     permutation = torch.randperm(len(targets), generator=torch.Generator().manual_seed(config.training.unpaired_seed))
     return targets[permutation]

@@ -15,9 +15,8 @@ Evaluation never sees z-scores or PCA: those shape the training targets only
 (:mod:`brainalign.align.targets`); cross-dataset evaluation (:mod:`brainalign.studies.cross`) follows the
 same rule.
 
-Models are named ``base``, ``aligned`` (control ``none``), ``control_beta0``,
-``control_no_contrastive``, ``control_unpaired`` (``_beta<b>`` appended when the sweep has several
-betas); several seeds of one model are averaged per subject.
+Models carry the labels the sweep wrote into ``sweep.json`` (``base``, ``aligned``, ``control_beta0``, ...;
+:mod:`brainalign.align.controls`); several seeds of one model are averaged per subject.
 """
 from __future__ import annotations
 
@@ -31,9 +30,10 @@ import pandas as pd
 import torch
 
 from brainalign.align.checkpoint import load_head
-from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulate_cached
+from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data, simulated_observer
 from brainalign.align.targets import load_target_transform
 from brainalign.align.config import DataConfig, SweepConfig
+from brainalign.align.controls import BASE_LABEL
 from brainalign.data import Responses
 from brainalign.data.rdms import RDMs
 from brainalign.errors import ConfigError
@@ -53,7 +53,7 @@ from brainalign.models.files import checkpoint_epochs
 from brainalign.models.loader import load
 from brainalign.studies.config import EvaluationConfig
 
-BASE = "base"
+BASE = BASE_LABEL
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,9 @@ class HeldOut:
 
 
 def trained_models(sweep_dir: Path) -> list[TrainedModel]:
-    """The jobs listed in ``sweep_dir/sweep.json``, labelled (see module docstring)."""
+    """The jobs listed in ``sweep_dir/sweep.json``, with the labels the sweep gave them."""
     jobs = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))["jobs"]
-    betas = {job["beta"] for job in jobs if job["control"] != "control_beta0"}
-    models = []
-    for job in jobs:
-        label = "aligned" if job["control"] == "none" else job["control"]
-        if len(betas) > 1 and job["control"] != "control_beta0":
-            label = f"{label}_beta{job['beta']:g}"
-        models.append(TrainedModel(label, job["subject"], int(job["seed"]), Path(job["run_dir"])))
-    return models
+    return [TrainedModel(job["label"], job["subject"], int(job["seed"]), Path(job["run_dir"])) for job in jobs]
 
 
 def held_out(data_config: DataConfig, subject: str) -> HeldOut:
@@ -211,7 +204,7 @@ def dimension_targets(source: str, data_config: DataConfig, stimuli: Any) -> RDM
     """
     ids = list(stimuli.ids)
     if source == "simulated":
-        factors = simulate_cached(json.dumps(data_config.simulate, sort_keys=True)).ground_truth.test_factors
+        factors = simulated_observer(data_config.simulate).ground_truth.test_factors
         embedding = pd.DataFrame({"red": factors["rgb"][:, 0], "green": factors["rgb"][:, 1],
                                   "blue": factors["rgb"][:, 2], "size": factors["radius"],
                                   "x position": factors["position"][:, 0], "y position": factors["position"][:, 1]})

@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from brainalign.align.sweep import check_sweep_data
+from brainalign.align.controls import ALIGNED_LABEL, model_rank
 from brainalign.config import coerce_config
 from brainalign.models.loader import load
 from brainalign.progress import track
@@ -36,8 +37,6 @@ from brainalign.studies import statistics as st
 from brainalign.studies.config import StudyConfig, check_datasets, check_regions
 from brainalign.studies.cross import COLUMNS as CROSS_COLUMNS
 from brainalign.studies.cross import measure_cross
-
-MODEL_ORDER = ("base", "aligned", "control_beta0", "control_no_contrastive", "control_unpaired")
 
 
 def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], out_dir: str | None = None,
@@ -110,9 +109,9 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
                 rows["dimensions"] += ev.dimension_rows(model.label, subject, rdms, dimensions, headline)
             if robust and first_seed:
                 rows["robustness"] += _robustness_rows(model.label, subject, network, attack_set, evaluation)
-            if model.label == "aligned" and first_seed:
+            if model.label == ALIGNED_LABEL and first_seed:
                 first_aligned[subject] = (model, rdms, data)
-            if model.label == "aligned" and evaluation.trajectory:
+            if model.label == ALIGNED_LABEL and evaluation.trajectory:
                 trajectory = ev.trajectory_rows(model, data, neural["whole"], evaluation, headline, labels, base)
                 rows["trajectory"] += [(f"{subject} seed {model.seed}", *row) for row in trajectory]
     results: dict[str, Any] = {"rows": rows, "headline": headline, "subjects": subjects}
@@ -167,7 +166,7 @@ def write_results(run_dir: Path, config: StudyConfig, results: dict[str, Any]) -
                           prediction.pop("stimulus_ids"), **prediction)
     headline = results["headline"]
     stats = st.summarize(similarity, headline)
-    ordered = {model: stats[model] for model in sorted(stats, key=_model_rank)}
+    ordered = {model: stats[model] for model in sorted(stats, key=model_rank)}
     summary = {
         "title": config.title or f"brainalign study: {config.name}",
         "measure": (f"held-out RSA similarity: {config.evaluation.compare_method} correlation between the "
@@ -218,11 +217,9 @@ def _category_labels(data_config: Any) -> np.ndarray | None:
     """Class labels of the training images (simulated observer only: index of their category)."""
     if data_config.source != "simulated":
         return None
-    import json
+    from brainalign.align.data import simulated_observer
 
-    from brainalign.align.data import simulate_cached
-
-    dataset = simulate_cached(json.dumps(data_config.simulate, sort_keys=True))
+    dataset = simulated_observer(data_config.simulate)
     index = {name: position for position, name in enumerate(dataset.train_categories)}
     return np.array([index[concept] for concept in dataset.train_stimuli.concepts])
 
@@ -234,11 +231,6 @@ def _seed_mean(table: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame
 def _extend(rows: dict[str, list], new: dict[str, list]) -> None:
     for kind, values in new.items():
         rows[kind] += values
-
-
-def _model_rank(model: str) -> tuple[int, str]:
-    stem = model.split("_beta")[0] if model != "control_beta0" else model
-    return (MODEL_ORDER.index(stem) if stem in MODEL_ORDER else len(MODEL_ORDER), model)
 
 
 @contextlib.contextmanager

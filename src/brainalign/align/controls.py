@@ -1,0 +1,55 @@
+"""Alignment controls (ReAlnet's control models), defined once: the names a config uses, what each
+changes in training, and the label a trained model carries in results.
+
+- ``none``: the ReAlnet loss, CE + beta x (MSE + contrastive); model label ``aligned``;
+- ``control_beta0``: beta = 0, only the classification term on the base model's pseudo-labels (the
+  images without neural data); beta is ignored, so a sweep runs it once per subject and seed;
+- ``control_no_contrastive``: the neural term without its contrastive part (MSE only);
+- ``control_unpaired``: image-response pairs shuffled across images (seed ``training.unpaired_seed``),
+  so the neural terms carry no image-specific information.
+
+Labels: ``aligned`` or the control's name, with ``_beta<b>`` appended where betas must be told apart
+(run folder names always; result tables when a sweep has several betas); ``control_beta0`` never has one.
+The base model is ``base``.
+"""
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Control = Literal["none", "control_beta0", "control_no_contrastive", "control_unpaired"]
+CONTROLS: tuple[str, ...] = get_args(Control)
+BASE_LABEL = "base"
+ALIGNED_LABEL = "aligned"
+MODEL_ORDER: tuple[str, ...] = (BASE_LABEL, ALIGNED_LABEL, *CONTROLS[1:])  # tables and figures list models so
+
+
+def uses_beta(control: str) -> bool:
+    """False for ``control_beta0`` (its beta is 0 whatever the config says)."""
+    return control != "control_beta0"
+
+
+def neural_weight(control: str, beta: float) -> float:
+    """The weight of the neural terms in the loss: ``beta``, or 0 for ``control_beta0``."""
+    return beta if uses_beta(control) else 0.0
+
+
+def uses_contrastive(control: str, contrastive: bool = True) -> bool:
+    """Whether the loss keeps its contrastive term (``contrastive`` unless ``control_no_contrastive``)."""
+    return contrastive and control != "control_no_contrastive"
+
+
+def shuffles_pairs(control: str) -> bool:
+    """Whether training targets are shuffled across images (``control_unpaired``)."""
+    return control == "control_unpaired"
+
+
+def model_label(control: str, beta: float, with_beta: bool) -> str:
+    """The label of a model trained with ``control`` and ``beta`` (see the module docstring)."""
+    stem = ALIGNED_LABEL if control == "none" else control
+    return f"{stem}_beta{beta:g}" if with_beta and uses_beta(control) else stem
+
+
+def model_rank(label: str) -> tuple[int, str]:
+    """Sort key of a model label: the order of :data:`MODEL_ORDER`, then the label (betas, other names)."""
+    stem = label.split("_beta")[0] if label not in MODEL_ORDER else label
+    return (MODEL_ORDER.index(stem) if stem in MODEL_ORDER else len(MODEL_ORDER), label)
