@@ -58,6 +58,8 @@ def coerce_config(
         return config
     if isinstance(config, Mapping):
         return parse_config(kind, dict(config), source)
+    if isinstance(config, BaseModel):
+        raise ConfigError(f"{source}: expected a {kind.__name__}, a mapping or a YAML path, got {type(config).__name__}")
     return load_config(kind, config)
 
 
@@ -66,7 +68,7 @@ def config_to_yaml(config: BaseModel) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
-def _describe(kind: type[BaseModel], item: dict[str, Any]) -> str:
+def _describe(kind: type[BaseModel], item: Mapping[str, Any]) -> str:
     key = ".".join(str(part) for part in item["loc"]) or "(top level)"
     if item["type"] == "extra_forbidden":
         allowed = ", ".join(_allowed_keys(kind, item["loc"][:-1]))
@@ -83,7 +85,7 @@ def _allowed_keys(kind: type[BaseModel], parents: tuple[Any, ...]) -> list[str]:
     """Field names of the section at ``parents`` (a path of keys below ``kind``)."""
     section: Any = kind
     for part in parents:
-        field = section.model_fields.get(part) if isinstance(section, type) else None
+        field = section.model_fields.get(part) if _is_model(section) else None
         nested = [arg for arg in (field.annotation, *get_args(field.annotation)) if _is_model(arg)] if field else []
         if not nested:
             return []

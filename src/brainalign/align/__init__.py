@@ -6,6 +6,8 @@ from brainalign._lazy import lazy_getattr
 _NAMES = {
     "soft_spearman": ".soft_rank",
     "EncoderHead": ".head",
+    "CONTROLS": ".controls",
+    "model_label": ".controls",
     "alignment_loss": ".loss",
     "train": ".trainer",
     "run_sweep": ".sweep",

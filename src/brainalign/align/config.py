@@ -140,7 +140,7 @@ class SweepConfig(_Strict):
     out_dir: str = "runs/sweep"
     subjects: Optional[list[str]] = Field(None, description="default: every simulated subject / data.subject")
     betas: list[float] = Field(default_factory=lambda: [1.0], min_length=1)
-    controls: list[Control] = Field(default_factory=lambda: ["none"], min_length=1)
+    controls: list[Control] = Field(default_factory=lambda: list[Control](["none"]), min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     train: TrainConfig = Field(default_factory=TrainConfig, description="template of every job")
 

@@ -40,8 +40,9 @@ def build_base(config: TrainConfig, data: AlignmentData | None, device: torch.de
         model = load(weights, device=device).model
     else:
         model = load(config.model.name, weights=weights, device=device, num_classes=num_classes).model
-    if config.model.pretrain is not None:
-        pretrain(
+    if config.model.pretrain is not None and data is not None and data.pretrain_stimuli is not None \
+            and data.pretrain_labels is not None:
+        pretrain(  # (checked above: only the simulated observer has them)
             model,
             ImageBank(data.pretrain_stimuli, config.data.image_size),
             data.pretrain_labels,

@@ -48,10 +48,17 @@ TARGET_FILE = "target.npz"
 class ResponseAxes(Protocol):
     """What the target checks read: a :class:`Responses` or a :class:`~brainalign.data.responses.ResponsesLayout`."""
 
-    stimulus_ids: list[str]
-    channels: list[str] | None
-    times: np.ndarray | None
-    rois: dict[str, np.ndarray] | None
+    @property
+    def stimulus_ids(self) -> list[str]: ...
+
+    @property
+    def channels(self) -> list[str] | None: ...
+
+    @property
+    def times(self) -> np.ndarray | None: ...
+
+    @property
+    def rois(self) -> dict[str, np.ndarray] | None: ...
 
     @property
     def feature_shape(self) -> tuple[int, ...]: ...
@@ -111,7 +118,7 @@ class TargetTransform:
         values = np.asarray(targets, dtype=np.float64)
         if values.ndim != 2 or values.shape[1] != self.n_targets:
             raise ValidationError(f"inverse: targets have shape {values.shape}, expected (n, {self.n_targets})")
-        if self.zscore_mean is not None:
+        if self.zscore_mean is not None and self.zscore_std is not None:
             values = values * self.zscore_std + self.zscore_mean
         if self.pca_components is not None:
             values = values @ self.pca_components + self.pca_mean
@@ -122,7 +129,7 @@ class TargetTransform:
         meta = {"spec": self.spec.model_dump(mode="json"), "feature_shape": list(self.axes.feature_shape),
                 "channels": self.axes.channels, "roi": self.axes.roi,
                 "fitted_on": {key: value for key, value in self.fitted_on.items() if key != "stimulus_ids"}}
-        arrays = {"meta": np.array(json.dumps(meta)),
+        arrays: dict[str, Any] = {"meta": np.array(json.dumps(meta)),
                   "fitted_on_ids": np.array(self.fitted_on.get("stimulus_ids", []), dtype=str)}
         optional = {"times": self.axes.times, "pca_mean": self.pca_mean, "pca_components": self.pca_components,
                     "explained_variance_ratio": self.explained_variance_ratio, "zscore_mean": self.zscore_mean,
@@ -191,7 +198,7 @@ def check_pattern(responses: ResponseAxes, spec: TargetConfig, source: str) -> N
             f"{source} has no regions of interest, but data.target.roi is {spec.roi!r}; remove data.target.roi, or "
             f"convert the fMRI file with its regions (brainalign convert-kamitani)"
         )
-    if spec.roi is not None and spec.roi not in responses.rois:
+    if spec.roi is not None and responses.rois is not None and spec.roi not in responses.rois:
         raise ValidationError(
             f"{source} has no region {spec.roi!r} (it has {sorted(responses.rois)}); set data.target.roi to one of "
             f"them, or convert the file again with that region"

@@ -102,7 +102,7 @@ def train(
         head.train()
         sums = _train_epoch(config, epoch, epochs, model, head, optimizer, images, targets, pseudo_labels, layers, device)
         record: dict[str, Any] = {"epoch": epoch, **sums}
-        if test_images is not None:
+        if test_images is not None and data.test_targets is not None:
             predicted = predict_responses(model, head, test_images, layers, config.training.eval_batch_size, device)
             record["test_spearman"] = generation_spearman(predicted, data.test_targets)
         record["seconds"] = round(time.perf_counter() - started, 3)

@@ -76,7 +76,7 @@ def _preview_stimuli(rdms: "RDMs", max_stimuli: int = 400) -> "RDMs":
     keep = np.linspace(0, n - 1, max_stimuli).round().astype(np.int64)
     rows, cols = np.triu_indices(max_stimuli, k=1)
     first, second = keep[rows], keep[cols]
-    positions = condensed_offset(first, n) + second - first - 1  # type: ignore[arg-type]
+    positions = condensed_offset(first, n) + second - first - 1
     return RDMs(rdms.dissimilarities[:, positions], [rdms.stimulus_ids[k] for k in keep], rdms.descriptors,
                 rdms.dissimilarity_measure, rdms.stimulus_descriptors.iloc[keep].reset_index(drop=True))
 

@@ -190,7 +190,7 @@ def _verify(path: Path, entry: Source, sha256: str | None, where: str) -> None:
     if not sha256 and not entry.sha256_prefix:
         return
     digest = file_sha256(path)
-    expected = sha256 or entry.sha256_prefix
+    expected = str(sha256 or entry.sha256_prefix)
     if not digest.startswith(expected.lower()):
         if where == "cached file":
             raise DownloadError(f"{path} has SHA-256 {digest}, expected {expected}...; delete it and fetch again")

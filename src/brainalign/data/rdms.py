@@ -32,13 +32,21 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
 from brainalign.errors import DataFormatError, ValidationError
 from brainalign.runs import atomic_path
+
+if TYPE_CHECKING:
+    import rsatoolbox
+
+Descriptors = Union[pd.DataFrame, Mapping[str, Any], Sequence[Mapping[str, Any]], None]
+"""One descriptor row per RDM (or stimulus): a DataFrame, a dict of columns (scalars broadcast), or a list of dicts."""
+RDMsOrArray = Union["RDMs", np.ndarray]
+"""RDMs, or condensed upper triangles ``(n_rdms, n_pairs)`` / ``(n_pairs,)`` on the same stimuli in the same order."""
 
 _FORMAT = "brainalign.RDMs"
 _FORMAT_VERSION = 2  # 2 adds dissimilarity_measure and stimulus_descriptors; version 1 files still load
@@ -55,7 +63,7 @@ def n_stimuli_from_pairs(n_pairs: int) -> int:
     return n
 
 
-def descriptor_frame(descriptors: Any, n_rows: int, what: str = "RDM") -> pd.DataFrame:
+def descriptor_frame(descriptors: Descriptors, n_rows: int, what: str = "RDM") -> pd.DataFrame:
     """One descriptor row per RDM (or per ``what``) from None, a DataFrame, a list of dicts, or a dict
     (scalars are broadcast to every row, lists give one value per row)."""
     if descriptors is None or (isinstance(descriptors, pd.DataFrame) and descriptors.shape[1] == 0):
@@ -148,10 +156,10 @@ class RDMs:
         cls,
         matrices: np.ndarray,
         stimulus_ids: Sequence[str] | None = None,
-        descriptors: Any = None,
+        descriptors: Descriptors = None,
         atol: float = 1e-6,
         dissimilarity_measure: str | None = None,
-        stimulus_descriptors: Any = None,
+        stimulus_descriptors: Descriptors = None,
     ) -> "RDMs":
         """Build from square RDMs ``(n_rdms, n, n)`` or one ``(n, n)``; checks symmetry (``atol``).
 
@@ -177,7 +185,7 @@ class RDMs:
         square[:, cols, rows] = self.dissimilarities
         return square
 
-    def to_rsatoolbox(self) -> Any:
+    def to_rsatoolbox(self) -> "rsatoolbox.rdm.RDMs":
         """Convert to an ``rsatoolbox.rdm.RDMs``: descriptors become ``rdm_descriptors``, the ids and the
         stimulus descriptors ``pattern_descriptors`` (ids as ``stimulus_id``), the measure
         ``dissimilarity_measure``. :meth:`from_rsatoolbox` converts back exactly."""
@@ -194,7 +202,7 @@ class RDMs:
         )
 
     @classmethod
-    def from_rsatoolbox(cls, rsa_rdms: Any, id_descriptor: str = "stimulus_id") -> "RDMs":
+    def from_rsatoolbox(cls, rsa_rdms: "rsatoolbox.rdm.RDMs", id_descriptor: str = "stimulus_id") -> "RDMs":
         """Convert from an ``rsatoolbox.rdm.RDMs``; ids come from pattern descriptor ``id_descriptor``
         (or ``index``, else 0..n-1), its other pattern descriptors become stimulus descriptors, its
         rdm_descriptors other than ``index`` descriptor columns, and its ``dissimilarity_measure`` the measure."""

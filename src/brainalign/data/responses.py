@@ -20,12 +20,15 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from brainalign.errors import DataFormatError, ValidationError
 from brainalign.runs import atomic_write_with
+
+if TYPE_CHECKING:
+    from brainalign.data.stimuli import Stimuli
 
 MODALITIES = ("eeg", "fmri", "simulated")
 _FORMAT = "brainalign.Responses/1"
@@ -86,7 +89,7 @@ class Responses:
         )
 
     def _replace(self, **changes: Any) -> "Responses":
-        fields = dict(
+        fields: dict[str, Any] = dict(
             data=self.data, stimulus_ids=self.stimulus_ids, modality=self.modality, subject=self.subject,
             channels=self.channels, times=self.times, sfreq=self.sfreq, rois=self.rois,
             allow_nan=self.allow_nan, info=self.info,
@@ -161,12 +164,14 @@ class Responses:
             )
         return [position[sid] for sid in wanted]
 
-    def match_stimuli(self, stimuli: Any) -> "Responses":
+    def match_stimuli(self, stimuli: Stimuli | Sequence[str]) -> "Responses":
         """Reorder to ``stimuli.ids`` (a Stimuli or a list of ids); every id must be on both sides.
 
         Raises when a response has no image or an image has no response, naming a few of them.
         """
-        ids = [str(sid) for sid in getattr(stimuli, "ids", stimuli)]
+        from brainalign.data.stimuli import Stimuli
+
+        ids = [str(sid) for sid in (stimuli.ids if isinstance(stimuli, Stimuli) else stimuli)]
         known = set(ids)
         without_image = [sid for sid in self.stimulus_ids if sid not in known]
         if without_image:
@@ -190,7 +195,7 @@ class Responses:
             "sfreq": self.sfreq, "allow_nan": self.allow_nan, "info": self.info,
             "roi_names": None if self.rois is None else list(self.rois),
         }
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "data": self.data,
             "stimulus_ids": np.array(self.stimulus_ids, dtype=str),
             "meta": np.array(json.dumps(meta, default=_json_default)),

@@ -34,7 +34,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import numpy as np
 
@@ -45,6 +45,9 @@ from brainalign.data.procedural import COLOURS, SHAPES, TEXTURES, Category, all_
 from brainalign.data.responses import Responses
 from brainalign.data.stimuli import Stimuli
 from brainalign.errors import RunExistsError, ValidationError
+
+if TYPE_CHECKING:
+    import torch
 
 SFREQ = 100.0
 TIMES = np.arange(20) / SFREQ  # 0 .. 0.19 s, the ReAlnet window
@@ -189,7 +192,7 @@ def simulate(
     subjects = [f"sub-{i + 1:02d}" for i in range(n_subjects)]
     if modality == "eeg":
         axes = {stage: _principal_axes(train_features[stage], SOURCES_PER_STAGE) for stage in STAGES}
-        observer = partial(_EEGObserver, stage_axes=axes)
+        observer: Callable[..., _EEGObserver | _FMRIObserver] = partial(_EEGObserver, stage_axes=axes)
     else:
         observer = _FMRIObserver
     train_ids = [f"train_{i:04d}" for i in range(len(train_list))]
@@ -367,9 +370,9 @@ def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
               "val": dataset.val_stimuli}
     labels = {"pretrain": dataset.pretrain_labels, "val": dataset.val_labels}
     for split, stimuli in splits.items():
-        pixels = (stimuli.images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
+        pixels = (cast("torch.Tensor", stimuli.images).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
         rows = ["id,path,concept" + (",label" if split in labels else "")]
-        for index, (stimulus_id, concept) in enumerate(zip(stimuli.ids, stimuli.concepts)):
+        for index, (stimulus_id, concept) in enumerate(zip(stimuli.ids, stimuli.concepts or [""] * len(stimuli))):
             Image.fromarray(pixels[index]).save(folder / "images" / f"{stimulus_id}.png")
             label = f",{labels[split][index]}" if split in labels else ""
             rows.append(f"{stimulus_id},images/{stimulus_id}.png,{concept}{label}")
@@ -378,11 +381,9 @@ def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
         dataset.train[subject].save(folder / "responses" / f"{subject}_train.npz")
         dataset.test[subject].save(folder / "responses" / f"{subject}_test.npz")
     truth = dataset.ground_truth
-    np.savez_compressed(
-        folder / "ground_truth.npz",
-        **{f"train/{s}": v for s, v in truth.train_features.items()},
-        **{f"test/{s}": v for s, v in truth.test_features.items()},
-    )
+    features: dict[str, Any] = {**{f"train/{s}": v for s, v in truth.train_features.items()},
+                                **{f"test/{s}": v for s, v in truth.test_features.items()}}
+    np.savez_compressed(folder / "ground_truth.npz", **features)
     summary = {
         "params": dataset.params, "subjects": dataset.subjects,
         "train_categories": dataset.train_categories, "test_categories": dataset.test_categories,

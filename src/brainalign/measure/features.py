@@ -4,8 +4,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, cast
 
 import numpy as np
 import torch
@@ -44,21 +45,17 @@ def extract(
         raise ValidationError("stimuli is empty; give at least one image to extract features from")
     if batch_size < 1:
         raise ValidationError(f"batch_size must be >= 1; got {batch_size}")
-    run = dict(model=model, stimuli=stimuli, layers=chosen, batch_size=batch_size, device=device,
-               image_size=image_size, progress=progress)
+    run = partial(_stream, model, stimuli, chosen, batch_size, device, image_size, progress)
     if out_dir is None:
-        return _stream(allocate=lambda layer, shape: np.empty(shape, dtype=np.float32), **run)
+        return run(lambda layer, shape: np.empty(shape, dtype=np.float32))
     folder = Path(out_dir)
     (folder / INDEX_FILE).unlink(missing_ok=True)  # the index marks a complete set; drop a stale one first
     with contextlib.ExitStack() as stack:
         temp_paths = {layer: stack.enter_context(atomic_path(folder / f"{layer}.npy")) for layer in chosen}
-        written = _stream(
-            allocate=lambda layer, shape: np.lib.format.open_memmap(temp_paths[layer], "w+", np.float32, shape),
-            **run,
-        )
+        written = run(lambda layer, shape: np.lib.format.open_memmap(temp_paths[layer], "w+", np.float32, shape))
         shapes = {layer: list(array.shape) for layer, array in written.items()}
         for array in written.values():
-            array.flush()
+            cast(np.memmap, array).flush()
         del written  # close the memmaps; leaving the stack renames each finished file into place
     atomic_write_json(
         folder / INDEX_FILE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from brainalign.errors import ValidationError
@@ -21,13 +22,13 @@ def _observations(values: Any, what: str = "values", minimum: int = 2) -> np.nda
     return array
 
 
-def mean_sem(values: Any) -> tuple[np.ndarray, np.ndarray]:
+def mean_sem(values: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error of the mean over axis 0 (ddof=1): ``(n_obs, ...) -> (...), (...)``."""
     array = _observations(values)
     return array.mean(axis=0), array.std(axis=0, ddof=1) / np.sqrt(len(array))
 
 
-def paired_t(a: Any, b: Any, alternative: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
+def paired_t(a: ArrayLike, b: ArrayLike, alternative: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
     """Paired t-test of ``a`` vs ``b`` over axis 0 (``scipy.stats.ttest_rel``): t and p, shape ``(...)``."""
     from scipy import stats
 
@@ -41,7 +42,7 @@ def paired_t(a: Any, b: Any, alternative: str = "two-sided") -> tuple[np.ndarray
 
 
 def sign_flip_test(
-    differences: Any, n_permutations: int = 10000, alternative: str = "two-sided", seed: int = 0
+    differences: ArrayLike, n_permutations: int = 10000, alternative: str = "two-sided", seed: int = 0
 ) -> np.ndarray:
     """Sign-flip permutation test of mean(differences) = 0 over axis 0: p-values ``(...)``.
 
@@ -74,8 +75,8 @@ def sign_flip_test(
 
 
 def cluster_test(
-    values: Any,
-    times: Any | None = None,
+    values: ArrayLike,
+    times: ArrayLike | None = None,
     threshold: float | None = None,
     n_permutations: int = 1000,
     tail: int = 1,
@@ -117,7 +118,7 @@ def cluster_test(
     return pd.DataFrame(rows, columns=columns), significant
 
 
-def fdr(p_values: Any, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+def fdr(p_values: ArrayLike, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Benjamini-Hochberg FDR over all given p-values (any shape): ``(reject, corrected_p)``."""
     from mne.stats import fdr_correction
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -115,7 +116,7 @@ class CORnet(LayeredModel):
 
     layer_names = AREAS
 
-    def __init__(self, areas: dict[str, nn.Module], num_classes: int) -> None:
+    def __init__(self, areas: Mapping[str, nn.Module], num_classes: int) -> None:
         super().__init__()
         self.num_classes = num_classes
         for name in AREAS:
@@ -174,5 +175,6 @@ def cornet_z(num_classes: int = 1000) -> CORnet:
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.xavier_uniform_(module.weight)
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
     return model

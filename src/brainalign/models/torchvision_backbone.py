@@ -6,8 +6,7 @@ of torchvision (``layer1.0.conv1.weight``) and torchvision checkpoints load unch
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Sequence
+from typing import Sequence, cast
 
 from torch import nn
 
@@ -54,17 +53,22 @@ def backbone(
     if num_classes is not None and num_classes != head.out_features:
         net.set_submodule(head_path, nn.Linear(head.in_features, num_classes))
     net.__class__ = _layered_class(type(net))
-    model: LayeredModel = net  # type: ignore[assignment]
+    model = cast(LayeredModel, net)
     model.num_classes = num_classes if num_classes is not None else head.out_features
     model.layer_names = tuple(_default_layers(net))
     model.layer_names = tuple(model.check_layers(layers))
     return model
 
 
-@lru_cache(maxsize=None)
-def _layered_class(torchvision_class: type) -> type:
+_LAYERED_CLASSES: dict[type[nn.Module], type[nn.Module]] = {}
+
+
+def _layered_class(torchvision_class: type[nn.Module]) -> type[nn.Module]:
     """``torchvision_class`` extended with the ``LayeredModel`` methods (one class per architecture)."""
-    return type(f"Layered{torchvision_class.__name__}", (torchvision_class, LayeredModel), {})
+    if torchvision_class not in _LAYERED_CLASSES:
+        _LAYERED_CLASSES[torchvision_class] = type(f"Layered{torchvision_class.__name__}",
+                                                   (torchvision_class, LayeredModel), {})
+    return _LAYERED_CLASSES[torchvision_class]
 
 
 def _default_layers(net: nn.Module) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import AbstractSet, Mapping, cast
 
 import torch
 from torch import nn
@@ -125,7 +125,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             "not a tensor checkpoint (pickles with arbitrary objects are refused: weights_only=True)"
         ) from error
     if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
-        state = state["state_dict"]
+        state = dict(cast(Mapping[str, torch.Tensor], state["state_dict"]))
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise DataFormatError(
             f"weights file {path} does not hold a state dict of tensors (nor one under 'state_dict'); "
@@ -139,7 +139,7 @@ def _strip_module(key: str) -> str:
 
 
 def _check_compatible(
-    model: nn.Module, state: Mapping[str, torch.Tensor], path: Path, optional: set[str] = frozenset()
+    model: nn.Module, state: Mapping[str, torch.Tensor], path: Path, optional: AbstractSet[str] = frozenset()
 ) -> None:
     expected = model.state_dict()
     # BatchNorm's counter is bookkeeping; torch fills it in when old checkpoints lack it.

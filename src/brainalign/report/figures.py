@@ -9,6 +9,7 @@ the mean (SEM), and dots the individual subjects.
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 from typing import Any
@@ -200,7 +201,7 @@ def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
     targets = _ordered(table["target"])
     colours = {target: matplotlib.colormaps["tab10"](index % 10) for index, target in enumerate(targets)}
     fig, axes = _subplots(2 if has_accuracy else 1, 1, figsize=(6.0, 6.0 if has_accuracy else 3.6),
-                             sharex=True, squeeze=False)
+                          sharex=True, squeeze=False)
     axes = list(axes[:, 0])
     stats = _mean_sem(table, ["target", "epoch"], "similarity")
     for target in targets:
@@ -213,7 +214,8 @@ def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
         axes[1].set_ylabel("accuracy")
     epochs = sorted(int(epoch) for epoch in table["epoch"].unique() if epoch > 0)
     axes[-1].set_xscale("log")
-    axes[-1].xaxis.set_major_locator(FixedLocator(epochs if len(epochs) <= 12 else np.geomspace(1, epochs[-1], 8)))
+    ticks = epochs if len(epochs) <= 12 else np.geomspace(1, epochs[-1], 8).tolist()
+    axes[-1].xaxis.set_major_locator(FixedLocator(ticks))
     axes[-1].xaxis.set_major_formatter(FormatStrFormatter("%d"))
     axes[-1].xaxis.set_minor_locator(NullLocator())
     axes[-1].set_xlabel("training epoch (log scale; dashed: before training)")
@@ -318,7 +320,7 @@ def _draw_response(ax: Axes, values: np.ndarray, limit: float, arrays: dict[str,
     ax.tick_params(labelsize=6)
 
 
-def _epoch_curve(ax: Axes, stats: pd.DataFrame, colour: str, label: str) -> None:
+def _epoch_curve(ax: Axes, stats: pd.DataFrame, colour: Any, label: str) -> None:
     rows = stats.sort_values("epoch")
     trained = rows[rows["epoch"] > 0]
     ax.plot(trained["epoch"], trained["mean"], marker="o", ms=3, color=colour, label=label, lw=1.5)
@@ -408,8 +410,12 @@ def _save(fig: Figure, out_stem: PathLike, tight: bool = True) -> list[Path]:
     if tight:
         fig.tight_layout(rect=(0, 0.03, 1, 1))
     paths = []
-    for suffix, options in ((".png", {"dpi": 150}), (".svg", {})):
+    for suffix, dpi in ((".png", 150.0), (".svg", "figure")):  # "figure": matplotlib's default
         target = stem.with_name(stem.name + suffix)
-        atomic_write_with(target, lambda temp, fmt=suffix[1:], kw=options: fig.savefig(temp, format=fmt, bbox_inches="tight", **kw))
+        atomic_write_with(target, partial(_savefig, fig, fmt=suffix[1:], dpi=dpi))
         paths.append(target)
     return paths
+
+
+def _savefig(fig: Figure, temp: Path, fmt: str, dpi: float | str) -> None:
+    fig.savefig(temp, format=fmt, bbox_inches="tight", dpi=dpi)

@@ -138,7 +138,7 @@ def write_predictions(path: str | os.PathLike[str], real: np.ndarray, predicted:
             f"{path}: real {np.shape(real)}, predicted {np.shape(predicted)} and {len(stimulus_ids)} "
             "stimulus ids must agree (n_examples, *feature_shape)"
         )
-    arrays = {"real": np.asarray(real, np.float32), "predicted": np.asarray(predicted, np.float32),
+    arrays: dict[str, Any] = {"real": np.asarray(real, np.float32), "predicted": np.asarray(predicted, np.float32),
               "stimulus_ids": np.asarray(stimulus_ids, dtype=str)}
     arrays.update({key: np.asarray(value) for key, value in extra.items() if value is not None})
     return atomic_write_with(path, lambda temp: np.savez_compressed(temp, **arrays))

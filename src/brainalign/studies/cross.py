@@ -19,12 +19,12 @@ several seeds are averaged by the pipeline). Rows go to ``results/cross_similari
 from __future__ import annotations
 
 from pathlib import Path
-import torch
 
 from brainalign.data import Responses, Stimuli
 from brainalign.errors import DataFormatError
 from brainalign.data import RDMs
 from brainalign.measure import eeg_timecourses, neural_rdms, roi_similarity
+from brainalign.models.base import LayeredModel
 from brainalign.models.loader import load
 from brainalign.progress import track
 from brainalign.studies import evaluate as ev
@@ -62,7 +62,7 @@ def _regions(responses: Responses, rois: list[str] | None) -> Responses:
 def cross_rows(cross: CrossDataset, label: str, subject: str, layer_rdms: RDMs, targets: dict[str, RDMs],
                method: str) -> list[tuple]:
     """``cross_similarity`` rows of one model (see the module docstring)."""
-    rows = []
+    rows: list[tuple] = []
     for data_subject, neural in targets.items():
         if cross.modality == "fmri":
             best = roi_similarity(layer_rdms, neural, method)
@@ -75,7 +75,7 @@ def cross_rows(cross: CrossDataset, label: str, subject: str, layer_rdms: RDMs, 
     return rows
 
 
-def measure_cross(config: StudyConfig, sweep_dir: Path, base: torch.nn.Module, progress: bool = True) -> list[tuple]:
+def measure_cross(config: StudyConfig, sweep_dir: Path, base: LayeredModel, progress: bool = True) -> list[tuple]:
     """Rows of ``cross_similarity`` for every ``config.cross_evaluation`` entry and every model of the sweep."""
     evaluation = config.evaluation
     models = ev.trained_models(sweep_dir)
@@ -83,9 +83,9 @@ def measure_cross(config: StudyConfig, sweep_dir: Path, base: torch.nn.Module, p
     for cross in track(config.cross_evaluation, "cross-evaluation", disable=not progress):
         stimuli, targets = cross_targets(cross, evaluation)
         settings = evaluation.model_copy(update={"image_size": cross.image_size or evaluation.image_size})
-        networks = [(ev.BASE, ALL_SUBJECTS, base)] + [(model.label, model.subject, model.run_dir) for model in models]
-        for label, subject, network in networks:
-            network = network if isinstance(network, torch.nn.Module) else load(network).model
-            layer_rdms = ev.model_rdms(network, stimuli, settings)
-            rows += cross_rows(cross, label, subject, layer_rdms, targets, evaluation.compare_method)
+        rows += cross_rows(cross, ev.BASE, ALL_SUBJECTS, ev.model_rdms(base, stimuli, settings), targets,
+                           evaluation.compare_method)
+        for model in models:
+            layer_rdms = ev.model_rdms(load(model.run_dir).model, stimuli, settings)
+            rows += cross_rows(cross, model.label, model.subject, layer_rdms, targets, evaluation.compare_method)
     return rows

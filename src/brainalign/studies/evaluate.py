@@ -34,9 +34,9 @@ from brainalign.align.data import AlignmentData, ImageBank, load_alignment_data,
 from brainalign.align.targets import load_target_transform
 from brainalign.align.config import DataConfig, SweepConfig
 from brainalign.align.controls import BASE_LABEL
-from brainalign.data import Responses
-from brainalign.data.rdms import RDMs
+from brainalign.data import Responses, Stimuli
 from brainalign.errors import ConfigError
+from brainalign.data.rdms import RDMs
 from brainalign.measure import (
     compare,
     compute_rdms,
@@ -50,6 +50,7 @@ from brainalign.measure import (
 from brainalign.measure.rsa.variability import variability_matrices
 from brainalign.measure.features import extract
 from brainalign.models.files import checkpoint_epochs
+from brainalign.models.base import LayeredModel
 from brainalign.models.loader import load
 from brainalign.studies.config import EvaluationConfig
 
@@ -74,6 +75,13 @@ class HeldOut:
     subject: str
     data: AlignmentData
     trials: Responses
+
+    @property
+    def stimuli(self) -> Stimuli:
+        """The held-out images (every study's data has them: ``data.test_stimuli``)."""
+        if self.data.test_stimuli is None:
+            raise ConfigError(f"subject {self.subject}: the data have no held-out images; give data.test_stimuli")
+        return self.data.test_stimuli
 
     @property
     def flat(self) -> np.ndarray:
@@ -116,7 +124,7 @@ def neural_targets(subject_data: HeldOut, evaluation: EvaluationConfig) -> dict[
     return rdms
 
 
-def model_rdms(model: torch.nn.Module, stimuli: Any, evaluation: EvaluationConfig) -> RDMs:
+def model_rdms(model: LayeredModel, stimuli: Stimuli, evaluation: EvaluationConfig) -> RDMs:
     """Layer RDMs ``(n_layers, n_pairs)`` of ``model`` on ``stimuli`` (descriptor column ``layer``)."""
     features = extract(model, stimuli, evaluation.layers, image_size=evaluation.image_size, progress=False)
     return compute_rdms(features, evaluation.rdm_metric, stimulus_ids=stimuli.ids)
@@ -138,17 +146,16 @@ def similarity_rows(label: str, subject: str, layer_rdms: RDMs, neural: dict[str
 
 
 def trajectory_rows(model: TrainedModel, subject_data: HeldOut, neural: RDMs, evaluation: EvaluationConfig,
-                    layer: str, labels: np.ndarray | None, base: torch.nn.Module) -> list[tuple]:
+                    layer: str, labels: np.ndarray | None, base: LayeredModel) -> list[tuple]:
     """``trajectory`` rows of one run ``(epoch, target, similarity, accuracy)``: the ``layer`` RDM's
     similarity to the held-out response RDM at epoch 0 (``base``) and every saved epoch, with top-1
     accuracy on the labelled training images when ``labels`` are given (else NaN)."""
     from brainalign.measure.behaviour.classification import accuracy
 
     single_layer = evaluation.model_copy(update={"layers": [layer]})
-    networks = [(0, base)] + [(epoch, None) for epoch in checkpoint_epochs(model.run_dir)]
     rows = []
-    for epoch, network in networks:
-        network = network if network is not None else load(model.run_dir, epoch=epoch).model
+    for epoch in [0, *checkpoint_epochs(model.run_dir)]:
+        network = base if epoch == 0 else load(model.run_dir, epoch=epoch).model
         rdms = model_rdms(network, subject_data.data.test_stimuli, single_layer)
         score = float(compare(rdms, neural, evaluation.compare_method)[0, 0])
         top1 = np.nan
@@ -163,7 +170,7 @@ def predictions(model: TrainedModel, subject_data: HeldOut, evaluation: Evaluati
     """Predicted and recorded held-out responses of ``count`` example images spread over the set."""
     from brainalign.align.trainer import predict_responses
 
-    stimuli = subject_data.data.test_stimuli
+    stimuli = subject_data.stimuli
     indices = np.linspace(0, len(stimuli) - 1, count).round().astype(int)
     network, head = load(model.run_dir).model, load_head(model.run_dir)
     target = load_target_transform(model.run_dir)  # the run's own fit: predictions back to recorded units
@@ -193,7 +200,7 @@ def variability_rows(rdms_by_model: dict[str, RDMs], method: str) -> list[tuple]
     return rows
 
 
-def dimension_targets(source: str, data_config: DataConfig, stimuli: Any) -> RDMs:
+def dimension_targets(source: str, data_config: DataConfig, stimuli: Stimuli) -> RDMs:
     """Object-dimension RDMs of the held-out images, one per dimension (descriptor ``dimension``).
 
     ``source="simulated"``: the observer's generative factors: ``|x_i - x_j|`` of red, green, blue,
@@ -241,7 +248,7 @@ def dimension_rows(label: str, subject: str, layer_rdms: RDMs, dimensions: RDMs,
     return [(label, dimension, subject, value) for dimension, value in zip(table["dimension"], table["partial_r2"])]
 
 
-def base_model(sweep: SweepConfig, sweep_dir: Path) -> torch.nn.Module:
+def base_model(sweep: SweepConfig, sweep_dir: Path) -> LayeredModel:
     """The sweep's shared base model (pre-trained into ``sweep_dir/base``, or the template's weights)."""
     from brainalign.align.pretrain import build_base
     from brainalign.align.sweep import BASE_MODEL_FILE

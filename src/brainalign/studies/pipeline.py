@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from brainalign.align.sweep import check_sweep_data
+from brainalign.align.config import SweepConfig
 from brainalign.align.controls import ALIGNED_LABEL, model_rank
 from brainalign.config import coerce_config
 from brainalign.models.loader import load
@@ -74,7 +75,7 @@ def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], 
     return run_dir
 
 
-def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = True) -> dict[str, Any]:
+def measure(config: StudyConfig, sweep: SweepConfig, sweep_dir: Path, progress: bool = True) -> dict[str, Any]:
     """Every model on every subject's held-out data: result rows (see :mod:`brainalign.studies.evaluate`)."""
     evaluation = config.evaluation
     models = ev.trained_models(sweep_dir)
@@ -96,8 +97,7 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
             dimensions = ev.dimension_targets(evaluation.dimensions, sweep.train.data, data.data.test_stimuli)
             rows["dimensions"] += ev.dimension_rows(ev.BASE, subject, base_rdms, dimensions, headline)
         attack_set = _attack_set(evaluation, data, labels)
-        robust = attack_set is not None
-        if robust:
+        if attack_set is not None:
             rows["robustness"] += _robustness_rows(ev.BASE, subject, base, attack_set, evaluation)
         subject_models = [model for model in models if model.subject == subject]
         for model in subject_models:
@@ -107,7 +107,7 @@ def measure(config: StudyConfig, sweep: Any, sweep_dir: Path, progress: bool = T
             first_seed = model.seed == min(other.seed for other in subject_models if other.label == model.label)
             if dimensions is not None:
                 rows["dimensions"] += ev.dimension_rows(model.label, subject, rdms, dimensions, headline)
-            if robust and first_seed:
+            if attack_set is not None and first_seed:
                 rows["robustness"] += _robustness_rows(model.label, subject, network, attack_set, evaluation)
             if model.label == ALIGNED_LABEL and first_seed:
                 first_aligned[subject] = (model, rdms, data)
@@ -221,7 +221,7 @@ def _category_labels(data_config: Any) -> np.ndarray | None:
 
     dataset = simulated_observer(data_config.simulate)
     index = {name: position for position, name in enumerate(dataset.train_categories)}
-    return np.array([index[concept] for concept in dataset.train_stimuli.concepts])
+    return np.array([index[concept] for concept in dataset.train_stimuli.concepts or []])
 
 
 def _seed_mean(table: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:

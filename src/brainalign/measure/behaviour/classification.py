@@ -200,6 +200,8 @@ def accuracy(
             top5.append(hits[5].cpu())
     finally:
         model.train(was_training)
+    if label_tensor is None:
+        raise ValidationError("images is empty; give at least one labelled image")
     correct, correct_top5 = torch.cat(top1).numpy(), torch.cat(top5).numpy()
     trials = pd.DataFrame(
         {

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from brainalign.data.rdms import RDMsOrArray
 from brainalign.errors import ValidationError
 from brainalign.measure.rsa.ranks import (arange_cached, count_inversions, dense_ranks, rank_rows, rank_rows_exact,
                                          sorted_order, standardised_ranks, tie_pairs)
@@ -22,7 +23,7 @@ METHODS = ("spearman", "pearson", "kendall_tau_a")
 _GATHER_ROWS = 8  # up to this many b rows, Spearman gathers zb in each a row's sort order (no ranks)
 
 
-def as_vectors(rdms: Any) -> np.ndarray:
+def as_vectors(rdms: RDMsOrArray) -> np.ndarray:
     """Condensed dissimilarities ``(n_rdms, n_pairs)`` float64 from RDMs, a 1-D or 2-D array."""
     values = getattr(rdms, "dissimilarities", rdms)
     values = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float64)
@@ -59,7 +60,7 @@ def _zscored(values: np.ndarray, method: str, what: str, chunk_elements: int = 1
     return result
 
 
-def compare(a: Any, b: Any | None = None, method: str = "spearman") -> np.ndarray:
+def compare(a: RDMsOrArray, b: RDMsOrArray | None = None, method: str = "spearman") -> np.ndarray:
     """Similarity of every RDM in ``a`` with every RDM in ``b``: ndarray ``(a.n_rdms, b.n_rdms)``.
 
     a, b: :class:`~brainalign.measure.RDMs` or arrays ``(n_rdms, n_pairs)`` / ``(n_pairs,)`` of
@@ -165,7 +166,7 @@ def pooled_rdm_vectors(vectors: np.ndarray, method: str) -> np.ndarray:
     return centred / centred.std(axis=1, keepdims=True)
 
 
-def noise_ceiling(rdms: Any, method: str = "spearman") -> tuple[float, float]:
+def noise_ceiling(rdms: RDMsOrArray, method: str = "spearman") -> tuple[float, float]:
     """Lower and upper bound of the noise ceiling for subject RDMs ``(n_subjects, n_pairs)``.
 
     upper = mean over subjects of compare(mean of all subjects' RDMs, subject RDM);

@@ -30,12 +30,16 @@ Classifiers:
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, cast
 
 import numpy as np
 
 from brainalign.errors import ValidationError
 from brainalign.data.rdms import RDMs
+from brainalign.data.responses import Responses
+
+if TYPE_CHECKING:
+    import torch
 
 CLASSIFIERS = ("lda", "shared_lda", "ncm")
 DECODING_MEASURE = "decoding_accuracy"  # the RDMs' dissimilarity_measure: pairwise accuracy, 0.5 = chance
@@ -93,7 +97,7 @@ def pseudo_trial_folds(
             yield pseudo[:, keep].numpy(), pseudo[:, held_out].numpy()
 
 
-def noise_whitener(trials: Any) -> Any:
+def noise_whitener(trials: "torch.Tensor") -> "torch.Tensor":
     """``Sigma^{-1/2}`` ``(n_channels, n_channels)`` of the noise in ``trials (n, n_trials, c, t)``
     (torch float64): residuals around each stimulus's mean per time point, pooled over stimuli and
     time points, Ledoit-Wolf shrinkage (the formula of ``sklearn.covariance.ledoit_wolf``, centred)."""
@@ -116,7 +120,7 @@ def noise_whitener(trials: Any) -> Any:
 
 
 def decoding_rdms(
-    responses: Any,
+    responses: Responses | np.ndarray | Sequence[Responses | np.ndarray],
     classifier: str = "lda",
     n_pseudo: int = 4,
     n_permutations: int = 5,
@@ -180,7 +184,8 @@ def _many_subjects(subjects: list[Any], options: tuple[Any, ...], progress: bool
     torch.set_num_threads(1)  # one torch thread per subject: no OpenMP barriers between the workers
     try:
         with ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(_decoding_rdms, subject, *options, False) for subject in subjects]
+            decode = cast(Callable[..., RDMs], _decoding_rdms)  # options: the 8 settings after the responses
+            futures = [pool.submit(decode, subject, *options, False) for subject in subjects]
             results = list(track((f.result() for f in futures), "decoding RDMs (subjects)", len(subjects),
                                  disable=not progress))
     finally:

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from brainalign.errors import DataFormatError, ValidationError
 from brainalign.measure.rsa.ranks import rank_rows
-from brainalign.data.rdms import RDMs
+from brainalign.data.rdms import RDMs, RDMsOrArray
 from brainalign.measure.rsa.comparison import as_vectors
 
 DIMENSION_MEASURE = "absolute_difference"  # |x_i(d) - x_j(d)|
@@ -27,7 +28,7 @@ def load_dimension_labels(path: str | os.PathLike[str]) -> list[str]:
 
 
 def dimension_rdms(
-    embedding: Any, labels: Sequence[str] | None = None, stimulus_ids: Sequence[str] | None = None
+    embedding: ArrayLike, labels: Sequence[str] | None = None, stimulus_ids: Sequence[str] | None = None
 ) -> RDMs:
     """One feature RDM per dimension, ``|x_i(d) - x_j(d)|``.
 
@@ -46,7 +47,7 @@ def dimension_rdms(
                 DIMENSION_MEASURE)
 
 
-def partial_correlations(model_rdm: Any, dimension_rdms: Any, method: str = "spearman") -> pd.DataFrame:
+def partial_correlations(model_rdm: RDMsOrArray, dimension_rdms: RDMs, method: str = "spearman") -> pd.DataFrame:
     """Partial correlation of each model RDM with each dimension RDM, controlling all other dimensions.
 
     model_rdm: RDMs (one or more) or array ``(n_pairs,)`` / ``(n_models, n_pairs)``; dimension_rdms:

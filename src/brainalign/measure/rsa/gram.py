@@ -29,11 +29,14 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from brainalign.errors import ValidationError
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of working memory (panel buffer, products, row-group accumulator)
 DEFAULT_STRIPE_ROWS = 1024  # one-thread GEMM rate of 1024-row stripes ~ a square GEMM's; 256 rows ran ~15% slower
@@ -101,7 +104,7 @@ class _RowStats:
 
 
 def gram_dissimilarities(
-    features: Any,
+    features: "np.ndarray | torch.Tensor",
     metric: str = "correlation",
     device: str = "cpu",
     dtype: Any = None,

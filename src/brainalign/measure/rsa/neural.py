@@ -7,12 +7,13 @@ import numpy as np
 
 from brainalign.errors import ValidationError
 from brainalign.data.rdms import RDMs
+from brainalign.data.responses import Responses
 from brainalign.measure.rsa.rdm import compute_rdms
 
 EEG_METHODS = ("decoding", "correlation")
 
 
-def neural_rdms(responses: Any, eeg_method: str = "decoding", metric: str = "correlation", **decoding: Any) -> RDMs:
+def neural_rdms(responses: Responses, eeg_method: str = "decoding", metric: str = "correlation", **decoding: Any) -> RDMs:
     """RDMs of a ``brainalign.data.Responses`` following the papers' definitions.
 
     - EEG layout (``channels`` and ``times``): one RDM per time point; ``eeg_method="decoding"``

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
-from brainalign.data.rdms import RDMs, descriptor_frame
+from brainalign.data.rdms import Descriptors, RDMs, descriptor_frame
 from brainalign.errors import ValidationError
 from brainalign.measure.rsa.gram import DEFAULT_MEMORY_LIMIT, gram_dissimilarities
+
+if TYPE_CHECKING:
+    import torch
+
+Features = Union[np.ndarray, "torch.Tensor", Mapping[str, Union[np.ndarray, "torch.Tensor"]]]
+"""``(n_stimuli, n_features)``, a stack ``(n_rdms, n_stimuli, n_features)``, or ``{name: (n_stimuli, ...)}``."""
 
 METRICS = ("correlation", "euclidean", "sqeuclidean", "cosine")
 _PROGRESS_WORK = 2e11  # multiply-adds (n^2 F / 2 summed over RDMs) above which a progress bar is shown
 
 
 def compute_rdms(
-    features: Any,
+    features: "Features",
     metric: str = "correlation",
-    descriptors: Any = None,
+    descriptors: Descriptors = None,
     stimulus_ids: Sequence[str] | None = None,
     device: str = "cpu",
     dtype: Any = None,
@@ -72,7 +78,7 @@ def compute_rdms(
     if progress is None:
         work = sum(n * n * int(np.prod(block.shape[1:])) / 2 for block in blocks)
         progress = work > _PROGRESS_WORK
-    options = dict(metric=metric, device=device, dtype=dtype, chunk_features=chunk_features,
+    options: dict[str, Any] = dict(metric=metric, device=device, dtype=dtype, chunk_features=chunk_features,
                    stripe_rows=stripe_rows, memory_limit=memory_limit, progress=progress)
     ids = list(stimulus_ids) if stimulus_ids is not None else []
     if out is None:

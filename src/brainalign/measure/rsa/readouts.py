@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pandas as pd
 
 from brainalign.errors import ValidationError
@@ -95,7 +96,7 @@ def improvement_table(aligned: pd.DataFrame, base: pd.DataFrame, on: Sequence[st
     return merged
 
 
-def improvement_correlation(eeg_improvements: Any, fmri_improvements: Any,
+def improvement_correlation(eeg_improvements: ArrayLike, fmri_improvements: ArrayLike,
                             method: str = "pearson") -> tuple[float, float]:
     """Correlation (r, p) across models between their EEG and fMRI improvements ``(n_models,)`` each."""
     from scipy import stats
