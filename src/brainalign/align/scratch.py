@@ -16,7 +16,6 @@ from its last checkpoint and ends with exactly the weights of an uninterrupted r
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -30,7 +29,7 @@ import torch.nn.functional as F
 
 from brainalign.align.checkpoint import check_resume_config, restore_checkpoint, rng_state, save_checkpoint, truncate_metrics
 from brainalign.align.config import CheckpointScheduleConfig, ScratchDataConfig, ScratchOptimizerConfig, ScratchTrainConfig
-from brainalign.align.data import ImageBank, simulate_cached
+from brainalign.align.data import ImageBank, simulated_observer
 from brainalign.align.optim import adam
 from brainalign.align.trainer import METRICS_JSONL, write_metrics_csv
 from brainalign.config import coerce_config, config_to_yaml
@@ -59,7 +58,7 @@ def load_classification_data(config: ScratchDataConfig) -> ClassificationData:
     """The task of ``config``: the simulated observer's pretraining images (training) and its held-out
     labelled images of the same categories (``val_stimuli``, accuracy), or labelled image files."""
     if config.source == "simulated":
-        dataset = simulate_cached(json.dumps(config.simulate, sort_keys=True))
+        dataset = simulated_observer(config.simulate)
         if len(dataset.val_stimuli) == 0:
             raise ConfigError("data.simulate: val_per_category is 0; held-out accuracy needs held-out images (e.g. 10)")
         return ClassificationData(

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator, NullLocator
 from scipy.stats import spearmanr
 
@@ -231,13 +232,13 @@ def plot_scratch_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> lis
     table = read_table(trajectory_csv, "scratch_trajectory")
     targets = _ordered(table["target"])
     layers = _ordered(table["layer"])
-    colours = {layer: plt.get_cmap("viridis")(index / max(1, len(layers) - 1)) for index, layer in enumerate(layers)}
+    colours = {layer: matplotlib.colormaps["viridis"](index / max(1, len(layers) - 1)) for index, layer in enumerate(layers)}
     epochs = np.sort(table["epoch"].unique())
     first = float(epochs[epochs > 0].min()) if (epochs > 0).any() else 1.0
     accuracy = table.drop_duplicates(["seed", "epoch"]).groupby("epoch")["accuracy"].agg(["mean", "std"]).fillna(0.0)
     columns = min(3, len(targets))
-    fig, grid = plt.subplots(-(-len(targets) // columns), columns, figsize=(4.4 * columns, 3.3 * -(-len(targets) // columns)),
-                             squeeze=False)
+    fig, grid = _subplots(-(-len(targets) // columns), columns, figsize=(4.4 * columns, 3.3 * -(-len(targets) // columns)),
+                          squeeze=False)
     axes = list(grid.ravel())
     for spare in axes[len(targets):]:
         spare.set_axis_off()
@@ -263,7 +264,7 @@ def plot_scratch_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> lis
         twin.tick_params(labelsize=7)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.legend([*handles, plt.Line2D([], [], color="black", ls="--")], [*labels, "held-out accuracy (right axis)"],
+    fig.legend([*handles, Line2D([], [], color="black", ls="--")], [*labels, "held-out accuracy (right axis)"],
                fontsize=7, frameon=False, loc="lower center", ncol=len(labels) + 1, bbox_to_anchor=(0.5, 0.0))
     note = f"mean +- SD over {table['seed'].nunique()} initialisation seed(s)"
     fig.text(0.01, 0.005, note, fontsize=7, va="bottom")

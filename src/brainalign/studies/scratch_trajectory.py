@@ -28,7 +28,6 @@ the keys of :class:`ScratchStudyConfig`. Run directory::
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from brainalign.data import RDMs, Stimuli
 from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
 from brainalign.studies.config import DatasetRequirement, raise_missing_datasets
 
-STUDY_KIND = "scratch_trajectory"
+STUDY_KIND: Literal["scratch_trajectory"] = "scratch_trajectory"
 FIGURE = "scratch_trajectory"
 
 
@@ -281,11 +280,11 @@ def _target_rdms(target: TargetSet, config: ScratchStudyConfig) -> TargetRDMs:
 
 
 def _simulated_rdms(target: TargetSet, config: ScratchStudyConfig) -> tuple[Stimuli, RDMs]:
-    from brainalign.align.data import simulate_cached
+    from brainalign.align.data import simulated_observer
     from brainalign.measure.rsa.neural import neural_rdms
 
     options = {**config.train.data.simulate, "modality": target.modality}
-    dataset = simulate_cached(json.dumps(options, sort_keys=True))
+    dataset = simulated_observer(options)
     subjects = target.subjects or dataset.subjects
     unknown = [subject for subject in subjects if subject not in dataset.subjects]
     if unknown:
