@@ -121,3 +121,15 @@ def test_convert_names_the_missing_roi_or_split_and_writes_nothing(tmp_path) -> 
         convert_kamitani(tmp_path / "sub-01.h5", tmp_path / "out", rois=["V1"])
     assert [p.name for p in convert_kamitani(tmp_path / "sub-01.h5", tmp_path / "out", split="train", rois=["V1"])] == [
         "train.npz"]
+
+
+def test_a_subjects_training_and_test_files_convert_together(tmp_path) -> None:
+    names = [tmp_path / f"sub-03_perceptionNaturalImage{split}_original_VC.h5" for split in ("Training", "Test")]
+    write_shen_file(names[0], imagenet_labels(6), reps=5)
+    write_shen_file(names[1], imagenet_labels(2, start=1443537.022563), reps=24, seed=1)
+    assert run(["convert-kamitani", *map(str, names), "--out", str(tmp_path / "sub-03")]) == 0
+    train, test = (Responses.load(tmp_path / "sub-03" / f"{split}.npz") for split in ("train", "test"))
+    assert (train.data.shape, test.data.shape, train.subject) == ((6, 5, 28), (2, 24, 28), "sub-03")
+    with pytest.raises(ValidationError, match="both give the train split"):
+        convert_kamitani([names[0], names[0]], tmp_path / "again")
+    assert not (tmp_path / "again").exists()

@@ -77,9 +77,8 @@ def trees(tmp_path_factory) -> dict[str, Any]:
     shen = root / "shen2019"
     shen_train = write_shen_file(shen / "sub-01_perceptionNaturalImageTraining_original_VC.h5", SHEN_TRAIN, reps=5)
     write_shen_file(shen / "sub-01_perceptionNaturalImageTest_original_VC.h5", SHEN_TEST, reps=24, seed=1)
-    for split in ("Training", "Test"):
-        assert run(["convert-kamitani", str(shen / f"sub-01_perceptionNaturalImage{split}_original_VC.h5"),
-                    "--out", str(shen / "converted" / "sub-01")]) == 0
+    assert run(["convert-kamitani", *(str(shen / f"sub-01_perceptionNaturalImage{split}_original_VC.h5")
+                                      for split in ("Training", "Test")), "--out", str(shen / "converted" / "sub-01")]) == 0
     write_imagenet_images(shen / "images" / "training", [imagenet_id(label) for label in SHEN_TRAIN])
     write_imagenet_images(shen / "images" / "test", [imagenet_id(label) for label in SHEN_TEST])
     imagenet = root / "imagenet"
@@ -128,9 +127,8 @@ def test_fmri_config_gives_1024_pca_dimensions_fitted_on_training_images(tmp_pat
     voxels, trial_labels = write_shen_file(shen / "sub-01_perceptionNaturalImageTraining_original_VC.h5", labels,
                                            reps=2, n_voxels=1042)
     write_shen_file(shen / "sub-01_perceptionNaturalImageTest_original_VC.h5", SHEN_TEST, reps=3, n_voxels=1042, seed=1)
-    for split in ("Training", "Test"):
-        assert run(["convert-kamitani", str(shen / f"sub-01_perceptionNaturalImage{split}_original_VC.h5"),
-                    "--out", str(shen / "converted" / "sub-01")]) == 0
+    assert run(["convert-kamitani", *(str(shen / f"sub-01_perceptionNaturalImage{split}_original_VC.h5")
+                                      for split in ("Training", "Test")), "--out", str(shen / "converted" / "sub-01")]) == 0
     write_imagenet_images(shen / "images" / "training", [imagenet_id(label) for label in labels], image_size=8)
     write_imagenet_images(shen / "images" / "test", [imagenet_id(label) for label in SHEN_TEST], image_size=8)
     section = shipped("realnet_fmri.yaml", {"shen2019": shen})["alignment"]["train"]["data"]

@@ -78,16 +78,16 @@ def convert_things_eeg2_command(
 
 @app.command("convert-kamitani")
 def convert_kamitani_command(
-    path: Path = typer.Argument(..., help="Kamitani-lab bdpy HDF5 file (Shen 2019 sub-XX_perceptionNaturalImage{Training,Test}_original_VC.h5, GOD SubjectN.h5)."),
+    paths: list[Path] = typer.Argument(..., help="Kamitani-lab bdpy HDF5 file(s) of one subject (Shen 2019 sub-XX_perceptionNaturalImage{Training,Test}_original_VC.h5, GOD SubjectN.h5)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for <split>.npz (train.npz, test.npz)."),
     split: Optional[str] = typer.Option(None, help="train | test | imagery (default: by DataType, else from the file name)."),
     roi: Optional[list[str]] = typer.Option(None, "--roi", help="Region to keep; repeat the option (default: V1 V2 V3 V4 LOC VC)."),
     subject: Optional[str] = typer.Option(None, help="Subject name stored in the files (default: the sub-XX of the file name)."),
 ) -> None:
-    """Convert a bdpy fMRI file to Responses .npz: every repetition, whole visual cortex (VC) and each ROI."""
+    """Convert bdpy fMRI files to Responses .npz: every repetition, whole visual cortex (VC) and each ROI."""
     from brainalign.data.kamitani import ROIS, convert_kamitani
 
-    for written in convert_kamitani(path, out, split=split, rois=roi or ROIS, subject=subject):
+    for written in convert_kamitani(paths, out, split=split, rois=roi or ROIS, subject=subject):
         typer.echo(str(written))
 
 

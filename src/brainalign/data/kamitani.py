@@ -77,35 +77,49 @@ def load_kamitani_fmri(
 
 
 def convert_kamitani(
-    path: str | os.PathLike[str],
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     split: str | None = None,
     rois: Sequence[str] = ROIS,
     subject: str | None = None,
 ) -> list[Path]:
-    """Write the splits of one BData file as ``out_dir/<split>.npz`` Responses (every repetition, the
-    union of ``rois``' voxels with each region's indices); return the written paths.
+    """Write the splits of one or more BData files of a subject as ``out_dir/<split>.npz`` Responses
+    (every repetition, the union of ``rois``' voxels with each region's indices); return the written paths.
 
     ``split``: which split to write. A GOD file (with ``DataType``) gives ``train`` and ``test`` by
     default; a file without ``DataType`` (Shen 2019) is one split, named by ``split`` or by its file name
-    (``...Training...`` -> ``train``, ``...Test...`` -> ``test``). ``subject`` defaults to the file name's
-    ``sub-XX`` prefix (else its stem). Every split is read and checked before the first file is written.
+    (``...Training...`` -> ``train``, ``...Test...`` -> ``test``), so a subject's Training and Test files
+    convert together. ``subject`` defaults to the file name's ``sub-XX`` prefix (else its stem). Every
+    file and split is read and checked before the first file is written.
     """
-    source = Path(path)
-    bdata = _read_bdata(source)
+    sources = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(path) for path in paths]
     if split is not None and split not in DATATYPES:
         raise ValidationError(f"split={split!r}; choose one of {sorted(DATATYPES)}")
+    loaded: dict[str, Responses] = {}
+    for source in sources:
+        for label, responses in _file_splits(source, split, rois, subject).items():
+            if label in loaded:
+                raise ValidationError(
+                    f"{source} and {loaded[label].info['source']} both give the {label} split; convert one "
+                    f"subject's Training and Test files together, or name the split with --split"
+                )
+            loaded[label] = responses
+    return [responses.save(Path(out_dir) / f"{label}.npz") for label, responses in loaded.items()]
+
+
+def _file_splits(source: Path, split: str | None, rois: Sequence[str], subject: str | None) -> dict[str, Responses]:
+    """``{split: every repetition of its rows}`` of one BData file (see :func:`convert_kamitani`)."""
+    bdata = _read_bdata(source)
     if "DataType" in list(bdata.metadata.key):
         present = set(np.unique(bdata.select("DataType").ravel()).tolist())
         splits = [split] if split else [name for name in ("train", "test") if DATATYPES[name] in present]
         rows: dict[str, str | None] = {name: name for name in splits}
         if not rows:
-            raise DataFormatError(f"{path} has no training (DataType 1) or test (DataType 2) rows; pass --split imagery")
+            raise DataFormatError(f"{source} has no training (DataType 1) or test (DataType 2) rows; pass --split imagery")
     else:
         rows = {split or _split_from_name(source): None}
     name = subject or _subject_from_name(source)
-    loaded = {label: _load_split(bdata, source, selector, rois, name, None) for label, selector in rows.items()}
-    return [responses.save(Path(out_dir) / f"{label}.npz") for label, responses in loaded.items()]
+    return {label: _load_split(bdata, source, selector, rois, name, None) for label, selector in rows.items()}
 
 
 def _load_split(bdata: Any, path: Path, split: str | None, rois: Sequence[str], subject: str | None,
