@@ -21,17 +21,23 @@ def _check_outputs(paths: list[Path]) -> None:
     assert ElementTree.parse(paths[1]).getroot().tag.endswith("svg")
 
 
-def test_timecourse_figure_marks_only_significant_points(tmp_path: Path) -> None:
+def test_timecourse_and_difference_figures(tmp_path: Path) -> None:
     rows = pd.DataFrame([(model, "IT", subject, time, 0.1 * (model == "aligned") + 0.01 * subject)
                          for model in ("base", "aligned") for subject in range(3) for time in (0.0, 0.1, 0.2)],
                         columns=["model", "layer", "subject", "time", "similarity"])
-    marks = pd.DataFrame({"model": "aligned", "layer": "IT", "time": [0.0, 0.1, 0.2], "significant": [0, 1, 1]})
+    ceiling = pd.DataFrame({"readout": "eeg time course", "target": ["0", "0.1", "0.2"], "time": [0.0, 0.1, 0.2],
+                            "lower": 0.2, "upper": 0.3, "n": 3})
+    marks = pd.DataFrame({"model": "aligned", "reference": "base", "layer": "IT", "time": [0.0, 0.1, 0.2],
+                          "significant": [0, 1, 1], "difference": 0.1, "sem": 0.01})
     write_table(rows, tmp_path / "tc.csv", "rsa_timecourses")
+    write_table(ceiling, tmp_path / "ceiling.csv", "noise_ceiling")
     write_table(marks, tmp_path / "sig.csv", "rsa_significance")
-    paths = figures.plot_rsa_timecourses(tmp_path / "tc.csv", tmp_path / "tc", tmp_path / "sig.csv")
+    paths = figures.plot_rsa_timecourses(tmp_path / "tc.csv", tmp_path / "tc", tmp_path / "ceiling.csv")
     _check_outputs(paths)
-    svg = paths[1].read_text()
-    assert "significant time points" in svg
+    assert "noise ceiling" in paths[1].read_text()
+    paths = figures.plot_rsa_differences(tmp_path / "sig.csv", tmp_path / "diff")
+    _check_outputs(paths)
+    assert "aligned - base" in paths[1].read_text()
 
 
 def test_robustness_and_predictions_figures(tmp_path: Path) -> None:
@@ -61,9 +67,10 @@ def test_tables_round_trip_and_reject_missing_columns(tmp_path: Path) -> None:
 
 
 def test_model_colours_are_stable_and_distinct() -> None:
-    colours = model_colours(["aligned", "x", "base", "y"])
-    assert colours["base"] == model_colours(["base"])["base"]
-    assert len(set(colours.values())) == 4
+    colours = model_colours(["aligned", "x", "base", "control_beta0", "aligned_beta10", "aligned_beta100"])
+    assert colours["base"] == model_colours(["base"])["base"] and colours["x"] == model_colours(["y", "x"])["x"]
+    assert len(set(colours.values())) == 6  # one colour per model, the same in every figure
+
 
 
 def test_scratch_trajectory_figure_has_a_panel_per_target_and_an_accuracy_axis(tmp_path: Path) -> None:

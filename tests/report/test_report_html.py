@@ -53,22 +53,27 @@ def test_report_holds_tables_config_versions_seed_and_timings(reported_run: Path
     assert "name: synthetic" in page  # the config
     assert "<td>torch</td>" in page and "<td>seed</td><td>0</td>" in page
     assert "<td>alignment</td><td>42.0</td>" in page
-    assert "<td>+0.0800</td><td>3/3</td><td>0.0123</td>" in page  # the paired test from summary.json
+    assert "<td>+0.0800</td><td>[+0.0100, +0.1500]</td><td>+2.00</td><td>3/3</td><td>0.0123</td><td>0.049</td>" in page
+    assert "<td>+25.0 %</td><td>[+10.0, +40.0] %</td>" in page  # the headline ratio in percent, with its CI
+    assert "Caveat.</strong> Synthetic numbers" in page
     similarity = read_table(table_path(reported_run, "similarity"), "similarity")
-    aligned_v1 = similarity.query("model == 'aligned' and target == 'V1'")["similarity"].mean()
+    aligned_v1 = similarity.query("model == 'aligned' and target == 'V1' and readout == 'roi best layer'")
+    aligned_v1 = aligned_v1["similarity"].mean()
     assert f"{aligned_v1:.4f} &plusmn;" in page  # table values come from the result file
 
 
 def test_report_command_rebuilds_from_result_files_only(tmp_path: Path) -> None:
     run_dir = write_synthetic_results(tmp_path / "run", seed=1)
     for kind in ("robustness", "dimensions", "variability", "trajectory", "improvement", "rsa_timecourses",
-                 "cross_similarity"):
+                 "cross_similarity", "cross_timecourses", "rsa_significance", "noise_ceiling",
+                 "improvement_correlation"):
         table_path(run_dir, kind).unlink()
     (run_dir / "results" / "predictions.npz").unlink()
     assert run(["report", str(run_dir)]) == 0
     page = (run_dir / "report.html").read_text(encoding="utf-8")
-    assert page.count("<img ") == 1 and 'id="fig-similarity"' in page
-    assert sorted(path.name for path in (run_dir / "figures").iterdir()) == ["similarity.png", "similarity.svg"]
+    assert page.count("<img ") == 2 and 'id="fig-similarity"' in page and 'id="fig-similarity_roi"' in page
+    assert sorted(path.name for path in (run_dir / "figures").iterdir()) == [
+        "similarity.png", "similarity.svg", "similarity_roi.png", "similarity_roi.svg"]
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path: Path) -> None:

@@ -162,7 +162,7 @@ def test_realnet_eeg_study_end_to_end(trees, tmp_path) -> None:
     assert set(similarity["model"]) == {"base", "aligned"}
     cross = pd.read_csv(study / "results" / "cross_similarity.csv")
     assert set(cross["target"]) == {"V1", "V2", "V3", "V4", "LOC"} and set(cross["dataset"]) == {"shen2019"}
-    assert set(pd.read_csv(study / "results" / "robustness.csv")["epsilon"]) == set(raw["evaluation"]["robustness"]["epsilons"])
+    assert set(pd.read_csv(study / "results" / "robustness.csv")["eps"]) == set(raw["evaluation"]["robustness"]["epsilons"])
     with np.load(study / "results" / "predictions.npz") as predictions:  # recorded = raw averaged pattern
         metadata = np.load(trees["paths"]["things_eeg2"] / "image_set" / "image_metadata.npy", allow_pickle=True).item()
         file_ids = [f"{c}/{Path(f).stem}" for c, f in zip(metadata["test_img_concepts"], metadata["test_img_files"])]
@@ -180,8 +180,8 @@ def test_realnet_fmri_study_end_to_end(trees, tmp_path) -> None:
     assert sorted(target.fitted_on["stimulus_ids"]) == sorted(imagenet_id(label) for label in SHEN_TRAIN)
     similarity = pd.read_csv(study / "results" / "similarity.csv")
     assert {"V1", "V2", "V3", "V4", "LOC"} <= set(similarity["target"]) and "VC" not in set(similarity["target"])
-    cross = pd.read_csv(study / "results" / "cross_similarity.csv")
-    assert set(cross["dataset"]) == {"things-eeg2"}
+    cross = pd.read_csv(study / "results" / "cross_timecourses.csv")  # decoding-RDM time courses, not a peak
+    assert set(cross["dataset"]) == {"things-eeg2"} and cross["time"].nunique() > 1
     with np.load(study / "results" / "predictions.npz") as predictions:  # PCA predictions mapped back to voxels
         assert predictions["real"].shape[1:] == (28,) and predictions["predicted"].shape == predictions["real"].shape
 

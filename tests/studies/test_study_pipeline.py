@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from brainalign.cli import run
 from brainalign.data import simulate
@@ -51,22 +52,44 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
     summary = json.loads((tiny_run / "summary.json").read_text())
     assert list(summary["models"]) == ["base", "aligned", "control_unpaired"]
     assert summary["subjects"] == ["sub-01", "sub-02"] and summary["target"] == "IT"
+    assert summary["simulated"] and "simulated observer" in summary["caveat"]
     similarity = read_table(table_path(tiny_run, "similarity"), "similarity")
-    headline = similarity[similarity["target"] == "IT"].groupby("model")["similarity"].agg(["mean", "sem"])
+    headline = similarity[(similarity["target"] == "IT") & (similarity["readout"] == "whole response")]
+    headline = headline.groupby("model")["similarity"].agg(["mean", "sem"])
     for model, values in summary["models"].items():  # the summary is the table's mean and SEM
         assert values["n"] == 2
         assert values["mean"] == pytest.approx(headline.loc[model, "mean"])
         assert values["sem"] == pytest.approx(headline.loc[model, "sem"])
     courses = read_table(table_path(tiny_run, "rsa_timecourses"), "rsa_timecourses")
     assert len(courses) == 3 * 4 * 2 * 20  # models x layers x subjects x time points
+    eeg = summary["readouts"]["eeg"]["aligned"]  # the papers' headline: ratio at the peak and over 50-200 ms
+    assert set(eeg) == {"V1", "V2", "V4", "IT"} and set(eeg["IT"]) == {"peak", "50-200 ms"}
+    for entry in eeg["IT"].values():
+        assert entry["n"] == 2 and 0 <= entry["p_value"] <= 1 and entry["p_corrected"] >= entry["p_value"]
+        assert entry["improvement_ci"][0] <= entry["improvement"] <= entry["improvement_ci"][1]
+    improvement = read_table(table_path(tiny_run, "improvement"), "improvement")
+    peak = improvement.query("model == 'aligned' and reference == 'base' and readout == 'eeg peak' and target == 'IT'")
+    assert eeg["IT"]["peak"]["improvement"] == pytest.approx(peak["improvement"].mean())
+    ratio = (peak["aligned"].mean() - peak["base"].mean()) / peak["base"].mean()
+    assert eeg["IT"]["peak"]["improvement_ratio"] == pytest.approx(ratio)
+    assert {test["alternative"] for test in summary["tests"]} == {"two-sided"}
+    ceiling = read_table(table_path(tiny_run, "noise_ceiling"), "noise_ceiling")
+    assert set(ceiling["readout"]) == {"whole response", "eeg time course"} and (ceiling["lower"] <= ceiling["upper"]).all()
+    assert len(ceiling) == 1 + 20 and set(summary["noise_ceiling"]) == {"whole response", "eeg time course"}
+    significance = read_table(table_path(tiny_run, "rsa_significance"), "rsa_significance")
+    assert set(zip(significance["model"], significance["reference"])) == {
+        ("aligned", "base"), ("aligned", "control_unpaired"), ("control_unpaired", "base")}
     trajectory = read_table(table_path(tiny_run, "trajectory"), "trajectory")
     assert sorted(trajectory["epoch"].unique()) == [0, 1, 2] and trajectory["accuracy"].between(0, 1).all()
     robustness = read_table(table_path(tiny_run, "robustness"), "robustness")
-    assert len(robustness) == 3 * 2 * 2  # models x subjects x epsilons
+    assert len(robustness) == (1 + 2 * 2) * 2  # (shared base + models x subjects) x epsilons
     variability = read_table(table_path(tiny_run, "variability"), "variability")
     assert set(variability["layer"]) == {"V1", "V2", "V4", "IT"} and variability["variability"].between(0, 2).all()
     page = (tiny_run / "report.html").read_text()
-    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) == 9  # every figure
+    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) == 10  # every figure this study has
+    assert "Caveat." in page and page.count("What these numbers mean.") >= 5
+    written = yaml.safe_load((tiny_run / "config.yaml").read_text())  # the folders it wrote, no placeholders
+    assert written["out_dir"] == str(tiny_run) and written["alignment"]["out_dir"] == str(tiny_run / "alignment")
     timings = json.loads((tiny_run / "timings.json").read_text())
     assert timings["total"] >= timings["report"] > 0
 
@@ -78,6 +101,7 @@ def test_finished_study_is_kept(tiny_run: Path) -> None:
     assert run(["study", "--out", str(tiny_run), str(tiny_run / "config.yaml")]) == 2  # the resolved config re-runs
     improvement = pd.read_csv(table_path(tiny_run, "improvement"))
     assert set(improvement["model"]) == {"aligned", "control_unpaired"}
+    assert set(improvement["readout"]) == {"whole response", "eeg peak", "eeg 50-200 ms", "simfmri roi best layer"}
 
 
 @pytest.mark.slow
@@ -90,7 +114,8 @@ def test_every_model_is_scored_on_the_cross_dataset(tiny_run: Path) -> None:
     assert set(cross["target"]) == rois and set(cross["data_subject"]) == {"sub-01", "sub-02"}
     assert len(cross) == len(models) * 2 * len(rois)  # model x subject x data subject x ROI, once each
     assert not cross.duplicated(["model", "subject", "data_subject", "target"]).any()
-    assert cross["similarity"].between(-1, 1).all() and set(cross["layer"]) <= {"V1", "V2", "V4", "IT"}
+    assert cross["similarity"].between(-1, 1).all()
+    assert set(cross["layer"]) <= {"V1", "V2", "V4", "IT", "decoder.avgpool"}  # the final pooled layer too
     page = (tiny_run / "report.html").read_text()
     assert 'id="fig-cross_similarity"' in page and 'data-file="figures/cross_similarity.png"' in page
     assert (tiny_run / "figures" / "cross_similarity.png").stat().st_size > 0

@@ -1,12 +1,22 @@
-"""Study robustness step: FGSM on a labelled image set named in the config (e.g. ImageNet val)."""
+"""Study robustness step: FGSM on held-out labelled images no model was trained on (a config image set, e.g.
+ImageNet val, or the simulated observer's held-out labelled set)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from brainalign.align.config import DataConfig
+from brainalign.align.data import simulate_cached
 from brainalign.models import cornet_z
+from brainalign.studies.analyses.robustness import attacked_accuracy
 from brainalign.studies.config import EvaluationConfig, load_study_config
-from brainalign.studies.pipeline import _attack_set, _robustness_rows
+from brainalign.studies.context import labelled_images
+
+SIMULATED = DataConfig(source="simulated", image_size=32, simulate={
+    "n_subjects": 1, "n_train_categories": 2, "n_test_categories": 2, "train_per_category": 2,
+    "test_per_category": 2, "pretrain_per_category": 3, "val_per_category": 3, "image_size": 32})
 
 
 def test_config_image_set_is_attacked_at_every_epsilon(tmp_path) -> None:
@@ -17,21 +27,23 @@ def test_config_image_set_is_attacked_at_every_epsilon(tmp_path) -> None:
             pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "val" / label / f"img{index}.png")
     evaluation = EvaluationConfig(image_size=32, robustness={"epsilons": [0.0, 0.05], "images": str(tmp_path / "val")})
-    stimuli, labels = _attack_set(evaluation, data=None, labels=None)
-    assert len(stimuli) == 6 and sorted(labels.tolist()) == [0, 0, 0, 1, 1, 1]
-    rows = _robustness_rows("base", "all", cornet_z(num_classes=2).eval(), (stimuli, labels), evaluation)
-    assert [row[2] for row in rows] == [0.0, 0.05]
-    assert all(0.0 <= row[3] <= 1.0 for row in rows) and rows[1][3] <= rows[0][3]
+    labelled = labelled_images(evaluation, SIMULATED)
+    assert len(labelled.stimuli) == 6 and sorted(labelled.labels.tolist()) == [0, 0, 0, 1, 1, 1]
+    rows = attacked_accuracy(cornet_z(num_classes=2).eval(), labelled, evaluation.robustness, 32)
+    assert rows["eps"].tolist() == [0.0, 0.05] and (rows["chance"] == 0.5).all() and "top5" in rows
+    assert rows["top1"].between(0, 1).all() and rows["top1"].iloc[1] <= rows["top1"].iloc[0]
 
 
-def test_robustness_off_or_unlabelled_gives_no_attack_set() -> None:
-    assert _attack_set(EvaluationConfig(), data=None, labels=None) is None
-    assert _attack_set(EvaluationConfig(robustness={"epsilons": [0.0, 0.01]}), data=None, labels=None) is None
+def test_simulated_studies_attack_held_out_images_only() -> None:
+    labelled = labelled_images(EvaluationConfig(robustness={"epsilons": [0.0, 0.01]}), SIMULATED)
+    dataset = simulate_cached(__import__("json").dumps(SIMULATED.simulate, sort_keys=True))
+    trained_on = set(dataset.train_stimuli.ids) | set(dataset.pretrain_stimuli.ids)
+    assert not set(labelled.stimuli.ids) & trained_on  # neither the alignment nor the pre-training images
+    assert len(labelled.stimuli) == 6 and set(labelled.labels.tolist()) == {0, 1}
+    assert labelled_images(EvaluationConfig(), SIMULATED.model_copy(update={"source": "files"})) is None
 
 
 def test_realnet_eeg_config_attacks_imagenet_val_with_the_paper_grid() -> None:
-    from pathlib import Path
-
     config = load_study_config(Path(__file__).resolve().parents[2] / "configs" / "realnet_eeg.yaml")
     robustness = config.evaluation.robustness
     assert robustness.attack == "fgsm" and robustness.images == "data/imagenet/val"

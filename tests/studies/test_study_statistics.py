@@ -1,53 +1,110 @@
-"""Statistics across subjects: FDR equals statsmodels, planted effects are found, tables are consistent."""
+"""Statistics across subjects of a study: comparisons, families per beta, corrections, significance over
+time, and the EEG readouts; planted effects are found, nulls are not."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 import pytest
 
+from brainalign.measure import timecourse_readout
+from brainalign.studies.analyses.improvement import PEAK, WINDOW, similarity_improvements, timecourse_improvements
 from brainalign.studies.statistics import (
-    improvement_table,
+    compare_models,
+    comparison_pairs,
+    improvement_tests,
     mean_sem,
-    paired_tests,
+    model_tests,
+    references,
     summarize,
     timecourse_significance,
 )
 
 
-def test_mean_sem_and_paired_tests() -> None:
-    assert mean_sem(np.array([1.0, 2.0, 3.0])) == {"mean": 2.0, "sem": stats.sem([1, 2, 3]), "n": 3}
-    assert mean_sem(np.array([4.0]))["sem"] == 0.0
-    rows = [(model, "IT", f"s{i}", 0.3 + (0.1 + 0.002 * (i % 2)) * (model == "aligned") + 0.01 * i)
-            for model in ("base", "aligned", "control_unpaired") for i in range(4)]
-    table = pd.DataFrame(rows, columns=["model", "target", "subject", "similarity"])
+def _similarity(effects: dict[str, float], n_subjects: int = 8, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0.3, 0.05, n_subjects)
+    rows = [(model, "IT", f"s{i}", base[i] + effect + rng.normal(0, 0.01))
+            for model, effect in effects.items() for i in range(n_subjects)]
+    return pd.DataFrame(rows, columns=["model", "target", "subject", "similarity"])
+
+
+def test_references_make_one_family_per_beta() -> None:
+    models = ["base", "aligned_beta1", "aligned_beta10", "control_beta0", "control_unpaired_beta1",
+              "control_unpaired_beta10", "control_no_contrastive_beta10"]
+    assert references("aligned_beta10", models) == ["base", "control_beta0", "control_no_contrastive_beta10",
+                                                    "control_unpaired_beta10"]
+    assert references("aligned_beta1", models) == ["base", "control_beta0", "control_unpaired_beta1"]
+    assert references("control_unpaired_beta1", models) == ["base"] and references("base", models) == []
+    assert references("aligned", ["base", "aligned", "control_beta0"]) == ["base", "control_beta0"]
+    table = _similarity({model: 0.0 for model in models})
+    tests = improvement_tests(similarity_improvements(table.assign(readout="whole response")))
+    families = {test.family for test in tests}
+    assert {"aligned_beta1 | whole response", "aligned_beta10 | whole response"} <= families
+    assert len(tests) == len(comparison_pairs(models)) == 4 + 3 + 4  # aligned x2 and the four controls vs base
+
+
+def test_compare_models_finds_a_planted_difference_with_ci() -> None:
+    table = _similarity({"base": 0.0, "aligned": 0.05})
+    test = compare_models(table, "aligned", "base")
+    difference = test.difference
+    assert difference.n == 8 and difference.n_better == 8 and test.p_value < 1e-4
+    assert 0.0 < difference.ci_low < difference.mean < difference.ci_high and difference.alternative == "two-sided"
+    record = test.as_dict()
+    assert record["mean_difference"] == difference.mean and record["reference"] == "base" and "mean" not in record
+    assert compare_models(table, "aligned", "control_unpaired") is None
     summary = summarize(table, "IT")
-    assert list(summary) == ["base", "aligned", "control_unpaired"]
-    assert np.isclose(summary["aligned"]["mean"], 0.416) and summary["aligned"]["n"] == 4
-    tests = {test["other"]: test for test in paired_tests(table, "IT")}
-    assert np.isclose(tests["base"]["mean_difference"], 0.101) and tests["base"]["n_better"] == 4
-    assert tests["base"]["p_value"] < 1e-5 and tests["base"]["n"] == 4
-    improvement = improvement_table(table)
-    assert set(improvement["model"]) == {"aligned", "control_unpaired"}
-    aligned = improvement[improvement["model"] == "aligned"]
-    assert np.allclose(aligned["improvement_ratio"], (aligned["aligned"] - aligned["base"]) / aligned["base"])
-    assert np.allclose(aligned["improvement"], [0.1, 0.102, 0.1, 0.102])
+    assert summary["aligned"]["n"] == 8 and summary["aligned"]["mean"] == pytest.approx(
+        table.query("model == 'aligned'")["similarity"].mean())
+    assert mean_sem(np.array([4.0]))["sem"] == 0.0
+
+
+def test_null_comparisons_hold_alpha_after_correction() -> None:
+    rejected = []
+    for seed in range(60):
+        table = _similarity({"base": 0.0, "aligned": 0.0, "control_beta0": 0.0, "control_unpaired": 0.0}, seed=seed)
+        tests = improvement_tests(similarity_improvements(table.assign(readout="whole response")))
+        rejected.append(any(test.p_corrected < 0.05 for test in tests if test.model == "aligned"))
+    assert np.mean(rejected) <= 0.12  # Holm keeps the family-wise error near 0.05
+    tests = model_tests(_similarity({"base": 0.0, "aligned": 0.04}), "whole response")
+    assert len(tests) == 1 and tests[0].p_value < 1e-3
 
 
 @pytest.mark.parametrize("method", ["fdr", "cluster"])
-def test_timecourse_significance_finds_a_planted_window(method: str) -> None:
+def test_timecourse_significance_finds_a_planted_window_two_sided(method: str) -> None:
     rng = np.random.default_rng(0)
     times = np.round(np.arange(20) * 0.01, 2)
     rows = []
     for subject in range(8):
         noise = rng.normal(0, 0.01, (2, len(times)))
-        effect = np.where((times >= 0.08) & (times <= 0.12), 0.2, 0.0)
+        effect = np.where((times >= 0.08) & (times <= 0.12), -0.2, 0.0)  # aligned *below* base: two-sided finds it
         rows += [("base", "IT", str(subject), t, 0.1 + n) for t, n in zip(times, noise[0])]
         rows += [("aligned", "IT", str(subject), t, 0.1 + e + n) for t, e, n in zip(times, effect, noise[1])]
     courses = pd.DataFrame(rows, columns=["model", "layer", "subject", "time", "similarity"])
     result = timecourse_significance(courses, method, n_permutations=200)
     marked = set(result.loc[result["significant"].astype(bool), "time"].round(2))
     assert marked == {0.08, 0.09, 0.1, 0.11, 0.12}
-    assert set(result["model"]) == {"aligned"} and len(result) == len(times)
+    assert set(zip(result["model"], result["reference"])) == {("aligned", "base")} and len(result) == len(times)
+    assert result["difference"].min() == pytest.approx(-0.2, abs=0.02) and (result["n"] == 8).all()
+    assert timecourse_significance(courses, method, alternative="greater", n_permutations=200)["significant"].sum() == 0
     few = courses[courses["subject"].isin(["0", "1"])]
     assert timecourse_significance(few, "cluster").empty  # a cluster test needs >= 3 subjects
+
+
+def test_eeg_readouts_at_the_reference_peak_and_over_50_to_200_ms() -> None:
+    times = np.arange(-0.1, 0.5, 0.01)
+    shape = np.exp(-((times - 0.12) / 0.05) ** 2)
+    reference = np.vstack([0.2 * shape + 0.01 * k for k in range(4)])
+    model = reference * 1.25
+    readout = timecourse_readout(model, reference, times)
+    assert readout.peak_time == pytest.approx(0.12)
+    np.testing.assert_allclose(readout.model_peak / readout.reference_peak, 1.25)
+    window = (times >= 0.05 - 1e-9) & (times <= 0.2 + 1e-9)
+    np.testing.assert_allclose(readout.model_window, model[:, window].mean(axis=1))
+    courses = pd.DataFrame([(name, "IT", f"s{k}", t, values[k, i]) for name, values in (("base", reference),
+                            ("aligned", model)) for k in range(4) for i, t in enumerate(times)],
+                           columns=["model", "layer", "subject", "time", "similarity"])
+    table = timecourse_improvements(courses)
+    assert set(table["readout"]) == {PEAK, WINDOW} and (table["reference"] == "base").all()
+    peak = table[table["readout"] == PEAK]
+    np.testing.assert_allclose(peak["improvement_ratio"], 0.25)
+    assert peak["time"].iloc[0] == pytest.approx(0.12)

@@ -60,7 +60,7 @@ def report(run_dir: Path = typer.Argument(..., help="Run directory written by a 
 
 
 def _print_result(run_dir: Path) -> None:
-    from brainalign.studies.pipeline import summary_lines
+    from brainalign.studies.summary import summary_lines
 
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     typer.echo(summary["measure"] + " (mean and SEM across subjects):")

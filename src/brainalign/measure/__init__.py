@@ -26,6 +26,10 @@ _NAMES = {
     "sign_flip_test": ".statistics",
     "cluster_test": ".statistics",
     "fdr": ".statistics",
+    "paired_difference": ".statistics",
+    "PairedDifference": ".statistics",
+    "correct_p": ".statistics",
+    "ratio_of_means": ".statistics",
     # rsa/variability.py
     "variability_matrices": ".rsa.variability",
     "variability_summary": ".rsa.variability",
@@ -38,6 +42,8 @@ _NAMES = {
     "improvement_ratio": ".rsa.readouts",
     "improvement_table": ".rsa.readouts",
     "improvement_correlation": ".rsa.readouts",
+    "timecourse_readout": ".rsa.readouts",
+    "TimecourseReadout": ".rsa.readouts",
     # rsa/neural.py
     "neural_rdms": ".rsa.neural",
     # rsa/sources.py

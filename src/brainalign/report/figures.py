@@ -1,227 +1,370 @@
 """Figures of the ReAlnet analyses, one function each, drawn from result files alone.
 
-Each function reads one result file (formats in :mod:`brainalign.report.results`), draws on a
-``matplotlib.figure.Figure`` (no pyplot, so no backend is switched and notebooks keep theirs), writes
-``out_stem.png`` and ``out_stem.svg`` and returns both paths.
-Across subjects (or seeds) a line or bar shows the mean, a band or error bar the standard error of
-the mean (SEM), and dots the individual subjects.
+Each function reads result files (formats in :mod:`brainalign.report.results`), draws a matplotlib
+``Figure`` (no pyplot state, no backend switch), writes ``out_stem.png`` and ``out_stem.svg`` and returns
+both paths. Every figure is :data:`FIGURE_WIDTH` inches wide with the same fonts, so the report shows
+them at one scale, and every model keeps one colour in every figure (:func:`model_colour`). Across
+subjects a line or bar is the mean, a band or error bar the standard error of the mean (SEM) unless the
+function says it is a confidence interval, and dots are single subjects. Similarities are Spearman rho.
 """
 from __future__ import annotations
 
 import os
-from functools import partial
+import zlib
 from pathlib import Path
+from functools import partial
+from typing import Any, Iterable, Sequence
 
-from typing import Any
-
-import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib import colors as mcolors
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator, NullLocator
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
+from matplotlib.typing import RcKeyType
 from scipy.stats import spearmanr
 
+from brainalign.measure.statistics import ratio_of_means
 from brainalign.report.results import read_predictions, read_table
 from brainalign.runs import atomic_write_with
 
 PathLike = str | os.PathLike[str]
-_KNOWN_COLOURS = {
-    "base": "#7f7f7f",
+FIGURE_WIDTH = 10.0  # inches, every figure
+DPI = 150
+STYLE: dict[RcKeyType, Any] = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8, "xtick.labelsize": 8,
+         "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False, "svg.fonttype": "none"}
+CEILING_COLOUR = "#bdbdbd"
+_FAMILY_COLOURS = {
+    "base": "#4d4d4d",
     "aligned": "#d62728",
     "control_beta0": "#1f77b4",
     "control_no_contrastive": "#ff7f0e",
     "control_unpaired": "#2ca02c",
 }
 _OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39")
+SIMILARITY_LABEL = "similarity (Spearman rho)"
 
 
-def model_colours(models: list[str]) -> dict[str, str]:
-    """A fixed colour per model: the demo's models keep theirs; others take the next free one."""
-    free = iter(_OTHER_COLOURS * (len(models) // len(_OTHER_COLOURS) + 1))
-    return {model: _KNOWN_COLOURS.get(model) or next(free) for model in models}
+def model_colour(model: str) -> str:
+    """The colour of ``model`` in every figure: one hue per model family (base grey, aligned red, beta-0
+    blue, no-contrastive orange, unpaired green); labels with ``_beta<b>`` get a shade of it, lighter for
+    small and darker for large beta, never the plain hue; any other label a fixed colour from its name."""
+    stem, _, beta = model.partition("_beta") if model != "control_beta0" else (model, "", "")
+    if stem not in _FAMILY_COLOURS:
+        return _OTHER_COLOURS[zlib.crc32(model.encode()) % len(_OTHER_COLOURS)]
+    colour = np.array(mcolors.to_rgb(_FAMILY_COLOURS[stem]))
+    try:
+        position = float(np.clip((np.log10(float(beta)) - 1.5) / 1.5, -1.0, 1.0)) if beta else None
+    except ValueError:
+        position = None
+    if position is None:
+        return mcolors.to_hex(_FAMILY_COLOURS[stem])
+    shade = np.copysign(0.12 + 0.45 * abs(position), position if position != 0 else 1.0)  # never the plain hue
+    mixed = colour * (1 - shade) if shade > 0 else colour + (1 - colour) * -shade
+    red, green, blue = (float(value) for value in np.clip(mixed, 0, 1))
+    return mcolors.to_hex((red, green, blue))
 
 
-def plot_rsa_timecourses(timecourses_csv: PathLike, out_stem: PathLike,
-                         significance_csv: PathLike | None = None) -> list[Path]:
-    """RSA time courses per layer: one panel per layer, a line per model (mean across subjects) with
-    an SEM band; time points listed as significant in ``significance_csv`` are marked by dots in the
-    model's colour below the curves. Time is shown in ms."""
-    table = read_table(timecourses_csv, "rsa_timecourses")
-    significance = read_table(significance_csv, "rsa_significance") if significance_csv else None
-    layers = _ordered(table["layer"])
-    models = _ordered(table["model"])
-    colours = model_colours(models)
-    fig, axes = _panels(len(layers), width=4.2, height=3.2)
-    for ax, layer in zip(axes, layers):
-        stats = _mean_sem(table[table["layer"] == layer], ["model", "time"], "similarity")
-        low = np.nanmin(stats["mean"] - stats["sem"])
-        high = np.nanmax(stats["mean"] + stats["sem"])
-        step = 0.06 * max(high - low, 1e-6)
-        for rank, model in enumerate(models):
-            rows = stats[stats["model"] == model].sort_values("time")
-            time_ms = rows["time"].to_numpy() * 1000.0
-            ax.plot(time_ms, rows["mean"], color=colours[model], label=model, lw=1.6)
-            ax.fill_between(time_ms, rows["mean"] - rows["sem"], rows["mean"] + rows["sem"],
-                            color=colours[model], alpha=0.2, lw=0)
-            if significance is not None:
-                marked = significance[(significance["layer"] == layer) & (significance["model"] == model)
-                                      & significance["significant"].astype(bool)]
-                ax.plot(marked["time"].to_numpy() * 1000.0, np.full(len(marked), low - step * (rank + 1)),
-                        "o", ms=3, color=colours[model])
-        ax.axhline(0.0, color="black", lw=0.6, ls=":")
-        ax.set_title(f"layer {layer}")
-        ax.set_xlabel("time (ms)")
-    axes[0].set_ylabel("RSA similarity (Spearman rho)")
-    note = "dots: significant time points" + _tests_label(significance)
-    return _finish(fig, axes, out_stem, note if significance is not None else None)
+def model_colours(models: Iterable[str]) -> dict[str, str]:
+    """``{model: model_colour(model)}``."""
+    return {model: model_colour(model) for model in models}
 
 
-def plot_similarity_bars(similarity_csv: PathLike, out_stem: PathLike,
-                         ylabel: str = "similarity (Spearman rho)") -> list[Path]:
-    """Similarity per target (e.g. fMRI ROI) and model: bars = mean across subjects, error bars = SEM,
-    dots = individual subjects."""
+def plot_similarity_bars(similarity_csv: PathLike, out_stem: PathLike, readout: str | None = None,
+                         ceiling_csv: PathLike | None = None) -> list[Path]:
+    """Similarity per target and model (rows of ``readout`` only when given): bars = mean across subjects,
+    error bars = SEM, dots = subjects; a grey band per target = its noise ceiling (lower to upper) when
+    ``ceiling_csv`` has it."""
     table = read_table(similarity_csv, "similarity")
-    return _grouped_bars(table, "similarity", out_stem, ylabel)
+    if readout is not None and "readout" in table.columns:
+        table = table[table["readout"] == readout]
+    return _similarity_figure(table, _ceiling(ceiling_csv, readout), out_stem)
 
 
-def plot_cross_similarity(cross_csv: PathLike, out_stem: PathLike,
-                          ylabel: str = "similarity (Spearman rho)") -> list[Path]:
-    """Similarity on other datasets/modalities per target (``dataset target``) and model, drawn like
-    :func:`plot_similarity_bars`: values averaged over the other dataset's subjects first; bars = mean
-    across training subjects, error bars = SEM, dots = training subjects (the base model: one dot)."""
+def plot_rsa_timecourses(timecourses_csv: PathLike, out_stem: PathLike, ceiling_csv: PathLike | None = None,
+                         kind: str = "rsa_timecourses") -> list[Path]:
+    """RSA time courses per layer on one shared y-axis: a line per model (mean across subjects) with an SEM
+    band, the EEG noise ceiling as a grey band (lower to upper) when given. ``kind="cross_timecourses"``
+    averages each model over its training subjects first and uses the other dataset's subjects."""
+    table = read_table(timecourses_csv, kind)
+    if kind == "cross_timecourses":
+        table = (table.groupby(["dataset", "model", "data_subject", "layer", "time"], sort=False)["similarity"]
+                 .mean().reset_index().rename(columns={"data_subject": "subject"}))
+    ceiling = _ceiling(ceiling_csv, "eeg time course")
+    layers = _ordered(table["layer"])
+    with rc_context(STYLE):
+        fig, axes = _panels(len(layers), panel_height=2.8)
+        for ax, layer in zip(axes, layers):
+            stats = _mean_sem(table[table["layer"] == layer], ["model", "time"], "similarity")
+            if ceiling is not None:
+                ax.fill_between(ceiling["time"] * 1000.0, ceiling["lower"], ceiling["upper"], color=CEILING_COLOUR,
+                                alpha=0.5, lw=0, label="noise ceiling")
+            for model in _ordered(table["model"]):
+                _line(ax, stats[stats["model"] == model], "time", model_colour(model), model, scale=1000.0)
+            ax.axhline(0.0, color="black", lw=0.6, ls=":")
+            ax.set_title(f"layer {layer}")
+            ax.set_xlabel("time (ms)")
+        axes[0].set_ylabel(SIMILARITY_LABEL)
+        _legend(fig, axes[0], table["model"], extra=ceiling is not None)
+        return _save(fig, out_stem)
+
+
+def plot_rsa_differences(significance_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Difference curves model - reference per layer on one shared y-axis (mean across subjects, SEM band),
+    one line per pair coloured by the model, dashed when the reference is a control; time points in a
+    significant cluster (or FDR-significant) are marked by dots under the curves."""
+    table = read_table(significance_csv, "rsa_significance")
+    table = table.assign(reference=table["reference"] if "reference" in table.columns else "base")
+    pairs = list(dict.fromkeys(zip(table["model"], table["reference"])))
+    layers = _ordered(table["layer"])
+    with rc_context(STYLE):
+        fig, axes = _panels(len(layers), panel_height=2.8)
+        low = float(np.nanmin(table["difference"] - table["sem"].fillna(0))) if "difference" in table else 0.0
+        high = float(np.nanmax(table["difference"] + table["sem"].fillna(0))) if "difference" in table else 1.0
+        step = 0.06 * max(high - low, 1e-6)
+        for ax, layer in zip(axes, layers):
+            for rank, (model, reference) in enumerate(pairs):
+                rows = table[(table["layer"] == layer) & (table["model"] == model)
+                             & (table["reference"] == reference)].sort_values("time")
+                colour, style = model_colour(model), "-" if reference == "base" else "--"
+                time_ms = rows["time"].to_numpy(float) * 1000.0
+                ax.plot(time_ms, rows["difference"], color=colour, ls=style, lw=1.4, label=f"{model} - {reference}")
+                ax.fill_between(time_ms, rows["difference"] - rows["sem"], rows["difference"] + rows["sem"],
+                                color=colour, alpha=0.15, lw=0)
+                marked = rows["significant"].to_numpy(bool)
+                ax.plot(time_ms[marked], np.full(marked.sum(), low - step * (rank + 1)), "o", ms=3,
+                        color=colour, mfc=colour if reference == "base" else "white")
+            ax.axhline(0.0, color="black", lw=0.6)
+            ax.set_title(f"layer {layer}")
+            ax.set_xlabel("time (ms)")
+        axes[0].set_ylabel("difference in similarity (rho)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), frameon=False)
+        return _save(fig, out_stem)
+
+
+def plot_improvement(improvement_csv: PathLike, out_stem: PathLike, reference: str = "base",
+                     readouts: Sequence[str] | None = None, confidence: float = 0.95) -> list[Path]:
+    """Improvement ratio over ``reference`` in percent, one panel per readout (EEG peak, EEG 50-200 ms, ROI,
+    ...): bar = ratio of the group means (mean model - mean reference) / mean reference, whiskers = its
+    bootstrap ``confidence`` interval over subjects, dots = single subjects' ratios; 0 % = no change."""
+    table = read_table(improvement_csv, "improvement")
+    table = table[table.get("reference", pd.Series("base", index=table.index)) == reference]
+    names = list(readouts) if readouts is not None else _ordered(table.get("readout", pd.Series(["similarity"])))
+    if "readout" not in table.columns:
+        table = table.assign(readout=names[0])
+    names = [name for name in names if (table["readout"] == name).any()]
+    with rc_context(STYLE):
+        fig, axes = _panels(len(names), panel_height=3.0, columns=min(len(names), 2), sharey=False)
+        for ax, readout in zip(axes, names):
+            rows = table[table["readout"] == readout]
+            targets, models = _ordered(rows["target"]), _ordered(rows["model"])
+            width = 0.8 / max(len(models), 1)
+            for rank, model in enumerate(models):
+                for index, target in enumerate(targets):
+                    cell = rows[(rows["model"] == model) & (rows["target"] == target)]
+                    if cell.empty:
+                        continue
+                    ratio, lo, hi = ratio_of_means(cell["aligned"].to_numpy(), cell["base"].to_numpy(),
+                                                   confidence) if len(cell) > 1 else (
+                        float(cell["improvement_ratio"].iloc[0]), np.nan, np.nan)
+                    centre = index + (rank - (len(models) - 1) / 2) * width
+                    ax.bar(centre, 100 * ratio, width * 0.9, color=model_colour(model), alpha=0.8,
+                           label=model if index == 0 else None)
+                    if np.isfinite(lo):
+                        ax.errorbar(centre, 100 * ratio, yerr=[[100 * (ratio - lo)], [100 * (hi - ratio)]],
+                                    color="black", lw=0.9, capsize=2)
+                    ax.scatter(centre + _jitter(len(cell), width), 100 * cell["improvement_ratio"], s=8,
+                               color="black", lw=0, zorder=3)
+            ax.axhline(0.0, color="black", lw=0.6)
+            ax.set_xticks(range(len(targets)), targets, rotation=30 if len(targets) > 6 else 0)
+            ax.set_title(readout)
+            ax.set_ylabel(f"improvement over {reference} (%)")
+        _legend(fig, axes[0], table["model"])
+        return _save(fig, out_stem)
+
+
+def plot_cross_similarity(cross_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Similarity on other fMRI datasets per ROI (``dataset ROI``) and model, drawn like
+    :func:`plot_similarity_bars` with the other dataset's subjects as the dots (each averaged over the
+    training subjects' models)."""
     table = read_table(cross_csv, "cross_similarity")
-    table = table.groupby(["dataset", "target", "model", "subject"], sort=False)["similarity"].mean().reset_index()
-    table["target"] = table["dataset"] + " " + table["target"]
-    n_subjects = table.loc[table["subject"] != "all", "subject"].nunique()
-    title = f"mean +- SEM over {n_subjects} training subject(s), base: one shared model; dots = subjects"
-    return _grouped_bars(table, "similarity", out_stem, ylabel, title)
+    table = table.groupby(["dataset", "target", "model", "data_subject"], sort=False)["similarity"].mean().reset_index()
+    table = table.assign(target=table["dataset"] + " " + table["target"], subject=table["data_subject"])
+    return _similarity_figure(table, None, out_stem)
 
 
-def plot_improvement_ratios(improvement_csv: PathLike, out_stem: PathLike) -> list[Path]:
-    """Improvement ratio (aligned - base) / base in percent per target and aligned model: bars = mean
-    across subjects, error bars = SEM, dots = subjects; 0 % = no change from the base model."""
-    table = read_table(improvement_csv, "improvement").copy()
-    table["improvement_ratio"] = 100.0 * table["improvement_ratio"].astype(float)
-    return _grouped_bars(table, "improvement_ratio", out_stem, "improvement over base (%)")
+def plot_improvement_correlation(correlation_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Pearson r across aligned models between EEG and fMRI improvements: a matrix EEG readout x ROI on a
+    symmetric colour scale (-1..1) with r and p written in each cell."""
+    table = read_table(correlation_csv, "improvement_correlation")
+    rows, columns = _ordered(table["eeg_readout"]), _ordered(table["roi"])
+    r = table.pivot(index="eeg_readout", columns="roi", values="r").reindex(index=rows, columns=columns)
+    p = table.pivot(index="eeg_readout", columns="roi", values="p_value").reindex(index=rows, columns=columns)
+    with rc_context(STYLE):
+        fig = _figure(0.45 * len(rows) + 1.6)
+        ax = fig.add_subplot()
+        image = ax.imshow(r.to_numpy(float), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+        for (i, j), value in np.ndenumerate(r.to_numpy(float)):
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:.2f}\np={p.iloc[i, j]:.2g}", ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(columns)), columns)
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set_xlabel("fMRI ROI (best-layer improvement over base)")
+        ax.set_ylabel("EEG improvement over base")
+        fig.colorbar(image, ax=ax, label="Pearson r across models", shrink=0.9)
+        return _save(fig, out_stem)
 
 
 def plot_variability(variability_csv: PathLike, out_stem: PathLike) -> list[Path]:
-    """Individual variability matrices (1 - Spearman rho between two models' RDMs), one per layer,
-    on a shared colour scale; the panel title gives the mean over distinct pairs."""
+    """Individual variability (1 - Spearman rho between two models' RDMs): top, one matrix per layer of the
+    between-subject pairs (first seed of each subject), on one colour scale set by the off-diagonal values
+    (the diagonal is blank); bottom, per layer the mean +- SEM over pairs between subjects next to the
+    baseline, pairs of seeds of the same subject, when the study has several seeds."""
     table = read_table(variability_csv, "variability")
+    table = table.assign(pair=table["pair"] if "pair" in table.columns else "between subjects")
+    between = table[table["pair"] == "between subjects"]
+    first = _first_seed_models(pd.concat([between["model_a"], between["model_b"]]))
+    shown = between[between["model_a"].isin(first) & between["model_b"].isin(first)]
     layers = _ordered(table["layer"])
-    models = _ordered(pd.concat([table["model_a"], table["model_b"]]))
-    index = {model: position for position, model in enumerate(models)}
-    matrices = np.zeros((len(layers), len(models), len(models)))
-    for layer_index, layer in enumerate(layers):
-        rows = table[table["layer"] == layer]
-        rows_a = rows["model_a"].map(index).to_numpy()
-        rows_b = rows["model_b"].map(index).to_numpy()
-        matrices[layer_index, rows_a, rows_b] = rows["variability"].to_numpy()
-        matrices[layer_index, rows_b, rows_a] = rows["variability"].to_numpy()
-    vmax = max(float(matrices.max()), 1e-6)
-    fig, axes = _panels(len(layers), width=3.4, height=3.3)
-    upper = np.triu_indices(len(models), 1)
-    for ax, layer, matrix in zip(axes, layers, matrices):
-        image = ax.imshow(matrix, vmin=0.0, vmax=vmax, cmap="viridis")
-        ax.set_xticks(range(len(models)), models, rotation=90, fontsize=7)
-        ax.set_yticks(range(len(models)), models if ax is axes[0] else [], fontsize=7)
-        mean = matrix[upper].mean() if len(models) > 1 else 0.0
-        ax.set_title(f"layer {layer}\nmean {mean:.3f}", fontsize=9)
-    fig.colorbar(image, ax=list(axes), shrink=0.8, label="1 - Spearman rho")
-    return _save(fig, out_stem, tight=False)
+    index = {model: position for position, model in enumerate(first)}
+    with rc_context(STYLE):
+        fig = _figure(2.6 + 0.12 * len(first) + 2.6)
+        grid = fig.add_gridspec(2, len(layers), height_ratios=[1.4, 1.0])
+        vmax = max(float(shown["variability"].max()), 1e-6)
+        image = None
+        for column, layer in enumerate(layers):
+            ax = fig.add_subplot(grid[0, column])
+            matrix = np.full((len(first), len(first)), np.nan)
+            rows = shown[shown["layer"] == layer]
+            a, b = rows["model_a"].map(index).to_numpy(), rows["model_b"].map(index).to_numpy()
+            matrix[a, b] = matrix[b, a] = rows["variability"].to_numpy()
+            image = ax.imshow(np.ma.masked_invalid(matrix), vmin=0.0, vmax=vmax, cmap="viridis")
+            ticks = [model.split(" seed")[0].split(" ", 1)[-1] for model in first]
+            ax.set_xticks(range(len(first)), ticks if len(first) <= 12 else [], rotation=90, fontsize=7)
+            ax.set_yticks(range(len(first)), ticks if column == 0 and len(first) <= 12 else [], fontsize=7)
+            ax.set_title(f"layer {layer}")
+        if image is not None:
+            fig.colorbar(image, ax=fig.axes, shrink=0.6, label="1 - Spearman rho", location="right")
+        bars = fig.add_subplot(grid[1, :])
+        stats = _mean_sem(table, ["layer", "pair"], "variability")
+        kinds = _ordered(table["pair"])
+        width = 0.8 / len(kinds)
+        for rank, kind in enumerate(kinds):
+            rows = stats[stats["pair"] == kind].set_index("layer").reindex(layers)
+            centres = np.arange(len(layers)) + (rank - (len(kinds) - 1) / 2) * width
+            bars.bar(centres, rows["mean"], width * 0.9, yerr=rows["sem"], capsize=2,
+                     color="#9467bd" if kind == "between subjects" else CEILING_COLOUR,
+                     label=f"{kind} ({int(rows['count'].max())} pairs per layer)")
+        bars.set_xticks(range(len(layers)), [f"layer {layer}" for layer in layers])
+        bars.set_ylabel("1 - Spearman rho")
+        bars.legend(frameon=False, loc="upper left")
+        return _save(fig, out_stem)
 
 
-def plot_robustness(robustness_csv: PathLike, out_stem: PathLike, metric: str = "top1") -> list[Path]:
-    """Accuracy against attack strength epsilon: left raw, right baseline-aligned (accuracy minus the
-    clean accuracy, column ``<metric>_aligned``, so models with different clean accuracy compare at
-    equal starting points). Colour: model; line style: attack. Mean and SEM over subjects when the file
-    has several rows per model, attack and epsilon. ``metric``: ``top1`` or ``top5``."""
-    from brainalign.errors import ValidationError
-
-    if metric not in ("top1", "top5"):
-        raise ValidationError(f"metric={metric!r}; choose 'top1' or 'top5'")
+def plot_robustness(robustness_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Accuracy against attack strength epsilon, top-1 (and top-5 when the file has it) in rows: left raw
+    (dashed black line: chance, from the file's ``chance`` column when it has one), right baseline-aligned
+    (accuracy minus the model's own clean accuracy, columns ``<metric>_aligned``, so models with different
+    clean accuracy compare from the same start). Colour: model; line style: attack. Mean and SEM over
+    subjects when the file has several rows per model, attack and epsilon. Written by studies and by
+    ``brainalign robustness`` alike."""
     table = read_table(robustness_csv, "robustness")
     table = table.assign(attack=table["attack"] if "attack" in table.columns else "")
-    models = _ordered(table["model"])
-    colours = model_colours(models)
+    metrics = ["top1"] + (["top5"] if "top5" in table.columns and table["top5"].notna().any() else [])
+    chance = float(table["chance"].iloc[0]) if "chance" in table.columns and table["chance"].notna().any() else None
     styles = {attack: ("-", "--", ":", "-.")[rank % 4] for rank, attack in enumerate(_ordered(table["attack"]))}
-    fig, axes = _panels(2, width=4.4, height=3.4)
-    for ax, column in zip(axes, (metric, f"{metric}_aligned")):
-        stats = _mean_sem(table, ["model", "attack", "eps"], column)
-        for (model, attack), rows in stats.groupby(["model", "attack"], sort=False):
-            rows = rows.sort_values("eps")
-            label = " / ".join(str(part) for part in (model, attack) if part != "")
-            ax.errorbar(rows["eps"], rows["mean"], yerr=rows["sem"], color=colours[model], ls=styles[attack],
-                        label=label, marker="o", ms=3, capsize=2, lw=1.4)
-        ax.set_xlabel("attack strength epsilon (L-inf, pixel units)")
-    name = "top-1" if metric == "top1" else "top-5"
-    axes[0].set(ylabel=f"{name} accuracy", title="raw")
-    axes[1].set(ylabel=f"{name} accuracy - clean accuracy", title="baseline-aligned")
-    axes[1].axhline(0.0, color="grey", lw=0.8, ls=":")
-    return _finish(fig, axes, out_stem)
+    with rc_context(STYLE):
+        fig, axes = _panels(2 * len(metrics), panel_height=3.0, columns=2, sharey=False)
+        for row, metric in enumerate(metrics):
+            name = "top-1" if metric == "top1" else "top-5"
+            for ax, column in zip(axes[2 * row:2 * row + 2], (metric, f"{metric}_aligned")):
+                stats = _mean_sem(table, ["model", "attack", "eps"], column)
+                for (model, attack), rows in stats.groupby(["model", "attack"], sort=False):
+                    rows = rows.sort_values("eps")
+                    label = " / ".join(str(part) for part in (model, attack) if part != "")
+                    ax.errorbar(rows["eps"], rows["mean"], yerr=rows["sem"], color=model_colour(str(model)),
+                                ls=styles[attack], label=label, marker="o", ms=3, capsize=2, lw=1.4)
+                ax.set_xlabel("attack strength epsilon (L-inf, pixel units)")
+            raw, aligned = axes[2 * row], axes[2 * row + 1]
+            if chance is not None and metric == "top1":
+                raw.axhline(chance, color="black", ls="--", lw=0.8, label="chance")
+            raw.set(ylabel=f"{name} accuracy", title=f"{name}, raw", ylim=(-0.02, 1.02))
+            aligned.set(ylabel=f"{name} - clean {name}", title=f"{name}, baseline-aligned (minus clean accuracy)")
+            aligned.axhline(0.0, color="grey", lw=0.8, ls=":")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), frameon=False)
+        return _save(fig, out_stem)
 
 
 def plot_dimensions(dimensions_csv: PathLike, out_stem: PathLike, baseline: str = "base") -> list[Path]:
-    """Squared partial correlations per object dimension: top, one bar per model and dimension
-    (mean over subjects); bottom, the difference of each other model from ``baseline``."""
+    """Squared partial correlations per object dimension: top, bars per model (mean across subjects, SEM
+    error bars); bottom, each other model minus ``baseline`` (mean of the per-subject differences, SEM)."""
     table = read_table(dimensions_csv, "dimensions")
+    table = table.assign(subject=table["subject"] if "subject" in table.columns else "all")
+    dimensions, models = _ordered(table["dimension"]), _ordered(table["model"])
     stats = _mean_sem(table, ["model", "dimension"], "squared_partial")
-    dimensions = _ordered(table["dimension"])
-    models = _ordered(table["model"])
-    colours = model_colours(models)
-    values = stats.pivot(index="dimension", columns="model", values="mean").reindex(index=dimensions)
     positions = np.arange(len(dimensions))
-    fig, (top, bottom) = _subplots(2, 1, figsize=(max(6.0, 0.28 * len(dimensions) + 2), 6.4), sharex=True)
-    width = 0.8 / len(models)
-    for rank, model in enumerate(models):
-        top.bar(positions + (rank - (len(models) - 1) / 2) * width, values[model], width, color=colours[model],
-                label=model)
-    top.set_ylabel("squared partial rho")
     others = [model for model in models if model != baseline]
-    if baseline in values.columns and others:
-        width = 0.8 / len(others)
-        for rank, model in enumerate(others):
-            bottom.bar(positions + (rank - (len(others) - 1) / 2) * width, values[model] - values[baseline], width,
-                       color=colours[model], label=f"{model} - {baseline}")
-        bottom.set_title(f"difference from {baseline}", fontsize=9)
-    bottom.axhline(0.0, color="black", lw=0.6)
-    bottom.set_ylabel("difference")
-    bottom.set_xticks(positions, dimensions, rotation=90, fontsize=7)
-    return _finish(fig, [top, bottom], out_stem, legend_on_first=True)
+    with rc_context(STYLE):
+        fig = _figure(6.0)
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        width = 0.8 / len(models)
+        for rank, model in enumerate(models):
+            rows = stats[stats["model"] == model].set_index("dimension").reindex(dimensions)
+            top.bar(positions + (rank - (len(models) - 1) / 2) * width, rows["mean"], width, yerr=rows["sem"],
+                    color=model_colour(model), label=model, capsize=1.5, error_kw={"lw": 0.7})
+        top.set_ylabel("squared partial rho")
+        wide = table.pivot_table(index=["dimension", "subject"], columns="model", values="squared_partial")
+        if baseline in wide.columns and others:
+            width = 0.8 / len(others)
+            for rank, model in enumerate(others):
+                difference = (wide[model] - wide[baseline]).rename("difference").reset_index()
+                rows = _mean_sem(difference, ["dimension"], "difference").set_index("dimension").reindex(dimensions)
+                bottom.bar(positions + (rank - (len(others) - 1) / 2) * width, rows["mean"], width, yerr=rows["sem"],
+                           color=model_colour(model), capsize=1.5, error_kw={"lw": 0.7})
+            bottom.set_title(f"difference from {baseline} (mean of per-subject differences +- SEM)")
+        bottom.axhline(0.0, color="black", lw=0.6)
+        bottom.set_ylabel("difference")
+        bottom.set_xticks(positions, dimensions, rotation=90)
+        _legend(fig, top, table["model"])
+        return _save(fig, out_stem)
 
 
 def plot_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
-    """Alignment across training epochs (log-scaled epoch axis): top, similarity per target (mean and
-    SEM across the runs named in column ``seed``, e.g. seeds or subject x seed); bottom, accuracy when the file has it. Epoch-0 values (before training) are
-    drawn as dashed horizontal lines, since a log axis cannot show epoch 0."""
+    """Alignment across training epochs (log-scaled epoch axis): top, similarity per target; bottom,
+    accuracy when the file has it. Seeds of one subject are averaged first; the line is the mean over
+    subjects with an SEM band (over seeds when the study has one subject). Epoch-0 values (the base model)
+    are dashed horizontal lines, since a log axis cannot show epoch 0."""
     table = read_table(trajectory_csv, "trajectory")
+    unit = _trajectory_unit(table)
     has_accuracy = "accuracy" in table.columns and table["accuracy"].notna().any()
     targets = _ordered(table["target"])
-    colours = {target: matplotlib.colormaps["tab10"](index % 10) for index, target in enumerate(targets)}
-    fig, axes = _subplots(2 if has_accuracy else 1, 1, figsize=(6.0, 6.0 if has_accuracy else 3.6),
-                          sharex=True, squeeze=False)
-    axes = list(axes[:, 0])
-    stats = _mean_sem(table, ["target", "epoch"], "similarity")
-    for target in targets:
-        _epoch_curve(axes[0], stats[stats["target"] == target], colours[target], str(target))
-    axes[0].set_ylabel("similarity (Spearman rho)")
-    if has_accuracy:
-        per_epoch = table.drop_duplicates(["seed", "epoch"])
-        _epoch_curve(axes[1], _mean_sem(per_epoch.assign(target="accuracy"), ["target", "epoch"], "accuracy"),
-                     "black", "accuracy")
-        axes[1].set_ylabel("accuracy")
-    epochs = sorted(int(epoch) for epoch in table["epoch"].unique() if epoch > 0)
-    axes[-1].set_xscale("log")
-    ticks = epochs if len(epochs) <= 12 else np.geomspace(1, epochs[-1], 8).tolist()
-    axes[-1].xaxis.set_major_locator(FixedLocator(ticks))
-    axes[-1].xaxis.set_major_formatter(FormatStrFormatter("%d"))
-    axes[-1].xaxis.set_minor_locator(NullLocator())
-    axes[-1].set_xlabel("training epoch (log scale; dashed: before training)")
-    runs = table["seed"].nunique()
-    return _finish(fig, axes, out_stem, f"mean and SEM over {runs} run(s) (column seed)", legend_on_first=True)
+    palette = {target: mcolors.to_hex(f"C{index % 10}") for index, target in enumerate(targets)}
+    with rc_context(STYLE):
+        fig = _figure(5.6 if has_accuracy else 3.2)
+        axes = list(fig.subplots(2 if has_accuracy else 1, 1, sharex=True, squeeze=False)[:, 0])
+        per_unit = table.groupby([unit, "target", "epoch"], sort=False)["similarity"].mean().reset_index()
+        stats = _mean_sem(per_unit, ["target", "epoch"], "similarity")
+        for target in targets:
+            _epoch_curve(axes[0], stats[stats["target"] == target], palette[target], str(target))
+        axes[0].set_ylabel(SIMILARITY_LABEL)
+        if has_accuracy:
+            accuracy = table.drop_duplicates(["seed", "epoch"]).groupby([unit, "epoch"], sort=False)["accuracy"].mean()
+            stats = _mean_sem(accuracy.reset_index().assign(target="accuracy"), ["target", "epoch"], "accuracy")
+            _epoch_curve(axes[1], stats, "black", "top-1 accuracy")
+            axes[1].set_ylabel("top-1 accuracy")
+        epochs = sorted(int(epoch) for epoch in table["epoch"].unique() if epoch > 0)
+        axes[-1].set_xscale("log")
+        ticks = epochs if len(epochs) <= 12 else np.geomspace(1, epochs[-1], 8).tolist()
+        axes[-1].xaxis.set_major_locator(FixedLocator(ticks))
+        axes[-1].xaxis.set_major_formatter(FormatStrFormatter("%d"))
+        axes[-1].xaxis.set_minor_locator(NullLocator())
+        axes[-1].set_xlabel("training epoch (log scale; dashed: before training)")
+        for ax in axes:
+            ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        return _save(fig, out_stem)
 
 
 def plot_scratch_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> list[Path]:
@@ -229,99 +372,163 @@ def plot_scratch_trajectory(trajectory_csv: PathLike, out_stem: PathLike) -> lis
     (EEG time window or fMRI ROI), x = training epoch on a log axis (symmetric-log, linear below the first
     checkpoint after 0 so the untrained network at epoch 0 stays visible), a line per layer (mean over
     seeds, band = +-1 SD over seeds) and held-out accuracy (mean over seeds, dashed) on a twin y axis."""
+    from matplotlib import colormaps
+    from matplotlib.lines import Line2D
+
     table = read_table(trajectory_csv, "scratch_trajectory")
     targets = _ordered(table["target"])
     layers = _ordered(table["layer"])
-    colours = {layer: matplotlib.colormaps["viridis"](index / max(1, len(layers) - 1)) for index, layer in enumerate(layers)}
+    colours = {layer: colormaps["viridis"](index / max(1, len(layers) - 1)) for index, layer in enumerate(layers)}
     epochs = np.sort(table["epoch"].unique())
     first = float(epochs[epochs > 0].min()) if (epochs > 0).any() else 1.0
     accuracy = table.drop_duplicates(["seed", "epoch"]).groupby("epoch")["accuracy"].agg(["mean", "std"]).fillna(0.0)
-    columns = min(3, len(targets))
-    fig, grid = _subplots(-(-len(targets) // columns), columns, figsize=(4.4 * columns, 3.3 * -(-len(targets) // columns)),
-                          squeeze=False)
-    axes = list(grid.ravel())
-    for spare in axes[len(targets):]:
-        spare.set_axis_off()
-    for ax, target in zip(axes, targets):
-        rows = table[table["target"] == target]
-        for layer in layers:
-            stats = rows[rows["layer"] == layer].groupby("epoch")["similarity"].agg(["mean", "std"]).fillna(0.0)
-            ax.plot(stats.index, stats["mean"], marker="o", ms=2.5, lw=1.4, color=colours[layer], label=layer)
-            ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
-                            color=colours[layer], alpha=0.15, lw=0)
-        ax.set_xscale("symlog", linthresh=first, linscale=0.5)
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlim(0, epochs.max() * 1.05)
-        ax.set_title(str(target), fontsize=9)
-        ax.set_xlabel("training epoch (log scale; 0 = untrained)", fontsize=7)
-        ax.set_ylabel("similarity (r)", fontsize=8)
-        twin = ax.twinx()
-        twin.plot(accuracy.index, accuracy["mean"], color="black", ls="--", lw=1.0, label="accuracy")
-        twin.fill_between(accuracy.index, accuracy["mean"] - accuracy["std"], accuracy["mean"] + accuracy["std"],
-                          color="black", alpha=0.08, lw=0)
-        twin.set_ylim(0, 1)
-        twin.set_ylabel("held-out accuracy", fontsize=8)
-        twin.tick_params(labelsize=7)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.legend([*handles, Line2D([], [], color="black", ls="--")], [*labels, "held-out accuracy (right axis)"],
-               fontsize=7, frameon=False, loc="lower center", ncol=len(labels) + 1, bbox_to_anchor=(0.5, 0.0))
-    note = f"mean +- SD over {table['seed'].nunique()} initialisation seed(s)"
-    fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
-    return _save(fig, out_stem, tight=False)
+    with rc_context(STYLE):
+        fig, axes = _panels(len(targets), panel_height=3.0, columns=min(3, len(targets)), sharey=False)
+        for ax, target in zip(axes, targets):
+            rows = table[table["target"] == target]
+            for layer in layers:
+                stats = rows[rows["layer"] == layer].groupby("epoch")["similarity"].agg(["mean", "std"]).fillna(0.0)
+                ax.plot(stats.index, stats["mean"], marker="o", ms=2.5, lw=1.4, color=colours[layer], label=layer)
+                ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                                color=colours[layer], alpha=0.15, lw=0)
+            ax.set_xscale("symlog", linthresh=first, linscale=0.5)
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.set_xlim(0, epochs.max() * 1.05)
+            ax.set_title(str(target))
+            ax.set_xlabel("training epoch (log scale; 0 = untrained)")
+            ax.set_ylabel("similarity (r)")
+            twin = ax.twinx()
+            twin.spines["right"].set_visible(True)
+            twin.plot(accuracy.index, accuracy["mean"], color="black", ls="--", lw=1.0, label="accuracy")
+            twin.fill_between(accuracy.index, accuracy["mean"] - accuracy["std"], accuracy["mean"] + accuracy["std"],
+                              color="black", alpha=0.08, lw=0)
+            twin.set_ylim(0, 1)
+            twin.set_ylabel("held-out accuracy")
+        handles, labels = axes[0].get_legend_handles_labels()
+        note = f"mean +- SD over {table['seed'].nunique()} initialisation seed(s)"
+        fig.legend([*handles, Line2D([], [], color="black", ls="--")], [*labels, "held-out accuracy (right axis)"],
+                   loc="outside lower center", ncols=len(labels) + 1, frameon=False, title=note)
+        return _save(fig, out_stem)
 
 
 def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples: int = 4) -> list[Path]:
     """Predicted vs recorded responses for example stimuli: one row per example with its image (when
-    stored), the recorded and predicted response (heatmaps for channels x times, lines otherwise; each
-    panel on its own symmetric scale, whose maximum |value| the title gives, since predictions are
-    shrunk towards 0) and a scatter of predicted against recorded values with Spearman rho."""
+    stored), the recorded and the predicted response on one shared symmetric colour scale with a colour
+    bar (channels x times; lines for other shapes), channel names on the y-axis, and a scatter of predicted
+    against recorded values with Spearman rho."""
     arrays = read_predictions(predictions_npz)
     count = min(max_examples, arrays["real"].shape[0])
     has_images = "images" in arrays
     columns = 3 + int(has_images)
-    fig, grid = _subplots(count, columns, figsize=(2.6 * columns, 2.3 * count), squeeze=False)
-    for row in range(count):
-        axes = list(grid[row])
-        if has_images:
-            image_ax = axes.pop(0)
-            image_ax.imshow(arrays["images"][row])
-            image_ax.set_axis_off()
-            image_ax.set_title(str(arrays["stimulus_ids"][row]), fontsize=8)
-        real, predicted = arrays["real"][row], arrays["predicted"][row]
-        for ax, values, name in ((axes[0], real, "recorded"), (axes[1], predicted, "predicted")):
-            scale = max(float(np.abs(values).max()), 1e-12)
-            _draw_response(ax, values, scale, arrays)
-            name = f"{name} (max |value| {scale:.2g})"
-            ax.set_title(name if has_images else f"{arrays['stimulus_ids'][row]}: {name}", fontsize=8)
-        rho = spearmanr(real.ravel(), predicted.ravel()).statistic
-        axes[2].scatter(real.ravel(), predicted.ravel(), s=3, alpha=0.5, color="#d62728")
-        axes[2].axline((0.0, 0.0), slope=1.0, color="black", lw=0.6, ls=":")
-        axes[2].set_title(f"rho = {rho:.2f}", fontsize=8)
-        axes[2].set_xlabel("recorded", fontsize=7)
-        axes[2].set_ylabel("predicted", fontsize=7)
-    return _save(fig, out_stem)
+    limit = max(float(np.abs(arrays["real"][:count]).max()), float(np.abs(arrays["predicted"][:count]).max()), 1e-12)
+    with rc_context(STYLE):
+        fig = _figure(2.4 * count + 0.6)
+        grid = fig.subplots(count, columns, squeeze=False,
+                            gridspec_kw={"width_ratios": ([0.7] if has_images else []) + [1.2, 1.2, 1.0]})
+        image = None
+        for row in range(count):
+            axes = list(grid[row])
+            if has_images:
+                image_ax = axes.pop(0)
+                image_ax.imshow(arrays["images"][row])
+                image_ax.set_axis_off()
+                image_ax.set_title(str(arrays["stimulus_ids"][row]))
+            real, predicted = arrays["real"][row], arrays["predicted"][row]
+            for ax, values, name in ((axes[0], real, "recorded"), (axes[1], predicted, "predicted")):
+                image = _draw_response(ax, values, limit, arrays, first_column=ax is axes[0]) or image
+                ax.set_title(name if has_images else f"{arrays['stimulus_ids'][row]}: {name}")
+            rho = spearmanr(real.ravel(), predicted.ravel()).statistic
+            axes[2].scatter(real.ravel(), predicted.ravel(), s=3, alpha=0.5, color=model_colour("aligned"))
+            axes[2].axline((0.0, 0.0), slope=1.0, color="black", lw=0.6, ls=":")
+            axes[2].set_title(f"Spearman rho = {rho:.2f}")
+            axes[2].set_xlabel("recorded")
+            axes[2].set_ylabel("predicted")
+        if image is not None:
+            fig.colorbar(image, ax=grid[:, 1 + int(has_images)].tolist(), shrink=0.8, label="response (recorded units)")
+        return _save(fig, out_stem)
 
 
-def _draw_response(ax: Axes, values: np.ndarray, limit: float, arrays: dict[str, np.ndarray]) -> None:
-    if values.ndim == 2:
-        extent = None
-        if "times" in arrays and len(arrays["times"]) == values.shape[1]:
-            times_ms = np.asarray(arrays["times"], float) * 1000.0
-            extent = (times_ms[0], times_ms[-1], values.shape[0] - 0.5, -0.5)
-            ax.set_xlabel("time (ms)", fontsize=7)
-        ax.imshow(values, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, extent=extent,
-                  interpolation="nearest")
-        ax.set_ylabel("channel", fontsize=7)
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    else:
-        ax.plot(values.ravel(), lw=0.8, color="black")
-        ax.set_ylim(-limit, limit)
-        ax.set_xlabel("feature", fontsize=7)
-    ax.tick_params(labelsize=6)
+# ---- helpers ------------------------------------------------------------------------------------------
+def _figure(height: float) -> Figure:
+    return Figure(figsize=(FIGURE_WIDTH, height), layout="constrained")
 
 
-def _epoch_curve(ax: Axes, stats: pd.DataFrame, colour: Any, label: str) -> None:
+def _panels(count: int, panel_height: float, columns: int | None = None,
+            sharey: bool = True) -> tuple[Figure, list[Axes]]:
+    """``count`` panels in rows of ``columns`` (default up to 4), sharing the y-axis unless told."""
+    columns = columns or min(count, 4)
+    rows = -(-count // columns)
+    fig = _figure(panel_height * rows + 0.6)
+    grid = fig.subplots(rows, columns, squeeze=False, sharey=sharey)
+    axes = list(grid.ravel())
+    for spare in axes[count:]:
+        spare.set_axis_off()
+    return fig, axes[:count]
+
+
+def _legend(fig: Figure, ax: Axes, models: Iterable[str], extra: bool = False) -> None:
+    """One legend below the figure, models in their order of appearance (plus extra handles of ``ax``)."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = {label: handle for handle, label in zip(handles, labels)}
+    names = [name for name in _ordered(pd.Series(list(models))) if name in order]
+    names += [label for label in order if label not in names and extra]
+    fig.legend([order[name] for name in names], names, loc="outside lower center", ncols=min(len(names), 6),
+               frameon=False)
+
+
+def _similarity_figure(table: pd.DataFrame, ceiling: pd.DataFrame | None, out_stem: PathLike) -> list[Path]:
+    """Grouped similarity bars per target and model (with noise-ceiling bands) in a figure of their own."""
+    with rc_context(STYLE):
+        fig = _figure(3.6)
+        ax = fig.add_subplot()
+        _grouped_bars(ax, table, "similarity", ceiling)
+        ax.set_ylabel(SIMILARITY_LABEL)
+        _legend(fig, ax, table["model"], extra=ceiling is not None)
+        return _save(fig, out_stem)
+
+
+def _grouped_bars(ax: Axes, table: pd.DataFrame, value: str, ceiling: pd.DataFrame | None) -> None:
+    targets, models = _ordered(table["target"]), _ordered(table["model"])
+    stats = _mean_sem(table, ["target", "model"], value).set_index(["target", "model"])
+    width = 0.8 / len(models)
+    for index, target in enumerate(targets):
+        if ceiling is not None and target in set(ceiling["target"]):
+            bound = ceiling[ceiling["target"] == target].iloc[0]
+            ax.fill_between([index - 0.45, index + 0.45], bound["lower"], bound["upper"], color=CEILING_COLOUR,
+                            alpha=0.6, lw=0, label="noise ceiling" if index == 0 else None, zorder=0)
+        for rank, model in enumerate(models):
+            if (target, model) not in stats.index:
+                continue
+            centre = index + (rank - (len(models) - 1) / 2) * width
+            mean, sem = stats.loc[(target, model), ["mean", "sem"]]
+            ax.bar(centre, mean, width * 0.9, yerr=sem, color=model_colour(model), alpha=0.85, capsize=2,
+                   label=model if index == 0 else None)
+            subjects = table[(table["target"] == target) & (table["model"] == model)][value].to_numpy(float)
+            ax.scatter(centre + _jitter(len(subjects), width), subjects, s=9, color="black", zorder=3, lw=0)
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xticks(range(len(targets)), targets, rotation=30 if len(targets) > 8 else 0)
+
+
+def _ceiling(ceiling_csv: PathLike | None, readout: str | None) -> pd.DataFrame | None:
+    if ceiling_csv is None or not Path(ceiling_csv).exists():
+        return None
+    table = read_table(ceiling_csv, "noise_ceiling")
+    rows = table if readout is None else table[table["readout"] == readout]
+    return rows.sort_values("time") if len(rows) else None
+
+
+def _line(ax: Axes, rows: pd.DataFrame, x: str, colour: str, label: str, scale: float = 1.0) -> None:
+    rows = rows.sort_values(x)
+    values = rows[x].to_numpy(float) * scale
+    ax.plot(values, rows["mean"], color=colour, label=label, lw=1.5)
+    ax.fill_between(values, rows["mean"] - rows["sem"], rows["mean"] + rows["sem"], color=colour, alpha=0.2, lw=0)
+
+
+def _jitter(count: int, width: float) -> np.ndarray:
+    return np.random.default_rng(count).uniform(-0.2, 0.2, count) * width
+
+
+def _epoch_curve(ax: Axes, stats: pd.DataFrame, colour: str, label: str) -> None:
     rows = stats.sort_values("epoch")
     trained = rows[rows["epoch"] > 0]
     ax.plot(trained["epoch"], trained["mean"], marker="o", ms=3, color=colour, label=label, lw=1.5)
@@ -331,39 +538,48 @@ def _epoch_curve(ax: Axes, stats: pd.DataFrame, colour: Any, label: str) -> None
         ax.axhline(value, color=colour, ls="--", lw=0.9)
 
 
-def _grouped_bars(table: pd.DataFrame, value: str, out_stem: PathLike, ylabel: str,
-                  title: str | None = None) -> list[Path]:
-    targets = _ordered(table["target"])
-    models = _ordered(table["model"])
-    colours = model_colours(models)
-    stats = _mean_sem(table, ["target", "model"], value).set_index(["target", "model"])
-    width = 0.8 / len(models)
-    rng = np.random.default_rng(0)
-    fig, ax = _subplots(figsize=(max(4.5, 1.1 * len(targets) * max(len(models), 2) * 0.55 + 2), 3.8))
-    for target_index, target in enumerate(targets):
-        for rank, model in enumerate(models):
-            if (target, model) not in stats.index:
-                continue
-            centre = target_index + (rank - (len(models) - 1) / 2) * width
-            mean, sem = stats.loc[(target, model), ["mean", "sem"]]
-            ax.bar(centre, mean, width * 0.9, yerr=sem, color=colours[model], alpha=0.75, capsize=2,
-                   label=model if target_index == 0 else None)
-            subjects = table[(table["target"] == target) & (table["model"] == model)][value].to_numpy(float)
-            jitter = rng.uniform(-0.2, 0.2, len(subjects)) * width
-            ax.scatter(centre + jitter, subjects, s=9, color="black", zorder=3, lw=0)
-    ax.axhline(0.0, color="black", lw=0.6)
-    ax.set_xticks(range(len(targets)), targets)
-    ax.set_ylabel(ylabel)
-    n_subjects = table["subject"].nunique()
-    ax.set_title(title or f"mean +- SEM over {n_subjects} subject(s); dots = subjects", fontsize=9)
-    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _save(fig, out_stem)
+def _trajectory_unit(table: pd.DataFrame) -> str:
+    """``subject`` when the runs span several subjects (seeds averaged within each), else ``seed``."""
+    return "subject" if "subject" in table.columns and table["subject"].nunique() > 1 else "seed"
+
+
+def _first_seed_models(models: pd.Series) -> list[str]:
+    """Model names ('<label> <subject> seed <s>'), one per label and subject: the lowest seed."""
+    chosen: dict[str, tuple[int, str]] = {}
+    for name in _ordered(models):
+        stem, _, seed = name.rpartition(" seed ")
+        key, number = (stem or name), int(seed) if seed.isdigit() else 0
+        if key not in chosen or number < chosen[key][0]:
+            chosen[key] = (number, name)
+    return [name for _, name in chosen.values()]
+
+
+def _draw_response(ax: Axes, values: np.ndarray, limit: float, arrays: dict[str, np.ndarray],
+                   first_column: bool):
+    if values.ndim != 2:
+        ax.plot(values.ravel(), lw=0.8, color="black")
+        ax.set_ylim(-limit, limit)
+        ax.set_xlabel("feature")
+        return None
+    extent = None
+    if "times" in arrays and len(arrays["times"]) == values.shape[1]:
+        times_ms = np.asarray(arrays["times"], float) * 1000.0
+        extent = (times_ms[0], times_ms[-1], values.shape[0] - 0.5, -0.5)
+        ax.set_xlabel("time (ms)")
+    image = ax.imshow(values, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, extent=extent,
+                      interpolation="nearest")
+    names = [str(name) for name in arrays["channels"]] if "channels" in arrays else None
+    if names is not None and len(names) == values.shape[0]:
+        step = max(1, len(names) // 9)
+        ax.set_yticks(range(0, len(names), step), names[::step] if first_column else [])
+    else:
+        ax.set_ylabel("channel")
+    return image
 
 
 def _mean_sem(table: pd.DataFrame, keys: list[str], value: str) -> pd.DataFrame:
     """Mean and SEM (ddof=1; 0 for a single value) of ``value`` per ``keys``, keys in first-seen order."""
-    grouped = table.groupby(keys, sort=False)[value]
-    stats = grouped.agg(["mean", "std", "count"]).reset_index()
+    stats = table.groupby(keys, sort=False)[value].agg(["mean", "std", "count"]).reset_index()
     stats["sem"] = (stats["std"] / np.sqrt(stats["count"])).fillna(0.0)
     return stats
 
@@ -372,46 +588,11 @@ def _ordered(values: pd.Series) -> list[str]:
     return list(pd.unique(values))
 
 
-def _tests_label(significance: pd.DataFrame | None) -> str:
-    if significance is None or "test" not in significance.columns:
-        return ""
-    return " (" + "; ".join(map(str, _ordered(significance["test"].dropna()))) + ")"
-
-
-def _subplots(*grid: int, figsize: tuple[float, float], **options: Any) -> tuple[Figure, Any]:
-    """``(figure, axes)`` like ``pyplot.subplots``, on a plain Figure (nothing global is touched)."""
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(*grid, **options)
-
-
-def _panels(count: int, width: float, height: float) -> tuple[Figure, list[Axes]]:
-    columns = min(count, 4)
-    rows = -(-count // columns)
-    fig, grid = _subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
-    axes = list(grid.ravel())
-    for spare in axes[count:]:
-        spare.set_axis_off()
-    return fig, axes[:count]
-
-
-def _finish(fig: Figure, axes: list[Axes], out_stem: PathLike, note: str | None = None,
-            legend_on_first: bool = False) -> list[Path]:
-    """Add one legend (from the first axes) beside the last (or first) panel, an optional note, save."""
-    handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        axes[0 if legend_on_first else -1].legend(handles, labels, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    if note:
-        fig.text(0.01, 0.005, note, fontsize=7, va="bottom")
-    return _save(fig, out_stem)
-
-
-def _save(fig: Figure, out_stem: PathLike, tight: bool = True) -> list[Path]:
-    """Write ``out_stem.png`` (150 dpi) and ``out_stem.svg`` atomically, close the figure, return paths."""
+def _save(fig: Figure, out_stem: PathLike) -> list[Path]:
+    """Write ``out_stem.png`` (150 dpi) and ``out_stem.svg`` atomically; return the paths."""
     stem = Path(out_stem)
-    if tight:
-        fig.tight_layout(rect=(0, 0.03, 1, 1))
     paths = []
-    for suffix, dpi in ((".png", 150.0), (".svg", "figure")):  # "figure": matplotlib's default
+    for suffix, dpi in ((".png", float(DPI)), (".svg", "figure")):  # "figure": matplotlib's default
         target = stem.with_name(stem.name + suffix)
         atomic_write_with(target, partial(_savefig, fig, fmt=suffix[1:], dpi=dpi))
         paths.append(target)
@@ -419,4 +600,5 @@ def _save(fig: Figure, out_stem: PathLike, tight: bool = True) -> list[Path]:
 
 
 def _savefig(fig: Figure, temp: Path, fmt: str, dpi: float | str) -> None:
-    fig.savefig(temp, format=fmt, bbox_inches="tight", dpi=dpi)
+    fig.savefig(temp, format=fmt, dpi=dpi)
+

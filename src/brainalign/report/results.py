@@ -3,66 +3,29 @@
 Every result of a study lives in ``RUN_DIR/results/`` as a long-format CSV (one row per value) or,
 for response arrays, an ``.npz``. The report is rebuilt from these files alone.
 
-Formats (column names are exact; extra columns are allowed and ignored):
+Each table has a declared schema in :data:`TABLES`: its file name, what one row is, and its columns
+with a dtype (``str``, ``float``, ``int``, ``bool``) and a description; ``python -c "from
+brainalign.report.results import describe_tables; print(describe_tables())"`` prints them all.
+:func:`write_table` and :func:`read_table` check the required columns and cast every declared column
+to its dtype, so a table reads back with the types it was written with (ids stay strings). Extra
+columns are allowed and kept. Similarities are Spearman rho (or the study's ``compare_method``)
+between a model RDM and a neural RDM; times are in seconds; ratios are fractions (0.1 = 10 %).
 
-``rsa_timecourses.csv`` - RSA similarity of model layers to EEG time points, per subject.
-    ``model`` (str), ``layer`` (str), ``subject`` (str), ``time`` (seconds, float),
-    ``similarity`` (Spearman rho between the layer RDM and the EEG RDM at that time point).
-``rsa_significance.csv`` - time points where a model's time course differs significantly from a
-    comparison (e.g. cluster permutation test of aligned vs base across subjects).
-    ``model``, ``layer``, ``time`` (s), ``significant`` (bool or 0/1); optional ``p_value``, ``test``
-    (a label such as ``"aligned > base, cluster p<0.05"``).
-``similarity.csv`` - one similarity per model, target and subject, e.g. an fMRI ROI (best layer)
-    or the held-out responses of the simulated observer.
-    ``model``, ``target`` (ROI or measure name), ``subject``, ``similarity``.
-``cross_similarity.csv`` - every model scored on another dataset or modality (``cross_evaluation`` of a
-    study config; :mod:`brainalign.studies.cross`). ``dataset`` (name of the entry), ``model``,
-    ``subject`` (the training subject of the model; ``all`` for the shared base model), ``target``
-    (fMRI: ROI; EEG: layer), ``similarity`` (fMRI: Spearman rho of the best layer for that ROI; EEG:
-    peak over time points of the layer's RSA time course); optional ``modality`` (fmri/eeg),
-    ``data_subject`` (the subject of the other dataset; one row each) and ``layer`` (fMRI: the best layer).
-``improvement.csv`` - improvement of aligned models over their base model.
-    ``model``, ``target``, ``subject``, ``base``, ``aligned``, ``improvement`` (aligned - base),
-    ``improvement_ratio`` ((aligned - base) / base).
-``variability.csv`` - individual variability (1 - Spearman rho between two models' RDMs) per layer.
-    ``layer``, ``model_a``, ``model_b``, ``variability``; each unordered pair once or twice.
-``robustness.csv`` - classification accuracy under an adversarial attack (written by ``brainalign
-    robustness`` and by studies; :func:`brainalign.measure.attack_accuracy`'s table plus ``model``).
-    ``model``, ``eps`` (attack strength, L-inf, pixel units in [0, 1]), ``top1`` (fraction in [0, 1]),
-    ``top1_aligned`` (top1 minus the clean accuracy); optional ``top5``, ``top5_aligned``, ``attack``
-    (fgsm/pgd), ``n_images`` and ``subject`` (several rows per model, attack and eps are averaged, SEM shown).
-``dimensions.csv`` - squared partial Spearman correlation of a model RDM with each object-dimension
-    RDM, controlling the others. ``model``, ``dimension`` (label), ``squared_partial``; optional
-    ``subject``. Dimensions are drawn in file order.
-``trajectory.csv`` - alignment across training epochs. ``seed``, ``epoch`` (int, 0 = before training),
-    ``target`` (ROI, time window or measure), ``similarity``; optional ``accuracy`` (fraction, the
-    same for every target of one seed and epoch).
-``scratch_trajectory.csv`` - alignment across training from scratch (:mod:`brainalign.studies.scratch_trajectory`).
-    ``seed`` (initialisation seed), ``epoch`` (float; 0 = the untrained network, fractions = sub-epoch
-    checkpoints), ``layer``, ``target`` (e.g. ``EEG 170 ms``, ``fMRI hV4``), ``similarity`` (correlation of
-    the layer RDM with the target RDM), ``accuracy`` (held-out top-1, the same for every layer and target of
-    one seed and epoch); optional ``modality``.
-``scratch_peaks.csv`` - per ``layer`` and ``target``: ``peak_epoch`` and ``peak`` of the seed-mean curve,
-    ``untrained``, ``final``, ``drop_after_peak``, per-seed peak epochs (``seed_peak_epoch_mean`` ...),
-    correlation over checkpoints with accuracy (``accuracy_r_mean``, ``accuracy_r_sd``,
-    ``accuracy_r_of_means``), ``accuracy_peak_epoch``, ``n_seeds`` (:func:`brainalign.measure.peak_summary`).
 ``predictions.npz`` - predicted and recorded responses for example stimuli.
     ``real``, ``predicted``: float arrays ``(n_examples, *feature_shape)`` (EEG: channels x times);
     ``stimulus_ids``: str ``(n_examples,)``; optional ``images``: uint8 ``(n_examples, h, w, 3)``,
     ``times`` (s) and ``channels`` (str).
 
-Run-level files read by the report (in ``RUN_DIR``): ``summary.json`` (``models``: per model ``mean``,
-``sem``, ``n`` of the headline similarity; ``measure``: what it is; optional ``title``, ``notes`` and
-``tests``: paired tests with ``model``, ``other``, ``n``, ``mean_difference``, ``n_better``,
-``p_value``), ``config.yaml``, ``environment.json``
-(:func:`brainalign.runs.environment_info`) and ``timings.json`` (step name -> seconds).
+Run-level files read by the report (in ``RUN_DIR``): ``summary.json`` (keys in :data:`SUMMARY_KEYS`),
+``config.yaml``, ``environment.json`` (:func:`brainalign.runs.environment_info`) and ``timings.json``
+(step name -> seconds).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -71,36 +34,187 @@ from brainalign.errors import DataFormatError
 from brainalign.runs import atomic_write_with
 
 RESULTS_DIR = "results"
+Dtype = Literal["str", "float", "int", "bool"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a result table: name, dtype, meaning (with units) and whether it must be present."""
+
+    name: str
+    dtype: Dtype
+    description: str
+    required: bool = True
 
 
 @dataclass(frozen=True)
 class TableFormat:
-    """A result table: its file name in ``RUN_DIR/results`` and the columns it must have."""
+    """A result table: its file name in ``RUN_DIR/results``, what one row holds, and its columns."""
 
     filename: str
-    columns: tuple[str, ...]
+    row: str
+    schema: tuple[Column, ...]
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The required column names."""
+        return tuple(column.name for column in self.schema if column.required)
+
+    def dtypes(self) -> dict[str, Dtype]:
+        """Declared dtype of every column (required and optional)."""
+        return {column.name: column.dtype for column in self.schema}
+
+
+def _c(name: str, dtype: Dtype, description: str, required: bool = True) -> Column:
+    return Column(name, dtype, description, required)
+
+
+_MODEL = _c("model", "str", "model label: base, aligned, control_beta0, control_no_contrastive, control_unpaired "
+            "(+ _beta<b> when a sweep has several betas)")
+_SUBJECT = _c("subject", "str", "subject whose held-out data the value is measured on (the unit of inference); "
+              "several seeds of one model and subject are averaged first")
 
 TABLES: dict[str, TableFormat] = {
-    "rsa_timecourses": TableFormat("rsa_timecourses.csv", ("model", "layer", "subject", "time", "similarity")),
-    "rsa_significance": TableFormat("rsa_significance.csv", ("model", "layer", "time", "significant")),
-    "similarity": TableFormat("similarity.csv", ("model", "target", "subject", "similarity")),
-    "cross_similarity": TableFormat("cross_similarity.csv", ("dataset", "model", "target", "subject", "similarity")),
-    "improvement": TableFormat(
-        "improvement.csv", ("model", "target", "subject", "base", "aligned", "improvement", "improvement_ratio")
-    ),
-    "variability": TableFormat("variability.csv", ("layer", "model_a", "model_b", "variability")),
-    "robustness": TableFormat("robustness.csv", ("model", "eps", "top1", "top1_aligned")),
-    "dimensions": TableFormat("dimensions.csv", ("model", "dimension", "squared_partial")),
-    "trajectory": TableFormat("trajectory.csv", ("seed", "epoch", "target", "similarity")),
-    "scratch_trajectory": TableFormat(
-        "scratch_trajectory.csv", ("seed", "epoch", "layer", "target", "similarity", "accuracy")
-    ),
-    "scratch_peaks": TableFormat("scratch_peaks.csv", ("layer", "target", "peak_epoch", "peak", "accuracy_r_mean")),
+    "similarity": TableFormat("similarity.csv", "one model, target and subject", (
+        _MODEL, _c("target", "str", "layer name (vs the whole held-out response RDM) or ROI (best layer)"),
+        _SUBJECT, _c("similarity", "float", "RSA similarity (Spearman rho) of the model RDM with the neural RDM"),
+        _c("readout", "str", "'whole response' (a layer vs every feature at once) or 'roi best layer'", False),
+        _c("layer", "str", "the model layer behind the value (ROI: the best layer)", False),
+    )),
+    "rsa_timecourses": TableFormat("rsa_timecourses.csv", "one model, layer, subject and EEG time point", (
+        _MODEL, _c("layer", "str", "model layer"), _SUBJECT, _c("time", "float", "seconds after stimulus onset"),
+        _c("similarity", "float", "RSA similarity of the layer RDM with the EEG RDM at that time point"),
+    )),
+    "rsa_significance": TableFormat("rsa_significance.csv", "one model, reference, layer and time point", (
+        _MODEL, _c("layer", "str", "model layer"), _c("time", "float", "seconds after stimulus onset"),
+        _c("significant", "bool", "inside a significant cluster (cluster test) or FDR-significant time point"),
+        _c("reference", "str", "the model the difference is taken against", False),
+        _c("difference", "float", "mean over subjects of model - reference similarity", False),
+        _c("sem", "float", "SEM over subjects of the difference", False),
+        _c("p_value", "float", "cluster p (cluster test; NaN outside clusters) or FDR-corrected p", False),
+        _c("n", "int", "number of subjects", False),
+        _c("test", "str", "the test, e.g. 'two-sided cluster permutation test (1000 permutations)'", False),
+    )),
+    "improvement": TableFormat("improvement.csv", "one model, reference, readout, target and subject", (
+        _MODEL, _c("target", "str", "layer (EEG readouts) or ROI / layer (similarity readouts)"), _SUBJECT,
+        _c("base", "float", "similarity of the reference model (the base model unless ``reference`` says otherwise)"),
+        _c("aligned", "float", "similarity of ``model``"),
+        _c("improvement", "float", "aligned - base (similarity units)"),
+        _c("improvement_ratio", "float", "(aligned - base) / base, a fraction (0.1 = 10 %)"),
+        _c("reference", "str", "the model compared against (default base; a control of the same beta)", False),
+        _c("readout", "str", "'eeg peak' (at the reference's peak time), 'eeg 50-200 ms' (mean over 50-200 ms), "
+           "'roi best layer', 'whole response', or a cross-dataset readout", False),
+        _c("time", "float", "EEG peak: the time of the peak (s); NaN otherwise", False),
+    )),
+    "noise_ceiling": TableFormat("noise_ceiling.csv", "one neural target", (
+        _c("readout", "str", "'eeg time course', 'roi best layer' or 'whole response' (what it bounds)"),
+        _c("target", "str", "time point (as text), ROI or 'whole response'"),
+        _c("lower", "float", "lower bound: mean over subjects of the similarity of a subject's RDM with the mean "
+           "of the other subjects' RDMs"),
+        _c("upper", "float", "upper bound: the same with the mean of all subjects' RDMs"),
+        _c("n", "int", "number of subjects"),
+        _c("time", "float", "seconds (EEG); NaN otherwise", False),
+    )),
+    "cross_similarity": TableFormat("cross_similarity.csv", "one model, training subject, data subject and ROI", (
+        _c("dataset", "str", "name of the cross_evaluation entry"), _MODEL,
+        _c("target", "str", "ROI"),
+        _c("subject", "str", "the training subject of the model ('all' for the shared base model)"),
+        _c("similarity", "float", "RSA similarity of the best layer for that ROI"),
+        _c("modality", "str", "fmri", False), _c("data_subject", "str", "subject of the other dataset", False),
+        _c("layer", "str", "the best layer", False),
+    )),
+    "cross_timecourses": TableFormat("cross_timecourses.csv", "one model, training subject, data subject, layer "
+                                     "and time point of another EEG dataset", (
+        _c("dataset", "str", "name of the cross_evaluation entry"), _MODEL,
+        _c("subject", "str", "the training subject of the model ('all' for the shared base model)"),
+        _c("data_subject", "str", "subject of the other dataset (the unit of inference of this readout)"),
+        _c("layer", "str", "model layer"), _c("time", "float", "seconds after stimulus onset"),
+        _c("similarity", "float", "RSA similarity of the layer RDM with the EEG decoding RDM at that time"),
+    )),
+    "improvement_correlation": TableFormat("improvement_correlation.csv", "one EEG readout x fMRI ROI pair", (
+        _c("eeg_readout", "str", "EEG improvement: '<layer> 50-200 ms' or '<layer> peak'"),
+        _c("roi", "str", "fMRI ROI (improvement of the best-layer similarity)"),
+        _c("r", "float", "Pearson r across aligned models of their EEG and fMRI improvements over base"),
+        _c("p_value", "float", "two-sided p of r"), _c("n", "int", "number of models (one per training subject)"),
+    )),
+    "variability": TableFormat("variability.csv", "one layer and pair of models", (
+        _c("layer", "str", "model layer"), _c("model_a", "str", "first model (e.g. 'aligned sub-01 seed 0')"),
+        _c("model_b", "str", "second model"),
+        _c("variability", "float", "1 - Spearman rho between the two models' RDMs of the held-out images"),
+        _c("pair", "str", "'between subjects' or 'same subject, other seed' (the baseline)", False),
+    )),
+    "robustness": TableFormat("robustness.csv", "one model (and subject, attack) and epsilon; written by brainalign "
+                              "robustness and by studies (brainalign.measure.attack_accuracy's table plus model)", (
+        _MODEL, _c("eps", "float", "attack strength, L-inf in pixel units [0, 1]"),
+        _c("top1", "float", "top-1 accuracy (fraction)"),
+        _c("top1_aligned", "float", "top-1 minus the model's clean (eps 0) top-1 accuracy"),
+        _c("top5", "float", "top-5 accuracy (fraction)", False),
+        _c("top5_aligned", "float", "top-5 minus the clean top-5 accuracy", False),
+        _c("attack", "str", "fgsm or pgd", False), _c("n_images", "int", "images attacked", False),
+        _c("subject", "str", "training subject of the model (several rows are averaged, SEM shown)", False),
+        _c("chance", "float", "chance top-1 accuracy (1 / number of classes)", False),
+    )),
+    "dimensions": TableFormat("dimensions.csv", "one model, object dimension and subject", (
+        _MODEL, _c("dimension", "str", "dimension label (drawn in file order)"),
+        _c("squared_partial", "float", "squared partial Spearman rho of the model RDM with the dimension RDM, "
+           "controlling the other dimensions"),
+        _c("subject", "str", "subject whose model it is", False),
+    )),
+    "scratch_trajectory": TableFormat("scratch_trajectory.csv", "one seed, checkpoint, layer and target of "
+                                      "training from scratch (brainalign.studies.scratch_trajectory)", (
+        _c("seed", "int", "initialisation seed"),
+        _c("epoch", "float", "training epoch (0 = the untrained network, fractions = sub-epoch checkpoints)"),
+        _c("layer", "str", "model layer"), _c("target", "str", "e.g. 'EEG 170 ms', 'fMRI hV4'"),
+        _c("similarity", "float", "correlation of the layer RDM with the target RDM"),
+        _c("accuracy", "float", "held-out top-1 (fraction), the same for every layer and target of a checkpoint"),
+        _c("modality", "str", "eeg or fmri", False),
+    )),
+    "scratch_peaks": TableFormat("scratch_peaks.csv", "one layer and target of a scratch trajectory "
+                                 "(brainalign.measure.peak_summary)", (
+        _c("layer", "str", "model layer"), _c("target", "str", "EEG time window or fMRI ROI"),
+        _c("peak_epoch", "float", "epoch where the seed-mean curve peaks"),
+        _c("peak", "float", "similarity at that peak"),
+        _c("accuracy_r_mean", "float", "mean over seeds of the correlation over checkpoints with accuracy"),
+    )),
+    "trajectory": TableFormat("trajectory.csv", "one run (subject x seed), epoch and target", (
+        _c("seed", "str", "run label, e.g. 'sub-01 seed 0'"), _c("epoch", "int", "training epoch (0 = before)"),
+        _c("target", "str", "what the similarity is measured against"),
+        _c("similarity", "float", "RSA similarity at that epoch"),
+        _c("subject", "str", "subject of the run (seeds are averaged per subject, SEM over subjects)", False),
+        _c("accuracy", "float", "top-1 accuracy (fraction) on the labelled images; NaN when none", False),
+    )),
 }
 PREDICTIONS_FILE = "predictions.npz"
-_STRING_COLUMNS = ("model", "layer", "subject", "target", "model_a", "model_b", "dimension", "test", "dataset",
-                   "modality", "data_subject", "attack")
+
+SUMMARY_KEYS: dict[str, str] = {
+    "title": "title of the study",
+    "simulated": "true when the data come from the simulated observer",
+    "caveat": "what the numbers do not show (e.g. simulated data); the report prints it at the top",
+    "measure": "what the per-model 'models' numbers are",
+    "target": "the layer of the 'models' numbers",
+    "subjects": "the subjects (units of inference)",
+    "models": "per model: mean, sem, n across subjects of the headline similarity",
+    "readouts": "the papers' headline readouts: readouts[kind][model][target][window] -> improvement over the "
+                "reference ('base'): ratio of the group means with a bootstrap 95 % CI, mean improvement with its "
+                "t 95 % CI, two-sided paired p and its corrected p, n; kind 'eeg' (targets = layers, windows "
+                "'peak' and '50-200 ms'), 'roi' (targets = ROIs, window 'best layer')",
+    "tests": "every paired test across subjects (see brainalign.studies.statistics.Comparison): model, reference, "
+             "readout, target, n, mean_difference, ci_low, ci_high, cohens_dz, p_value, p_corrected, correction, "
+             "family, n_better",
+    "noise_ceiling": "per readout and target: lower and upper bound and n",
+    "improvement_correlation": "EEG-vs-fMRI improvement correlation across models, when both exist",
+    "notes": "free-text remarks shown under the summary",
+}
+
+
+def describe_tables() -> str:
+    """Every result table's file, row and columns (dtype, required, meaning) as Markdown."""
+    lines = []
+    for kind, table in TABLES.items():
+        lines.append(f"- `{table.filename}` ({kind}): one row per {table.row}.")
+        lines += [f"  - `{column.name}` ({column.dtype}{'' if column.required else ', optional'}): "
+                  f"{column.description}" for column in table.schema]
+    return "\n".join(lines)
 
 
 def table_path(run_dir: str | os.PathLike[str], kind: str) -> Path:
@@ -108,25 +222,40 @@ def table_path(run_dir: str | os.PathLike[str], kind: str) -> Path:
     return Path(run_dir) / RESULTS_DIR / _format(kind).filename
 
 
+def typed(table: pd.DataFrame, kind: str, source: str = "table") -> pd.DataFrame:
+    """``table`` checked against the schema of ``kind``: required columns present, declared columns cast
+    to their dtypes and put first in schema order (extra columns kept after them)."""
+    fmt = _format(kind)
+    _check_columns(table, kind, source)
+    declared = [column for column in fmt.schema if column.name in table.columns]
+    out = table.copy()
+    for column in declared:
+        out[column.name] = _cast(out[column.name], column, kind, source)
+    order = [column.name for column in declared] + [name for name in out.columns if name not in fmt.dtypes()]
+    return out[order].reset_index(drop=True)
+
+
 def write_table(table: pd.DataFrame, path: str | os.PathLike[str], kind: str) -> Path:
-    """Check ``table`` has the columns of ``kind`` and write it atomically as CSV; return the path."""
-    _check_columns(table, kind, Path(path))
-    return atomic_write_with(path, lambda temp: table.to_csv(temp, index=False))
+    """Check ``table`` against the schema of ``kind`` (see :func:`typed`) and write it atomically as CSV."""
+    checked = typed(table, kind, str(path))
+    return atomic_write_with(path, lambda temp: checked.to_csv(temp, index=False))
 
 
 def read_table(path: str | os.PathLike[str], kind: str) -> pd.DataFrame:
-    """Read result table ``kind`` from ``path``; raise DataFormatError naming missing columns."""
+    """Read result table ``kind`` from ``path`` with its declared dtypes; raise DataFormatError naming
+    missing columns."""
     source = Path(path)
+    strings = {column.name: str for column in _format(kind).schema if column.dtype == "str"}
     try:
-        table = pd.read_csv(source, dtype={name: str for name in _STRING_COLUMNS})
+        table = pd.read_csv(source, dtype=strings, keep_default_na=False, na_values=[""])
     except FileNotFoundError:
         raise DataFormatError(f"result file {source} does not exist; re-run the study that writes it") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataFormatError(f"result file {source} is not a readable CSV ({error}); re-run the study") from None
-    _check_columns(table, kind, source)
     if table.empty:
+        _check_columns(table, kind, str(source))
         raise DataFormatError(f"result file {source} has no rows; re-run the study that writes it")
-    return table
+    return typed(table, kind, str(source))
 
 
 def write_predictions(path: str | os.PathLike[str], real: np.ndarray, predicted: np.ndarray,
@@ -169,10 +298,34 @@ def _format(kind: str) -> TableFormat:
     return TABLES[kind]
 
 
-def _check_columns(table: pd.DataFrame, kind: str, source: Path) -> None:
+def _check_columns(table: pd.DataFrame, kind: str, source: str) -> None:
     missing = [column for column in _format(kind).columns if column not in table.columns]
     if missing:
         raise DataFormatError(
             f"result file {source} lacks column(s) {', '.join(missing)}; a {kind} table needs "
             f"{', '.join(_format(kind).columns)} (see brainalign.report.results)"
         )
+
+
+def _cast(values: pd.Series, column: Column, kind: str, source: str) -> pd.Series:
+    try:
+        if column.dtype == "str":
+            return values.astype(object).where(values.isna(), values.astype(str))
+        if column.dtype == "float":
+            return pd.to_numeric(values).astype(float)
+        if column.dtype == "int":
+            return pd.to_numeric(values).astype(int)
+        return values.map(_as_bool).astype(bool)
+    except (ValueError, TypeError) as error:
+        raise DataFormatError(f"result file {source}: column {column.name!r} of the {kind} table must hold "
+                              f"{column.dtype} values ({error}); re-run the study that writes it") from None
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        if value.strip().lower() in ("true", "1", "yes"):
+            return True
+        if value.strip().lower() in ("false", "0", "no", ""):
+            return False
+        raise ValueError(f"{value!r} is not a boolean")
+    return bool(value)

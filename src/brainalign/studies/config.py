@@ -9,7 +9,7 @@ A study config has these parts:
   and the training template), run by :func:`brainalign.align.run_sweep` into ``RUN_DIR/alignment``;
 - ``evaluation``: which analyses run on the held-out stimuli (see :class:`EvaluationConfig`);
 - ``cross_evaluation`` (optional): other datasets/modalities every model is also scored on
-  (see :class:`CrossDataset` and :mod:`brainalign.studies.cross`); their files are checked like ``datasets``.
+  (see :class:`CrossDataset` and :mod:`brainalign.studies.analyses.cross`); their files are checked like ``datasets``.
 
 Unknown keys and bad values raise :class:`~brainalign.errors.ConfigError` naming the key.
 """
@@ -39,7 +39,7 @@ class DatasetRequirement(_Strict):
 class RobustnessConfig(_Strict):
     """FGSM top-1 accuracy of every model at each epsilon, on a labelled image set: ``images`` (an
     ImageNet-style folder tree or a ``path,label`` CSV, with ``class_index``), or, when ``images`` is not
-    given, the simulated observer's training images labelled with their categories."""
+    given, the simulated observer's labelled images that no model was aligned on."""
 
     epsilons: list[float] = Field(default_factory=lambda: [0.0, 0.002, 0.004, 0.008, 0.016], min_length=2)
     attack: Literal["fgsm"] = "fgsm"
@@ -65,8 +65,17 @@ class EvaluationConfig(_Strict):
         "shared_lda", description="classifier of the decoding RDMs (brainalign.measure.decoding_rdms)"
     )
     significance: Literal["cluster", "fdr"] = Field(
-        "cluster", description="time points > base: cluster permutation test, or t-tests with FDR (few subjects)"
+        "cluster", description="time points where a model differs from its references: cluster permutation "
+        "test, or t-tests with FDR over time points (few subjects)"
     )
+    alternative: Literal["two-sided", "greater", "less"] = Field(
+        "two-sided", description="direction of every test (model vs reference); one-sided only when set here"
+    )
+    correction: Literal["holm", "fdr_bh", "bonferroni", "none"] = Field(
+        "holm", description="multiple-comparison correction within each family (one model on one readout)"
+    )
+    confidence: float = Field(0.95, gt=0.0, lt=1.0, description="level of the confidence intervals")
+    noise_ceiling: bool = Field(True, description="lower/upper noise ceiling of every neural target")
     rois: Union[bool, list[str]] = Field(
         True, description="fMRI: similarity per ROI (best layer): every region of the held-out responses (true), "
         "none (false), or the listed regions, e.g. [V1, V2, V3, V4, LOC]")
@@ -83,8 +92,8 @@ class EvaluationConfig(_Strict):
 
 class CrossDataset(_Strict):
     """A dataset of another recording or modality that every model (base, aligned, controls, of every
-    training subject) is also scored on: fMRI -> best layer per ROI, EEG -> peak over time of each
-    layer's RSA time course (see :mod:`brainalign.studies.cross`)."""
+    training subject) is also scored on: fMRI -> best layer per ROI, EEG -> each layer's RSA time course
+    on decoding RDMs (see :mod:`brainalign.studies.analyses.cross`)."""
 
     name: str = Field(..., description="short name, e.g. shen2019 (the dataset column of cross_similarity.csv)")
     modality: Literal["fmri", "eeg"]
@@ -93,6 +102,10 @@ class CrossDataset(_Strict):
     stimuli: str = Field(..., description="the images: a folder, or a CSV with columns id, path")
     rois: Optional[list[str]] = Field(None, description="fMRI: the regions scored (default: every region of the files)")
     image_size: Optional[int] = Field(None, ge=32, description="image side in pixels (default: evaluation.image_size)")
+    timecourse_rdm: Literal["decoding", "correlation"] = Field(
+        "decoding", description="EEG: RDM per time point by pairwise decoding (the papers') or correlation")
+    decoding_classifier: Optional[Literal["lda", "shared_lda", "ncm"]] = Field(
+        None, description="EEG decoding classifier (default: evaluation.decoding_classifier)")
     source: str = Field("see the study config", description="where the data come from")
     fetch: str = Field("see the study config", description="the command or steps that get the data")
 

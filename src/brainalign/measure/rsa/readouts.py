@@ -1,8 +1,16 @@
 """The papers' read-outs as tidy tables: model-vs-neural similarity for every RDM pair, EEG time
-courses per layer, fMRI similarity per ROI (= best layer), improvement and improvement ratio
-against a base model, and the correlation of EEG and fMRI improvements across models."""
+courses per layer and their peak / 50-200 ms values, fMRI similarity per ROI (= best layer), improvement
+and improvement ratio against a base model, and the correlation of EEG and fMRI improvements across models.
+
+Definitions (ReAlnet: Lu, Wang & Golomb, "Achieving more human brain-like vision via human EEG
+representational alignment", Results "ReAlnet is more similar to human EEG" and Fig. 2; ReAlnet-fMRI:
+Lu & Wang 2025, "Teaching CORnet human fMRI representations", Results on fMRI similarity per ROI):
+improvement = aligned - base; improvement ratio = (aligned - base) / base; EEG improvements are read at
+the peak time point of the similarity time course and as the mean over 50-200 ms; fMRI similarity per ROI
+is the best layer's."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -69,6 +77,47 @@ def roi_similarity(model_rdms: RDMs, fmri_rdms: RDMs, method: str = "spearman",
     table["similarity"] = similarity.max(axis=0)
     table["best_layer"] = model_rdms.descriptors[layer_column].to_numpy()[best]
     return table
+
+
+EEG_WINDOW = (0.05, 0.2)  # seconds, inclusive: ReAlnet's 50-200 ms average
+
+
+@dataclass(frozen=True)
+class TimecourseReadout:
+    """Peak and window values of paired time courses (one row per subject).
+
+    ``peak_index``/``peak_time`` (s): the time point where the *reference*'s mean over subjects peaks (chosen
+    without looking at the model, so selecting it cannot favour the model); ``model_peak``,
+    ``reference_peak``: each subject's value there ``(n_subjects,)``; ``model_window``,
+    ``reference_window``: each subject's mean over ``window`` ``(n_subjects,)``.
+    """
+
+    peak_index: int
+    peak_time: float
+    model_peak: np.ndarray
+    reference_peak: np.ndarray
+    model_window: np.ndarray
+    reference_window: np.ndarray
+    window: tuple[float, float]
+
+
+def timecourse_readout(model: Any, reference: Any, times: Any,
+                       window: tuple[float, float] = EEG_WINDOW) -> TimecourseReadout:
+    """ReAlnet's EEG read-outs of a layer: the values at the peak time point and the mean over ``window``
+    (seconds, both ends included) of ``model`` and ``reference`` time courses ``(n_subjects, n_times)``
+    at ``times`` (s). The peak is the time of the maximum of the reference's across-subject mean."""
+    first, second = np.asarray(model, dtype=float), np.asarray(reference, dtype=float)
+    seconds = np.asarray(times, dtype=float)
+    if first.ndim != 2 or first.shape != second.shape or first.shape[1] != len(seconds):
+        raise ValidationError(f"model {first.shape} and reference {second.shape} must both be (n_subjects, "
+                              f"n_times) with n_times = len(times) = {len(seconds)}")
+    inside = (seconds >= window[0] - 1e-9) & (seconds <= window[1] + 1e-9)
+    if not inside.any():
+        raise ValidationError(f"times {seconds.min():g}..{seconds.max():g} s hold no point of the window "
+                              f"{window[0]:g}-{window[1]:g} s")
+    peak = int(np.argmax(second.mean(axis=0)))
+    return TimecourseReadout(peak, float(seconds[peak]), first[:, peak], second[:, peak],
+                             first[:, inside].mean(axis=1), second[:, inside].mean(axis=1), window)
 
 
 def improvement(aligned: Any, base: Any) -> Any:
