@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from brainalign.align.config import DataConfig
-from brainalign.align.data import simulate_cached
+from brainalign.align.data import simulated_observer
 from brainalign.models import cornet_z
 from brainalign.studies.analyses.robustness import attacked_accuracy
 from brainalign.studies.config import EvaluationConfig, load_study_config
@@ -36,7 +36,7 @@ def test_config_image_set_is_attacked_at_every_epsilon(tmp_path) -> None:
 
 def test_simulated_studies_attack_held_out_images_only() -> None:
     labelled = labelled_images(EvaluationConfig(robustness={"epsilons": [0.0, 0.01]}), SIMULATED)
-    dataset = simulate_cached(__import__("json").dumps(SIMULATED.simulate, sort_keys=True))
+    dataset = simulated_observer(SIMULATED.simulate)
     trained_on = set(dataset.train_stimuli.ids) | set(dataset.pretrain_stimuli.ids)
     assert not set(labelled.stimuli.ids) & trained_on  # neither the alignment nor the pre-training images
     assert len(labelled.stimuli) == 6 and set(labelled.labels.tolist()) == {0, 1}
