@@ -115,3 +115,57 @@ def test_rdm_command_streams_a_features_folder_larger_than_its_memory(tmp_path) 
     expected = compute_rdms({name: values.astype(np.float64) for name, values in layers.items()})
     np.testing.assert_allclose(rdms.dissimilarities, expected.dissimilarities, atol=2e-6)
     assert sorted(p.name for p in out.parent.iterdir()) == ["rdms.npz", "rdms.png"]  # scratch file removed
+
+
+def test_rsa_refuses_rdms_of_different_sizes_without_ids(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(5)
+    np.save(tmp_path / "features.npy", rng.standard_normal((6, 20)))
+    np.savez(tmp_path / "brain.npz", brain=squareform(rng.random(21)))  # a plain RDM on 7 stimuli, no ids
+    assert run(["rsa", str(tmp_path / "features.npy"), str(tmp_path / "brain.npz"), "--out", str(tmp_path / "r")]) == 2
+    message = " ".join(capsys.readouterr().err.split())  # rich wraps long lines
+    assert "are on 6 stimuli" in message and "on 7" in message and "--order" in message
+    assert not (tmp_path / "r").exists()
+
+
+def test_rsa_warns_about_an_rdm_without_ids_and_takes_its_order(tmp_path, capsys) -> None:
+    """A plain RDM array is assumed to follow the model RDMs' order (with a warning naming --order); with
+    --order its rows are matched to the model RDMs' stimuli by id."""
+    rng = np.random.default_rng(6)
+    ids = [f"img_{i}" for i in range(1, 9)]
+    model = compute_rdms(rng.standard_normal((8, 30)), stimulus_ids=ids)
+    model.save(tmp_path / "model.npz")
+    brain_order = ids[::-1]  # the brain file's rows are in reverse order
+    brain = model.subset_stimuli(brain_order).matrices()[0]
+    np.savez(tmp_path / "brain.npz", brain=brain)
+    (tmp_path / "order.csv").write_text("file\n" + "\n".join(f"images/{i}.png" for i in brain_order) + "\n")
+    args = ["rsa", str(tmp_path / "model.npz"), str(tmp_path / "brain.npz")]
+    assert run(args + ["--out", str(tmp_path / "assumed")]) == 0
+    assert "carry no stimulus ids" in " ".join(capsys.readouterr().err.split())
+    assert run(args + ["--order", str(tmp_path / "order.csv"), "--out", str(tmp_path / "ordered")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assumed = pd.read_csv(tmp_path / "assumed" / "rsa.csv")["similarity"].item()
+    ordered = pd.read_csv(tmp_path / "ordered" / "rsa.csv")["similarity"].item()
+    assert ordered == pytest.approx(1.0) and assumed < 0.5
+    (tmp_path / "short.csv").write_text("id\n" + "\n".join(ids[:5]) + "\n")
+    assert run(args + ["--order", str(tmp_path / "short.csv"), "--out", str(tmp_path / "short")]) == 2
+    assert "lists 5 ids" in " ".join(capsys.readouterr().err.split())
+
+
+def test_92_image_matlab_rdms_map_to_the_shared_stimulus_order(shared_data) -> None:
+    """The 92-image .mat RDMs carry no ids; --order stimuli.csv names their rows (img_01..img_92), so they
+    are matched to model RDMs in any order; the .mat and the re-packaged .npz agree row for row."""
+    from brainalign.data.order import read_order
+    from brainalign.measure.rsa.sources import paired_rdms
+
+    folder = shared_data / "kriegeskorte2008_92images"
+    order = read_order(folder / "stimuli.csv")
+    matlab = RDMs.load(folder / "original" / "92_brainRDMs.mat")
+    repackaged = RDMs.load(folder / "rdms_92.npz", key="hIT_subject_session")
+    assert not matlab.has_stimulus_ids and matlab.n_stimuli == len(order) == 92
+    np.testing.assert_allclose(matlab.dissimilarities, repackaged.dissimilarities, atol=1e-6)
+    shuffled = list(np.random.default_rng(7).permutation(order))
+    model = compute_rdms(np.random.default_rng(8).standard_normal((92, 16)), stimulus_ids=shuffled)
+    models, neural, warnings = paired_rdms(model, matlab, order)
+    assert warnings == [] and neural.stimulus_ids == models.stimulus_ids == shuffled
+    expected = RDMs(repackaged.dissimilarities, order).subset_stimuli(shuffled)
+    np.testing.assert_allclose(neural.dissimilarities, expected.dissimilarities, atol=1e-6)

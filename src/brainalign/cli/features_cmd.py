@@ -22,6 +22,9 @@ DEVICE_HELP = "torch device: auto, cpu, cuda or cuda:N."
 def features_command(
     model: str = typer.Argument(..., help=MODEL_HELP),
     images: Path = typer.Argument(..., help="A folder of images or a CSV with columns id,path[,concept]."),
+    order: Optional[Path] = typer.Option(None, help="For a folder: a CSV of stimulus ids (column 'id', or 'file'/"
+                                                    "'path': file names without suffix) giving the order of the "
+                                                    "rows (images it does not list are left out)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one <layer>.npy per layer + features.json."),
     layers: Optional[str] = typer.Option(None, help="Comma-separated layers (default: the model's read-out layers)."),
     weights: Optional[str] = typer.Option(None, help=WEIGHTS_HELP),
@@ -33,14 +36,20 @@ def features_command(
 ) -> None:
     """Extract layer activations (n_stimuli, n_features) of MODEL for IMAGES into --out."""
     from brainalign.data.stimuli import Stimuli
-    from brainalign.errors import RunExistsError
+    from brainalign.errors import RunExistsError, ValidationError
     from brainalign.measure.features import INDEX_FILE, extract
     from brainalign.models.loader import load
 
     if (out / INDEX_FILE).exists() and not force:
         raise RunExistsError(f"{out} already holds extracted features ({INDEX_FILE}); pass --force to overwrite")
+    if images.suffix.lower() == ".csv":
+        if order is not None:
+            raise ValidationError(f"--order {order} goes with a folder of images; {images} is a CSV, whose rows "
+                                  "already give the order")
+        stimuli = Stimuli.from_csv(images)
+    else:
+        stimuli = Stimuli.from_folder(images) if order is None else Stimuli.from_folder(images).in_order(order)
     network = load(model, weights=weights, epoch=epoch, device=device).model
-    stimuli = Stimuli.from_csv(images) if images.suffix.lower() == ".csv" else Stimuli.from_folder(images)
     chosen = None if layers is None else [name.strip() for name in layers.split(",") if name.strip()]
     features = extract(network, stimuli, chosen, batch_size=batch_size, device=device, image_size=image_size, out_dir=out)
     for layer, array in features.items():

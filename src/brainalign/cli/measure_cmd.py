@@ -13,6 +13,8 @@ from brainalign.cli.app import app
 if TYPE_CHECKING:
     from brainalign.data.rdms import RDMs
 
+ORDER_HELP = ("CSV naming the stimulus ids of the rows of an RDM file that carries none (a plain .npy/.npz/.mat "
+              "array), in row order: column 'id', or 'file'/'path' (file names without suffix).")
 KEY_HELP = "Array/variable of a plain .npz/.mat RDM file to read (default: every RDM in it; see brainalign rdms)."
 
 
@@ -88,6 +90,7 @@ def rsa_command(
         ..., help="Neural RDMs (.npz from brainalign rdm, a plain .npz/.npy/.mat RDM file), or a Responses .npz."
     ),
     key: Optional[str] = typer.Option(None, help=KEY_HELP),
+    order: Optional[Path] = typer.Option(None, help=ORDER_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: rsa.csv and rsa.png."),
     method: str = typer.Option("spearman", help="spearman, pearson or kendall_tau_a."),
     eeg: str = typer.Option("decoding", help="EEG responses: decoding or correlation RDMs."),
@@ -96,18 +99,23 @@ def rsa_command(
     force: bool = typer.Option(False, "--force", help="Overwrite results already in --out."),
 ) -> None:
     """Similarity of every model RDM with every neural RDM -> OUT/rsa.csv (+ rsa.png)."""
+    from brainalign.data.order import read_order
     from brainalign.errors import RunExistsError
-    from brainalign.report.quicklook import plot_similarity
     from brainalign.measure.rsa.readouts import similarity_table
+    from brainalign.measure.rsa.sources import paired_rdms
+    from brainalign.report.quicklook import plot_similarity
     from brainalign.runs import atomic_write_text
 
     if (out / "rsa.csv").exists() and not force:
         raise RunExistsError(f"{out / 'rsa.csv'} exists; pass --force to overwrite it or choose another --out")
-    models = _rdms(model_rdms, None, "correlation", eeg, classifier, permutations)
-    neural_rdms = _rdms(neural, key, "correlation", eeg, classifier, permutations)
-    if models.stimulus_ids == [str(i) for i in range(models.n_stimuli)]:  # bare features: take the neural ids
-        models = models.match_stimuli(neural_rdms.stimulus_ids)
-    neural_rdms = neural_rdms.match_stimuli(models.stimulus_ids)
+    stimulus_order = None if order is None else read_order(order)
+    models, neural_rdms, warnings = paired_rdms(
+        _rdms(model_rdms, None, "correlation", eeg, classifier, permutations),
+        _rdms(neural, key, "correlation", eeg, classifier, permutations),
+        stimulus_order, model_source=str(model_rdms), neural_source=str(neural),
+    )
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
     table = similarity_table(models, neural_rdms, method)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "rsa.csv", table.to_csv(index=False))

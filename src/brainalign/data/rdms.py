@@ -135,6 +135,12 @@ class RDMs:
     def n_stimuli(self) -> int:
         return len(self.stimulus_ids)
 
+    @property
+    def has_stimulus_ids(self) -> bool:
+        """False when the ids are only positions ``"0".."n-1"`` (RDMs read from a plain array, which says
+        nothing about which stimulus is which row)."""
+        return self.stimulus_ids != [str(i) for i in range(self.n_stimuli)]
+
     def __len__(self) -> int:
         return self.n_rdms
 

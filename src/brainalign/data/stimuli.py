@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from brainalign.data.order import read_order
 from brainalign.errors import DataFormatError, ValidationError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -161,6 +162,19 @@ class Stimuli:
             images=None if self.images is None else self.images[index],
             concepts=None if self.concepts is None else [self.concepts[i] for i in index],
         )
+
+    def in_order(self, order_file: str | os.PathLike[str]) -> "Stimuli":
+        """These stimuli in the order of ``order_file`` (a CSV of ids, :func:`brainalign.data.order.read_order`);
+        stimuli it does not list are left out. Raises naming the file when it lists an unknown id."""
+        ids = read_order(order_file)
+        known = set(self.ids)
+        unknown = [stimulus_id for stimulus_id in ids if stimulus_id not in known]
+        if unknown:
+            raise DataFormatError(
+                f"order file {order_file} lists {len(unknown)} id(s) that are not among the stimuli, e.g. "
+                f"{unknown[:5]}; ids are image paths relative to the folder without suffix (here: {self.ids[:3]}...)"
+            )
+        return self.subset(ids)
 
     def load(
         self,
