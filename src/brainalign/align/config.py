@@ -26,10 +26,13 @@ DEFAULT_EPOCHS = {"eeg": 30, "fmri": 5, "simulated": 30}
 
 
 class PretrainConfig(_Strict):
-    """Brief classification pre-training of the base model on the simulated observer's pretrain images
-    (a stand-in for ImageNet pre-training)."""
+    """Classification pre-training of the base model on the simulated observer's pretrain images (a
+    stand-in for ImageNet pre-training), by default to a plateau of the held-out accuracy."""
 
-    epochs: int = Field(10, ge=1, description="pre-training epochs")
+    epochs: int = Field(40, ge=1, description="pre-training epochs (the most, when patience is set)")
+    patience: Optional[int] = Field(
+        3, ge=1, description="stop when the held-out accuracy has not improved for this many epochs and keep "
+        "the best epoch's weights (None: train all epochs)")
     lr: float = Field(1e-3, gt=0, description="Adam learning rate")
     batch_size: int = Field(32, ge=1)
 

@@ -35,11 +35,11 @@ from brainalign.align.head import EncoderHead
 from brainalign.align.targets import TARGET_FILE
 from brainalign.align.loss import alignment_loss
 from brainalign.align.optim import adam
-from brainalign.align.pretrain import build_base
+from brainalign.align.pretrain import build_base, predicted_classes, save_base
 from brainalign.align.config import DEFAULT_EPOCHS, TrainConfig
 from brainalign.config import coerce_config, config_to_yaml
 from brainalign.models.base import LayeredModel
-from brainalign.models.files import MODEL_FILE, load_model_file, save_model_file
+from brainalign.models.files import MODEL_FILE, load_model_file
 from brainalign.progress import track
 from brainalign.runs import (
     append_jsonl,
@@ -204,9 +204,10 @@ def _base_model(config: TrainConfig, data: AlignmentData, run_dir: Path, device:
     saved = run_dir / BASE_MODEL
     if saved.exists():
         return load_model_file(saved, device)
-    model = build_base(config, data, device)
+    history: list[dict] = []
+    model = build_base(config, data, device, history)
     if config.model.pretrain is not None:
-        save_model_file(model, saved, config.model.name)
+        save_base(model, saved, config.model.name, history)
     return model
 
 
@@ -217,9 +218,7 @@ def _pseudo_labels(
     path = run_dir / PSEUDO_LABELS
     if path.exists():
         return load_file(str(path))["pseudo_labels"]
-    model.eval()
-    with torch.no_grad():
-        labels = torch.cat([model(images.get(batch).to(device)).argmax(dim=1).cpu() for batch in torch.arange(len(images)).split(batch_size)])
+    labels = predicted_classes(model, images, batch_size, device)
     with atomic_path(path) as temp:
         save_file({"pseudo_labels": labels}, str(temp))
     return labels
