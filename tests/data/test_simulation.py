@@ -42,10 +42,65 @@ def test_layout_and_disjoint_categories(default_dataset) -> None:
         assert train.data.shape == (320, 4, 17, 20) and test.data.shape == (80, 20, 17, 20)
         assert train.match_stimuli(ds.train_stimuli).stimulus_ids == ds.train_stimuli.ids
         assert np.allclose(test.times, np.arange(20) / 100) and len(test.channels) == 17
-    # every test colour, texture and shape also appears in some training category
-    train_parts = [set(name.split("_")[i] for name in ds.train_categories) for i in range(3)]
-    for name in ds.test_categories:
+
+
+
+def test_harder_split_holds_a_colour_and_a_shape_out_of_training(default_dataset) -> None:
+    ds = default_dataset
+    colour, shape = ds.unseen_values["colour"], ds.unseen_values["shape"]
+    seen = ds.train_stimuli.concepts + ds.pretrain_stimuli.concepts + ds.val_stimuli.concepts
+    assert not any(name.split("_")[0] == colour or name.split("_")[2] == shape for name in seen)
+    novel = [name for name in ds.test_categories if name.split("_")[0] == colour or name.split("_")[2] == shape]
+    assert len(novel) == len(ds.test_categories) // 2
+    # the easier split: every test colour, texture and shape also appears in some training category
+    easy = simulate(n_subjects=1, pretrain_per_category=0, val_per_category=0, train_per_category=2,
+                    test_per_category=2, image_size=32, novel_test_values=False)
+    assert easy.unseen_values == {}
+    train_parts = [set(name.split("_")[i] for name in easy.train_categories) for i in range(3)]
+    for name in easy.test_categories:
         assert all(part in train_parts[i] for i, part in enumerate(name.split("_")))
+
+
+def between_subjects(rdms: list[np.ndarray]) -> float:
+    """Mean Spearman correlation between the RDM vectors of every pair of subjects."""
+    return float(np.mean([spearmanr(a, b)[0] for i, a in enumerate(rdms) for b in rdms[i + 1:]]))
+
+
+def test_individual_brains_differ_in_a_controlled_way() -> None:
+    small = dict(n_subjects=3, n_train_categories=8, n_test_categories=4, train_per_category=5,
+                 test_per_category=5, pretrain_per_category=0, val_per_category=0, image_size=32, snr=float("inf"))
+    similarity = {}
+    for strength in (0.0, 0.3, 1.0):
+        truth = simulate(individual_brains=strength, individual_differences=0.0, **small).ground_truth
+        similarity[strength] = {stage: between_subjects(
+            [rdm_vector(truth.subject_test_features[subject][stage]) for subject in truth.subject_test_features])
+            for stage in truth.stages}
+        signals = [rdm_vector(signal) for signal in truth.test_signal.values()]
+        similarity[strength]["signal"] = between_subjects(signals)
+        if strength == 0:  # identical brains, identical recordings: identical noise-free responses
+            for features in truth.subject_test_features.values():
+                assert all(np.array_equal(features[stage], truth.test_features[stage]) for stage in truth.stages)
+            assert similarity[0.0]["signal"] == pytest.approx(1.0)
+    for key in similarity[0.0]:
+        assert similarity[0.0][key] > similarity[0.3][key] > similarity[1.0][key]
+    assert similarity[0.3]["object"] > 0.7 and similarity[1.0]["object"] < 0.7
+
+
+def test_both_modalities_record_the_same_individual_brains() -> None:
+    small = dict(n_subjects=3, n_train_categories=8, n_test_categories=4, train_per_category=5,
+                 test_per_category=6, pretrain_per_category=0, val_per_category=0, image_size=32, snr=float("inf"))
+    eeg, fmri = simulate(seed=2, **small), simulate(seed=2, modality="fmri", **small)
+    assert torch.equal(eeg.test_stimuli.images, fmri.test_stimuli.images)
+    for subject in eeg.subjects:
+        for stage in eeg.ground_truth.stages:
+            np.testing.assert_array_equal(eeg.ground_truth.subject_test_features[subject][stage],
+                                          fmri.ground_truth.subject_test_features[subject][stage])
+    # a subject's V1 recording follows that subject's early stage more than the other subjects' early stages
+    fits = np.array([[spearmanr(rdm_vector(fmri.test[recorded].select_roi("V1").flatten()),
+                                rdm_vector(fmri.ground_truth.subject_test_features[brain]["early"]))[0]
+                      for brain in fmri.subjects] for recorded in fmri.subjects])
+    others = (fits.sum(1) - np.diag(fits)) / (len(fits) - 1)
+    assert (np.diag(fits) > others).all()
 
 
 def test_held_out_labelled_set_is_new_images_of_training_categories(default_dataset) -> None:
@@ -82,7 +137,7 @@ def test_noise_lowers_reliability() -> None:
 def test_deeper_stages_dominate_later(default_dataset) -> None:
     """Early-stage structure leads at ~80 ms, object-stage structure at ~160 ms (recorded, averaged data)."""
     responses = default_dataset.test["sub-01"].average_repetitions().data[:, 0]  # (n, 17, 20)
-    stage_rdms = default_dataset.ground_truth.feature_rdms("test")
+    stage_rdms = default_dataset.ground_truth.feature_rdms("test", subject="sub-01")
     upper = np.triu_indices(len(responses), 1)
 
     def lead_of_early(t: int) -> float:
@@ -125,12 +180,23 @@ def test_fmri_rois_follow_depth() -> None:
                   test_per_category=6, pretrain_per_category=0, n_voxels=40, snr=float("inf"))
     test = ds.test["sub-01"]
     assert set(test.rois) == {"V1", "V2", "V3", "V4", "LOC", "VC"} and test.feature_shape == (200,)
-    truth = ds.ground_truth.feature_rdms("test")
+    truth = ds.ground_truth.feature_rdms("test", subject="sub-01")
     n = len(test)
     fit = {roi: {s: spearmanr(rdm_vector(test.select_roi(roi).flatten()), truth[s][np.triu_indices(n, 1)])[0]
                  for s in ("early", "object")} for roi in ("V1", "LOC")}
     assert fit["V1"]["early"] > fit["V1"]["object"]
     assert fit["LOC"]["object"] > fit["LOC"]["early"]
+
+
+@pytest.mark.parametrize("modality", ["eeg", "fmri"])
+def test_zero_signal_weight_gives_responses_without_image_information(modality: str) -> None:
+    small = dict(n_subjects=2, n_train_categories=3, n_test_categories=2, train_per_category=2,
+                 test_per_category=3, pretrain_per_category=0, val_per_category=0, image_size=32, n_voxels=10)
+    null = simulate(modality=modality, signal_weight=0.0, **small)
+    for signal in null.ground_truth.test_signal.values():  # every image evokes the same noise-free response
+        np.testing.assert_allclose(signal, np.broadcast_to(signal[:1], signal.shape), atol=1e-6)
+    full = simulate(modality=modality, **small)
+    assert not np.allclose(full.ground_truth.test_signal["sub-01"], full.ground_truth.test_signal["sub-01"][:1])
 
 
 def test_bad_arguments() -> None:
@@ -140,6 +206,12 @@ def test_bad_arguments() -> None:
         simulate(snr=0)
     with pytest.raises(ValidationError, match="n_train_categories"):
         simulate(n_train_categories=200)
+    with pytest.raises(ValidationError, match="signal_weight"):
+        simulate(signal_weight=2)
+    with pytest.raises(ValidationError, match="individual_brains"):
+        simulate(individual_brains=-1)
+    with pytest.raises(ValidationError, match="novel_test_values"):
+        simulate(n_test_categories=1)
 
 
 def test_save_writes_loadable_files_atomically(tmp_path) -> None:

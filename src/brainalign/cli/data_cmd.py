@@ -44,6 +44,8 @@ def simulate_command(
     test_per_category: int = typer.Option(10, help="Test images per category (8 new categories)."),
     pretrain_per_category: int = typer.Option(40, help="Pretraining images per training category."),
     val_per_category: int = typer.Option(10, help="Held-out labelled images per training category (val_stimuli.csv)."),
+    individual_brains: float = typer.Option(0.5, help="How much each subject's brain differs from the shared one (0 = identical)."),
+    novel_test_values: bool = typer.Option(True, help="Hold one colour and one shape out of training (test categories carry them)."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
 ) -> None:
     """Write a simulated experiment (the demo's default data) as ordinary files into --out."""
@@ -53,6 +55,7 @@ def simulate_command(
         seed=seed, modality=modality, n_subjects=subjects, snr=snr, image_size=image_size,
         train_per_category=train_per_category, test_per_category=test_per_category,
         pretrain_per_category=pretrain_per_category, val_per_category=val_per_category,
+        individual_brains=individual_brains, novel_test_values=novel_test_values,
     )
     folder = dataset.save(out, force=force)
     typer.echo(

@@ -16,6 +16,12 @@ Images are first resampled to ``RETINA_SIZE`` pixels (any input size works).
 
 Every stage is read out as a feature vector (spatially pooled), then z-scored with statistics fixed
 by the caller (the training stimuli), so the same mapping applies to any image set.
+
+Individual brains (:func:`individual_features`): each subject sees every shared stage code through a
+subject-specific mixing ``A = V diag(exp(strength * z)) V^T`` (``V`` the code's principal axes on the
+training images, ``z ~ N(0, 1)`` per axis and subject): every subject weights the shared dimensions
+differently, the weighted-Euclidean (INDSCAL) model of individual differences in representational
+geometry (Carroll & Chang 1970). ``strength`` is the SD of the log-weights; 0 gives identical brains.
 """
 from __future__ import annotations
 
@@ -135,6 +141,37 @@ class HiddenBrain:
             axis=1,
         )
         return np.tanh(inputs @ self.factor_hidden) @ self.factor_out
+
+
+def principal_axes(features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``{stage: (d, d)}`` orthonormal principal axes (columns, by decreasing variance) of ``features`` ``{stage: (n, d)}``."""
+    axes = {}
+    for stage, values in features.items():
+        centred = values - values.mean(0)
+        _, vectors = np.linalg.eigh(centred.T @ centred / len(values))  # ascending; d x d is small
+        axes[stage] = vectors[:, ::-1]
+    return axes
+
+
+def individual_features(
+    train: dict[str, np.ndarray], test: dict[str, np.ndarray], axes: dict[str, np.ndarray], strength: float,
+    rng: np.random.Generator,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One subject's stage features ``{stage: (n, d)}`` of the training and test images.
+
+    The shared features are seen through the subject's mixing ``A = V diag(exp(strength * z)) V^T``
+    (``V``: the shared code's principal ``axes``; ``z ~ N(0, 1)`` per axis, drawn from ``rng``), then
+    scaled to mean variance 1 on the training images. ``strength`` 0 returns the shared features unchanged;
+    the draws from ``rng`` do not depend on ``strength``.
+    """
+    mixed_train, mixed_test = {}, {}
+    for stage, values in train.items():
+        weights = np.exp(strength * rng.standard_normal(values.shape[1]))
+        mixing = (axes[stage] * weights) @ axes[stage].T
+        mixed = values @ mixing
+        scale = np.sqrt(mixed.var(0).mean())
+        mixed_train[stage], mixed_test[stage] = mixed / scale, test[stage] @ mixing / scale
+    return (train, test) if strength == 0 else (mixed_train, mixed_test)
 
 
 def _divisive_normalise(x: torch.Tensor, sigma: float = 0.1) -> torch.Tensor:

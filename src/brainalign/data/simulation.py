@@ -3,8 +3,10 @@
 ``simulate(seed=0)`` builds, in a few seconds and fully deterministically:
 
 - categories = colour x texture x shape combinations (see :mod:`brainalign.data.procedural`);
-  training and test categories are disjoint (every test colour, texture and shape also occurs in
-  some training category, so the brain's code generalises but the categories are new);
+  training and test categories are disjoint. With ``novel_test_values`` (the default) one colour and
+  one shape never occur in any training, pre-training or held-out labelled image, and half of the
+  test categories carry one of them (a harder generalisation, as THINGS test concepts are new
+  objects); the other test categories recombine colours, textures and shapes seen in training;
 - ``pretrain_stimuli`` + ``pretrain_labels``: further images of the training categories with class
   labels, to pre-train the base model briefly (a stand-in for ImageNet);
 - ``val_stimuli`` + ``val_labels``: a held-out labelled classification set of the training categories
@@ -20,10 +22,15 @@
   * fMRI-like responses ``(n, repetitions, 5 * n_voxels)`` with ROIs V1, V2, V3, V4, LOC
     (weights over stages in ``ROI_STAGE_WEIGHTS``) and VC (all voxels);
 
-- several subjects sharing the brain but with individual topographies/voxel weights, latencies and
-  gains (``individual_differences``), and Gaussian trial noise at ``snr`` (single-trial variance of
-  the stimulus-driven signal over the noise variance);
-- ``ground_truth``: the stage features, noise-free signals and generative factors.
+- several subjects, each with an individual brain: the shared stage codes seen through a
+  subject-specific mixing (:func:`brainalign.data.hidden_brain.individual_features`, strength
+  ``individual_brains``; 0 = identical brains), so each subject's representational geometry differs
+  from the others' in a controlled way; individual recordings of it (``individual_differences``:
+  topographies/voxel weights, latencies, gains); and Gaussian trial noise at ``snr`` (single-trial
+  variance of the stimulus-driven signal over the noise variance). A subject's brain depends on the
+  seed and the subject's number only: ``modality="eeg"`` and ``"fmri"`` with the same seed record the
+  same brains viewing the same images (cross-modal evaluation);
+- ``ground_truth``: the shared and every subject's stage features, noise-free signals and generative factors.
 """
 from __future__ import annotations
 
@@ -39,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, cast
 import numpy as np
 
 from brainalign.data.channels import THINGS_EEG2_CHANNELS, channel_positions
-from brainalign.data.hidden_brain import STAGES, HiddenBrain
+from brainalign.data.hidden_brain import STAGES, HiddenBrain, individual_features, principal_axes
 from brainalign.data.labelled import LabelledImages
 from brainalign.data.procedural import COLOURS, SHAPES, TEXTURES, Category, all_categories, render
 from brainalign.data.responses import Responses
@@ -72,7 +79,9 @@ ROI_STAGE_WEIGHTS = {
 class GroundTruth:
     """What the simulation knows and a real experiment never does.
 
-    ``train_features`` / ``test_features``: {stage: (n, d)} z-scored hidden-brain features;
+    ``train_features`` / ``test_features``: {stage: (n, d)} z-scored features of the shared brain;
+    ``subject_train_features`` / ``subject_test_features``: {subject: {stage: (n, d)}} each subject's
+    individual brain (equal to the shared features when ``individual_brains`` is 0);
     ``train_signal`` / ``test_signal``: {subject: (n, *feature_shape)} noise-free responses;
     ``train_factors`` / ``test_factors``: generative factors of every image (see ``procedural.render``).
     """
@@ -84,10 +93,16 @@ class GroundTruth:
     test_signal: dict[str, np.ndarray]
     train_factors: dict[str, np.ndarray]
     test_factors: dict[str, np.ndarray]
+    subject_train_features: dict[str, dict[str, np.ndarray]]
+    subject_test_features: dict[str, dict[str, np.ndarray]]
 
-    def feature_rdms(self, split: str = "test") -> dict[str, np.ndarray]:
-        """{stage: (n, n)} correlation-distance RDMs (1 - Pearson r) of the hidden stages."""
-        features = self.train_features if split == "train" else self.test_features
+    def feature_rdms(self, split: str = "test", subject: str | None = None) -> dict[str, np.ndarray]:
+        """{stage: (n, n)} correlation-distance RDMs (1 - Pearson r) of the hidden stages of the shared
+        brain, or of ``subject``'s individual brain."""
+        if subject is None:
+            features = self.train_features if split == "train" else self.test_features
+        else:
+            features = (self.subject_train_features if split == "train" else self.subject_test_features)[subject]
         return {stage: 1.0 - np.corrcoef(values) for stage, values in features.items()}
 
 
@@ -107,6 +122,7 @@ class SimulatedDataset:
     ground_truth: GroundTruth
     val_stimuli: Stimuli
     val_labels: np.ndarray
+    unseen_values: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
 
     def val_set(self) -> LabelledImages:
@@ -120,7 +136,8 @@ class SimulatedDataset:
         Layout: ``images/<id>.png``; ``{train,test,pretrain,val}_stimuli.csv`` (id, path, concept; the
         pretrain and val tables add ``label``, so ``load_labelled_images(".../val_stimuli.csv")`` reads
         the held-out labelled set); ``responses/<subject>_{train,test}.npz`` (``Responses.load``);
-        ``ground_truth.npz`` (``<split>/<stage>`` features); ``simulation.json`` (parameters);
+        ``ground_truth.npz`` (``<split>/<stage>``: shared features; ``<subject>/<split>/<stage>``: the
+        subject's individual brain, float32); ``simulation.json`` (parameters, held-out values);
         ``classes.json`` (the training categories in label order, a class index for accuracy).
         """
         target = Path(out_dir)
@@ -152,7 +169,10 @@ def simulate(
     train_repetitions: int = 4,
     test_repetitions: int = 20,
     snr: float = 0.5,
+    signal_weight: float = 1.0,
+    individual_brains: float = 0.5,
     individual_differences: float = 0.3,
+    novel_test_values: bool = True,
     image_size: int = 64,
     n_voxels: int = 100,
 ) -> SimulatedDataset:
@@ -160,22 +180,25 @@ def simulate(
 
     ``modality``: ``"eeg"`` (responses ``(n, reps, 17, 20)``) or ``"fmri"`` (``(n, reps, 5 * n_voxels)``).
     ``snr``: single-trial signal variance / noise variance (``inf`` = noise-free).
-    ``individual_differences``: 0 = identical subjects, 1 = unrelated topographies/voxel weights.
+    ``signal_weight``: multiplies the stimulus-driven signal; 0 gives responses that carry no information
+    about the images (noise and, for EEG, the stimulus-independent evoked response): a null for alignment.
+    ``individual_brains``: SD of the log-weights of each subject's mixing of the stage codes (0 =
+    identical brains; at 0.5 the noise-free stage RDMs of two subjects correlate about 0.5 (early) to
+    0.7 (object), their noise-free EEG-like response RDMs about 0.7, against 0.86 from the recording
+    differences alone).
+    ``individual_differences``: of the recordings: 0 = identical topographies/latencies/gains (EEG) or
+    voxel weights (fMRI), 1 = unrelated ones.
+    ``novel_test_values``: hold one colour and one shape out of every training category (see above).
     ``val_per_category``: held-out labelled images per training category (drawn from their own random
     stream, so changing it leaves every other output unchanged).
     Defaults: 320 training images (16 categories), 80 test images (8 new categories), 640 pretraining
     images, 160 held-out labelled images, 64 px.
     """
-    _check_arguments(locals())
-    params = dict(
-        seed=seed, modality=modality, n_subjects=n_subjects, n_train_categories=n_train_categories,
-        n_test_categories=n_test_categories, train_per_category=train_per_category,
-        test_per_category=test_per_category, pretrain_per_category=pretrain_per_category,
-        val_per_category=val_per_category, train_repetitions=train_repetitions, test_repetitions=test_repetitions, snr=snr,
-        individual_differences=individual_differences, image_size=image_size, n_voxels=n_voxels,
-    )
+    params: dict[str, Any] = dict(locals())  # every argument, recorded in simulation.json
+    _check_arguments(params)
     rng = np.random.default_rng(seed)
-    train_categories, test_categories = _split_categories(n_train_categories, n_test_categories, rng)
+    train_categories, test_categories, unseen = _split_categories(
+        n_train_categories, n_test_categories, rng, novel_test_values)
     train_list = [c for c in train_categories for _ in range(train_per_category)]
     test_list = [c for c in test_categories for _ in range(test_per_category)]
     pretrain_list = [c for c in train_categories for _ in range(pretrain_per_category)]
@@ -190,7 +213,7 @@ def simulate(
     test_features, _ = brain.features(test_images, test_factors, stats)
 
     subjects = [f"sub-{i + 1:02d}" for i in range(n_subjects)]
-    if modality == "eeg":
+    if modality == "eeg":  # the sources: the shared brain's principal components (common anatomy)
         axes = {stage: _principal_axes(train_features[stage], SOURCES_PER_STAGE) for stage in STAGES}
         observer: Callable[..., _EEGObserver | _FMRIObserver] = partial(_EEGObserver, stage_axes=axes)
     else:
@@ -198,10 +221,15 @@ def simulate(
     train_ids = [f"train_{i:04d}" for i in range(len(train_list))]
     test_ids = [f"test_{i:04d}" for i in range(len(test_list))]
     train, test, train_signal, test_signal = {}, {}, {}, {}
+    subject_train, subject_test = {}, {}
+    shared_axes = principal_axes(train_features)
     for index, subject in enumerate(subjects):
-        recorder = observer(rng=np.random.default_rng([seed, 1000 + index]), params=params, train_features=train_features)
-        train_signal[subject] = recorder.signal(train_features)
-        test_signal[subject] = recorder.signal(test_features)
+        subject_train[subject], subject_test[subject] = individual_features(
+            train_features, test_features, shared_axes, individual_brains, np.random.default_rng([seed, 2000 + index]))
+        recorder = observer(rng=np.random.default_rng([seed, 1000 + index]), params=params,
+                            train_features=subject_train[subject])
+        train_signal[subject] = recorder.signal(subject_train[subject])
+        test_signal[subject] = recorder.signal(subject_test[subject])
         train[subject] = recorder.record(train_signal[subject], train_ids, train_repetitions, subject)
         test[subject] = recorder.record(test_signal[subject], test_ids, test_repetitions, subject)
 
@@ -223,11 +251,13 @@ def simulate(
             stages=STAGES, train_features=train_features, test_features=test_features,
             train_signal=train_signal, test_signal=test_signal,
             train_factors=train_factors, test_factors=test_factors,
+            subject_train_features=subject_train, subject_test_features=subject_test,
         ),
         val_stimuli=Stimuli.from_array(
             val_images, ids=[f"val_{i:04d}" for i in range(len(val_list))], concepts=[c.name for c in val_list],
         ),
         val_labels=np.repeat(np.arange(n_train_categories), val_per_category),
+        unseen_values=unseen,
         params=params,
     )
 
@@ -249,27 +279,52 @@ def _check_arguments(arguments: dict[str, Any]) -> None:
         raise ValidationError(
             f"n_train_categories + n_test_categories must be <= {total // 2} (there are {total} categories)"
         )
+    if arguments["novel_test_values"] and arguments["n_test_categories"] < 2:
+        raise ValidationError("novel_test_values needs n_test_categories >= 2 (novel and recombined ones), "
+                              "or set novel_test_values=False")
+    if not 0 <= arguments["signal_weight"] <= 1:
+        raise ValidationError(f"signal_weight={arguments['signal_weight']} must lie in [0, 1] (0 = pure noise responses)")
     if not arguments["snr"] > 0:
         raise ValidationError(f"snr={arguments['snr']} must be > 0 (use float('inf') for noise-free data)")
     if not 0 <= arguments["individual_differences"] <= 1:
         raise ValidationError("individual_differences must lie in [0, 1]")
+    if not 0 <= arguments["individual_brains"] <= 3:
+        raise ValidationError(f"individual_brains={arguments['individual_brains']} must lie in [0, 3] (0 = identical brains)")
     if arguments["image_size"] < 32:
         raise ValidationError(f"image_size={arguments['image_size']} must be >= 32 pixels")
 
 
-def _split_categories(n_train: int, n_test: int, rng: np.random.Generator) -> tuple[list[Category], list[Category]]:
-    """Disjoint random train/test categories; every test colour/texture/shape also occurs in training."""
+def _split_categories(
+    n_train: int, n_test: int, rng: np.random.Generator, novel: bool,
+) -> tuple[list[Category], list[Category], dict[str, str]]:
+    """Disjoint random train/test categories and the values held out of training (``{}`` unless ``novel``).
+
+    Without ``novel`` every test colour/texture/shape also occurs in training. With it, one colour and
+    one shape occur in no training category; ``n_test // 2`` test categories carry one of them, the
+    others recombine values seen in training.
+    """
     every = all_categories()
     categories = [every[i] for i in rng.permutation(len(every))]
-    train = categories[:n_train]
+    unseen: dict[str, str] = {}
+    if novel:
+        colour, shape = int(rng.integers(len(COLOURS))), int(rng.integers(len(SHAPES)))
+        unseen = {"colour": list(COLOURS)[colour], "shape": SHAPES[shape]}
+        familiar = [c for c in categories if c.colour != colour and c.shape != shape]
+        novel_categories = [c for c in categories if c.colour == colour or c.shape == shape]
+    else:
+        familiar, novel_categories = categories, []
+    train = familiar[:n_train]
     seen = {(attr, getattr(c, attr)) for c in train for attr in ("colour", "texture", "shape")}
-    covered = [c for c in categories[n_train:] if all((a, getattr(c, a)) in seen for a in ("colour", "texture", "shape"))]
-    others = [c for c in categories[n_train:] if c not in covered]
-    return train, (covered + others)[:n_test]
+    rest = familiar[n_train:]
+    covered = [c for c in rest if all((a, getattr(c, a)) in seen for a in ("colour", "texture", "shape"))]
+    others = [c for c in rest if c not in covered]
+    n_novel = n_test // 2 if novel else 0
+    return train, (novel_categories[:n_novel] + covered + others)[:n_test], unseen
 
 
 class _EEGObserver:
-    """One subject's EEG: stage features -> sources -> 17 channels x 20 time points."""
+    """One subject's EEG: the subject's stage features projected on the shared brain's 8 principal axes
+    per stage (fitted on the training images) -> sources -> 17 channels x 20 time points."""
 
     def __init__(
         self, rng: np.random.Generator, params: dict[str, Any], train_features: dict[str, np.ndarray],
@@ -296,6 +351,7 @@ class _EEGObserver:
         self.evoked = sum(pattern.sum(0) for pattern in self.patterns.values())  # stimulus-independent ERP
         self.scale = 1.0 / np.sqrt(self._driven(train_features).var(0).mean())
         self.noise_sd = 1.0 / np.sqrt(params["snr"])
+        self.signal_weight = params["signal_weight"]
         self.rng = rng
 
     def _driven(self, features: dict[str, np.ndarray]) -> np.ndarray:
@@ -304,8 +360,9 @@ class _EEGObserver:
         return (sources @ patterns.reshape(len(patterns), -1)).reshape(len(sources), *patterns.shape[1:])
 
     def signal(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        """Noise-free responses ``(n, 17, 20)``; the stimulus-driven part has mean variance 1 on training images."""
-        return (self._driven(features) * self.scale + 0.5 * self.evoked * self.scale).astype(np.float32)
+        """Noise-free responses ``(n, 17, 20)``; the stimulus-driven part has mean variance ``signal_weight**2``
+        on training images."""
+        return ((self._driven(features) * self.signal_weight + 0.5 * self.evoked) * self.scale).astype(np.float32)
 
     def record(self, signal: np.ndarray, ids: list[str], repetitions: int, subject: str) -> Responses:
         noise = self.rng.standard_normal((signal.shape[0], repetitions, *signal.shape[1:]), dtype=np.float32)
@@ -344,6 +401,7 @@ class _FMRIObserver:
         self.rois = {roi: np.arange(i * n_voxels, (i + 1) * n_voxels) for i, roi in enumerate(ROIS)}
         self.rois["VC"] = np.arange(len(ROIS) * n_voxels)
         self.noise_sd = 1.0 / np.sqrt(params["snr"])
+        self.signal_weight = params["signal_weight"]
         self.scale = 1.0 / np.sqrt(self._driven(train_features).var(0).mean())
         self.rng = rng
 
@@ -353,8 +411,8 @@ class _FMRIObserver:
         )
 
     def signal(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        """Noise-free responses ``(n, 5 * n_voxels)``; mean voxel variance 1 on training images."""
-        return (self._driven(features) * self.scale).astype(np.float32)
+        """Noise-free responses ``(n, 5 * n_voxels)``; mean voxel variance ``signal_weight**2`` on training images."""
+        return (self._driven(features) * self.scale * self.signal_weight).astype(np.float32)
 
     def record(self, signal: np.ndarray, ids: list[str], repetitions: int, subject: str) -> Responses:
         noise = self.rng.standard_normal((signal.shape[0], repetitions, signal.shape[1]), dtype=np.float32)
@@ -383,11 +441,14 @@ def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
     truth = dataset.ground_truth
     features: dict[str, Any] = {**{f"train/{s}": v for s, v in truth.train_features.items()},
                                 **{f"test/{s}": v for s, v in truth.test_features.items()}}
+    for split, every in (("train", truth.subject_train_features), ("test", truth.subject_test_features)):
+        features.update({f"{subject}/{split}/{s}": v.astype(np.float32)
+                         for subject, stages in every.items() for s, v in stages.items()})
     np.savez_compressed(folder / "ground_truth.npz", **features)
     summary = {
         "params": dataset.params, "subjects": dataset.subjects,
         "train_categories": dataset.train_categories, "test_categories": dataset.test_categories,
-        "stages": list(truth.stages),
+        "unseen_values": dataset.unseen_values, "stages": list(truth.stages),
     }
     (folder / "simulation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (folder / "classes.json").write_text(json.dumps(dataset.train_categories) + "\n", encoding="utf-8")
