@@ -13,8 +13,9 @@ Protocol (Guggenmos et al. 2018, as used for THINGS-EEG2 RDMs in ReAlnet):
 3. Optional multivariate noise normalisation (MNN, ``noise_normalisation=True``), done once before
    the folds as in the THINGS-EEG2 preprocessing (Gifford et al. 2022): the noise covariance of
    all trials (residuals around each stimulus's mean, pooled over stimuli and time points,
-   Ledoit-Wolf shrinkage) whitens every trial. It uses no class contrast, only each stimulus's
-   own residuals, so the leak from test trials into the whitening is negligible.
+   Ledoit-Wolf shrinkage) whitens every trial (applied to the pseudo-trials, which is the same: both
+   steps are linear). It uses no class contrast, only each stimulus's own residuals, so the leak from
+   test trials into the whitening is negligible.
 
 Classifiers:
 
@@ -23,7 +24,8 @@ Classifiers:
   ``LinearDiscriminantAnalysis(solver="lsqr", shrinkage=shrinkage)`` fitted on the pair's training
   pseudo-trials (per-class empirical covariance shrunk to ``mu * I``, averaged with equal priors).
   The per-pair covariance is a low-rank update of a scaled identity, solved with the Woodbury
-  identity from Gram matrices of all pseudo-trials: ``(2 (n_pseudo - 2))``-sized systems per pair.
+  identity from Gram matrices of all pseudo-trials and a Schur complement: an ``(n_pseudo - 2)``-sized
+  system per pair and time point, solved for all pairs at once with elementwise operations.
 - ``"shared_lda"``: one within-class covariance per time point pooled over all stimuli (shrunk the
   same way): every pair's LDA is then nearest-class-mean after whitening. Much faster.
 - ``"ncm"``: nearest class mean, Euclidean (after MNN when enabled).
@@ -85,16 +87,19 @@ def pseudo_trial_folds(
     per_pseudo = n_trials // n_pseudo
     rng = np.random.default_rng(seed)
     data = torch.as_tensor(trials, dtype=torch.float64)
-    if noise_normalisation:
-        data = torch.einsum("cd,nrdt->nrct", noise_whitener(data), data).contiguous()
+    whitener = noise_whitener(data) if noise_normalisation else None
+    flat = data.reshape(n, n_trials, n_channels * n_times)
     for _ in range(n_permutations):
         order = np.argsort(rng.random((n, n_trials)), axis=1)[:, : per_pseudo * n_pseudo]
-        rows = torch.as_tensor((order + n_trials * np.arange(n)[:, None]).ravel())
-        grouped = torch.index_select(data.reshape(n * n_trials, -1), 0, rows)  # whole-trial row copies
-        pseudo = grouped.reshape(n, n_pseudo, per_pseudo, n_channels, n_times).mean(dim=2)
+        # pseudo-trial sums as one batched product with 0/1 weights (reads the trials once, no copies)
+        weights = torch.zeros((n, n_pseudo, n_trials), dtype=torch.float64)
+        weights.scatter_(2, torch.as_tensor(order.reshape(n, n_pseudo, per_pseudo)), 1.0)
+        pseudo = torch.bmm(weights, flat).div_(per_pseudo).reshape(n, n_pseudo, n_channels, n_times)
+        if whitener is not None:  # whitening is linear: whitened means = means of whitened trials
+            pseudo = torch.einsum("cd,npdt->npct", whitener, pseudo)
         for held_out in range(n_pseudo):
             keep = [k for k in range(n_pseudo) if k != held_out]
-            yield pseudo[:, keep].numpy(), pseudo[:, held_out].numpy()
+            yield pseudo[:, keep].numpy(), pseudo[:, held_out].contiguous().numpy()
 
 
 def noise_whitener(trials: "torch.Tensor") -> "torch.Tensor":
@@ -106,11 +111,17 @@ def noise_whitener(trials: "torch.Tensor") -> "torch.Tensor":
     n, n_trials, n_channels, n_times = trials.shape
     if n_trials < 2:
         raise ValidationError("noise_normalisation needs >= 2 training trials per stimulus; use more trials")
-    residuals = (trials - trials.mean(dim=1, keepdim=True)).permute(0, 1, 3, 2).reshape(-1, n_channels)
-    n_samples = residuals.shape[0]
-    empirical = residuals.T @ residuals / n_samples
+    n_samples = n * n_trials * n_times
+    empirical, fourth = torch.zeros((n_channels, n_channels), dtype=trials.dtype), 0.0
+    block = max(1, 2**16 // (n_trials * n_times))  # stimuli per step: bounded temporaries (~10 MB)
+    for start in range(0, n, block):
+        part = trials[start:start + block]
+        residuals = (part - part.mean(dim=1, keepdim=True)).permute(0, 1, 3, 2).reshape(-1, n_channels)
+        empirical += residuals.T @ residuals
+        fourth += float(((residuals**2).sum(dim=1) ** 2).sum())
+    empirical /= n_samples
+    fourth /= n_samples
     mu = torch.trace(empirical) / n_channels
-    fourth = ((residuals**2).sum(dim=1) ** 2).sum() / n_samples
     delta = ((empirical - mu * torch.eye(n_channels, dtype=empirical.dtype)) ** 2).sum() / n_channels
     beta = min(float((fourth - (empirical**2).sum()) / (n_channels * n_samples)), float(delta))
     shrinkage = 0.0 if beta == 0 else beta / float(delta)
@@ -228,121 +239,178 @@ def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutation
 
 
 def pairwise_lda_accuracy(
-    train: np.ndarray, test: np.ndarray, shrinkage: float, time_chunk: int = 16, device: str = "cpu"
+    train: np.ndarray, test: np.ndarray, shrinkage: float, time_chunk: int = 8, device: str = "cpu"
 ) -> np.ndarray:
     """Test accuracy ``(n_pairs, n_times)`` (squareform pair order) of a shrinkage LDA per pair.
 
     train: ``(n, m, d, T)`` pseudo-trials (m >= 2 per class), test: ``(n, d, T)``. For pair (i, j),
     class i = 0, class j = 1; ``Sigma = c U U^T + lam I`` with ``U = [B_i, B_j]`` (each stimulus's
     centred training pseudo-trials in an orthonormal basis of k = m - 1 vectors, rotated so that
-    ``B_i^T B_i`` is diagonal), ``c = (1 - a) / 2`` and ``lam = a (tr S_i + tr S_j) / (2 d)``. The
+    ``B_i B_i^T`` is diagonal), ``c = (1 - a) / 2`` and ``lam = a (tr S_i + tr S_j) / (2 d)``. The
     decision ``(x - (mu_i + mu_j)/2)^T Sigma^{-1} (mu_j - mu_i)`` uses Woodbury and a Schur complement,
-    so only k x k systems are solved per pair and time point. A test pseudo-trial is predicted j when
-    the decision is > 0 (sklearn's rule).
+    so only a k x k system is solved per pair and time point. A test pseudo-trial is predicted j when
+    the decision is > 0 (sklearn's rule). Per time point, a few GEMMs fill a grid of every
+    stimulus-by-stimulus value (:func:`_grid_factors`, :func:`_fill_grid`; one buffer reused), one gather
+    takes the pairs' values and :func:`_woodbury_scores` decides all pairs with in-place elementwise
+    operations on ``(n_pairs,)`` rows (small enough to stay in cache). ``time_chunk`` time points share
+    the per-stimulus steps (means, bases, their eigendecompositions).
     """
     import torch
 
     n, m, d, n_times = train.shape
     k = m - 1
-    rows, cols = (torch.as_tensor(a) for a in np.triu_indices(n, k=1))
-    contrast = torch.as_tensor(_helmert(m), dtype=torch.float64, device=device)  # (m, k)
-    result = np.empty((len(rows), n_times))
+    woodbury, base = _pair_index(n, k, device)
+    grid = torch.empty(n * n + 4 * n * k * n + (n * k) ** 2, dtype=torch.float64, device=device)
+    result = torch.empty((n_times, n * (n - 1) // 2), dtype=torch.float64, device=device)
     for t0 in range(0, n_times, time_chunk):
         t1 = min(n_times, t0 + time_chunk)
         patterns = torch.as_tensor(train[..., t0:t1], dtype=torch.float64, device=device).permute(3, 0, 1, 2)
         tests = torch.as_tensor(test[..., t0:t1], dtype=torch.float64, device=device).permute(2, 0, 1)
-        means = patterns.mean(dim=2).contiguous()  # (t, n, d)
-        centred = (patterns - means[:, :, None]) / np.sqrt(m)  # (t, n, m, d): S_i = A^T A
-        trace = (centred**2).sum(dim=(2, 3)) / d  # (t, n) = tr(S_i) / d
-        # (t, n, k, d) with B B^T = A A^T (tensordot = one GEMM), then rotated so B_i B_i^T is diagonal
-        basis = torch.tensordot(centred, contrast, dims=([2], [0])).transpose(2, 3)
-        eigenvalues, rotation = torch.linalg.eigh(basis @ basis.transpose(2, 3))
-        basis = (rotation.transpose(2, 3)[..., :, :, None] * basis[..., None, :, :]).sum(dim=-2)
-        flat = basis.reshape(t1 - t0, n * k, d)
-        # Gram blocks in "basis index first, time last" layouts, so pair gathers are contiguous
-        # (k, ..., pairs, t) slabs and sums over the basis index add whole slabs
-        grams = dict(
-            bb=(flat @ flat.transpose(1, 2)).reshape(t1 - t0, n, k, n, k).permute(2, 4, 1, 3, 0).contiguous(),
-            bmu=(flat @ means.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(2, 1, 3, 0).contiguous(),
-            bx=(flat @ tests.transpose(1, 2)).reshape(t1 - t0, n, k, n).permute(2, 1, 3, 0).contiguous(),
-            xmu=(tests @ means.transpose(1, 2)).permute(1, 2, 0).contiguous(),  # (n, n, t): x_i . mu_j
-            mumu=(means**2).sum(dim=2).T.contiguous(),  # (n, t)
-            eig=eigenvalues.permute(2, 1, 0).contiguous(),  # (k, n, t): diagonal of B_i B_i^T
-            trace=trace.T.contiguous(),  # (n, t)
-        )
-        result[:, t0:t1] = _lda_pairs(rows, cols, grams, shrinkage).cpu().numpy()
-    return result
+        factors = _grid_factors(patterns, tests, shrinkage)
+        for t in range(t1 - t0):
+            _fill_grid(grid, [factor[t] for factor in factors])
+            scores = torch.index_select(grid, 0, base).view(2, -1)
+            if shrinkage < 1:
+                _woodbury_scores(torch.index_select(grid, 0, woodbury).view(-1, scores.shape[1]).unbind(0), scores, k)
+            # test i is correct when predicted i (decision <= 0), test j when predicted j (-decision < 0)
+            result[t0 + t].copy_(scores[0] <= 0).add_(scores[1] < 0)
+    return (0.5 * result).T.cpu().numpy()
 
 
-def _lda_pairs(i: Any, j: Any, g: dict[str, Any], shrinkage: float) -> Any:
-    """Accuracy ``(n_pairs, t)`` for pairs ``(i, j)`` from the Gram blocks of :func:`pairwise_lda_accuracy`:
-    ``bb[a, b, i, j] = B_ia . B_jb``, ``bmu[a, i, j] = B_ia . mu_j``, ``bx[a, i, j] = B_ia . x_j``,
-    ``xmu[i, j] = x_i . mu_j``, ``mumu[i] = |mu_i|^2``, ``eig[a, i] = |B_ia|^2``, ``trace[i] = tr(S_i) / d``
-    (time is the last axis of each)."""
+def _grid_factors(patterns: "torch.Tensor", tests: "torch.Tensor", shrinkage: float) -> list["torch.Tensor"]:
+    """Per time point (first axis), the factors whose products :func:`_fill_grid` writes into the grid.
+
+    patterns ``(t, n, m, d)`` training pseudo-trials, tests ``(t, n, d)``. With ``B_sc`` stimulus s's
+    basis vector c, ``mu_s`` its mean, ``x_s`` its test pseudo-trial and ``h_so = (mu_s + mu_o) / 2``,
+    the grid's blocks are ``base[s, o] = (x_s - h_so) . (mu_o - mu_s)`` (n, n); ``V = B_sc . (mu_o - mu_s)``,
+    ``Wd = B_sc . (x_s - h_so)``, ``Wc = B_sc . (x_o - h_so)`` (n k, 3, n: one GEMM with the per-row terms
+    as extra columns); ``D[s, c, o] = |B_sc|^2 + lam_so / c_shrink`` (n k, n: the Woodbury system's
+    diagonal) and ``cross[s, c, o, e] = B_sc . B_oe`` (n k, n k). Only ``base``'s factors when
+    ``shrinkage == 1`` (no covariance term).
+    """
     import torch
 
-    n = g["mumu"].shape[0]
-    ij, ji = i * n + j, j * n + i  # flat (i, j) and (j, i) positions in an (n, n) grid
-
-    def pairs(name: str, flat_index: Any) -> Any:  # values at (i, j) of a (..., n, n, t) block
-        block = g[name]
-        return torch.index_select(block.reshape(*block.shape[:-3], n * n, block.shape[-1]), -2, flat_index)
-
-    def diagonal(name: str, index: Any) -> Any:  # values at (i, i) of a (..., n, n, t) block
-        block = g[name]
-        diag = block.reshape(*block.shape[:-3], n * n, block.shape[-1])[..., :: n + 1, :]
-        return torch.index_select(diag, -2, index)
-
-    def single(name: str, index: Any) -> Any:  # values at i of a (..., n, t) block
-        return torch.index_select(g[name], -2, index)
-
-    # (x - h) . v with h = (mu_i + mu_j) / 2, v = mu_j - mu_i, for x = test_i and x = test_j
-    offset = 0.5 * (single("mumu", j) - single("mumu", i))
-    score_i = pairs("xmu", ij) - diagonal("xmu", i) - offset
-    score_j = diagonal("xmu", j) - pairs("xmu", ji) - offset
-    if shrinkage < 1:
-        # Woodbury: Sigma^{-1} = (I - U M^{-1} U^T) / lam, M = (lam / c) I + U^T U = [[D_i, C], [C^T, D_j]]
-        ridge = 0.5 * shrinkage * (single("trace", i) + single("trace", j)) / (0.5 * (1.0 - shrinkage))  # (p, t)
-        d_i, d_j = ridge + single("eig", i), ridge + single("eig", j)  # (k, p, t) diagonal blocks
-        cross = pairs("bb", ij)  # (k, k, p, t): C
-        bmu_ij, bmu_ji, bmu_ii, bmu_jj = pairs("bmu", ij), pairs("bmu", ji), diagonal("bmu", i), diagonal("bmu", j)
-        v_i, v_j = bmu_ij - bmu_ii, bmu_jj - bmu_ji  # U^T v halves, (k, p, t)
-        # Schur complement on the j block: (D_j - C^T D_i^{-1} C) y_j = v_j - C^T D_i^{-1} v_i
-        scaled = cross / d_i[:, None]
-        schur = -_sum_first(cross[:, :, None] * scaled[:, None, :])
-        schur.diagonal(dim1=0, dim2=1).add_(d_j.permute(1, 2, 0))
-        y_j = _solve_small(schur, v_j - _sum_first(scaled * v_i[:, None]))
-        y_i = (v_i - _sum_first((cross * y_j[None]).transpose(0, 1))) / d_i
-        half_i, half_j = 0.5 * (bmu_ii + bmu_ij), 0.5 * (bmu_ji + bmu_jj)
-        bx_ij, bx_ji = pairs("bx", ij), pairs("bx", ji)
-        score_i = score_i - _sum_first((diagonal("bx", i) - half_i) * y_i) - _sum_first((bx_ji - half_j) * y_j)
-        score_j = score_j - _sum_first((bx_ij - half_i) * y_i) - _sum_first((diagonal("bx", j) - half_j) * y_j)
-    return 0.5 * ((score_i <= 0).to(torch.float64) + (score_j > 0).to(torch.float64))
+    n_times, n, m, d = patterns.shape
+    means = patterns.mean(dim=2)  # (t, n, d)
+    ones, zeros = torch.ones_like(means[..., :1]), torch.zeros_like(means[..., :1])
+    own = (tests * means).sum(dim=2, keepdim=True) - 0.5 * (means**2).sum(dim=2, keepdim=True)
+    factors = [torch.cat([tests, ones, -own], dim=2),  # base = left @ right^T
+               torch.cat([means, -0.5 * (means**2).sum(dim=2, keepdim=True), ones], dim=2)]
+    if shrinkage == 1:
+        return factors
+    centred = (patterns - means[:, :, None]) / np.sqrt(m)  # (t, n, m, d): S_s = A^T A
+    contrast = torch.as_tensor(_helmert(m), dtype=patterns.dtype, device=patterns.device)  # (m, k)
+    # (t, n, k, d) with B B^T = A A^T (tensordot = one GEMM), then rotated so B_s B_s^T is diagonal
+    basis = torch.tensordot(centred, contrast, dims=([2], [0])).transpose(2, 3)
+    eigenvalues, rotation = torch.linalg.eigh(basis @ basis.transpose(2, 3))
+    basis = rotation.transpose(2, 3) @ basis
+    half = tests - 0.5 * means
+    own_mu = (basis * means[:, :, None]).sum(dim=3).reshape(n_times, -1, 1)  # (t, n k, 1): B_sc . mu_s
+    own_x = (basis * half[:, :, None]).sum(dim=3).reshape(n_times, -1, 1)  # B_sc . (x_s - mu_s / 2)
+    flat = basis.reshape(n_times, -1, d)
+    ridge = shrinkage / (1 - shrinkage) * (centred**2).sum(dim=(2, 3)) / d  # (t, n): lam_so / c = ridge_s + ridge_o
+    return factors + [
+        torch.cat([flat, -own_mu, own_x, -0.5 * own_mu], dim=2),  # V, Wd, Wc = left @ right^T
+        torch.cat([torch.cat([means, ones, zeros, zeros], dim=2), torch.cat([-0.5 * means, zeros, ones, zeros], dim=2),
+                   torch.cat([half, zeros, zeros, ones], dim=2)], dim=1),
+        (eigenvalues + ridge[..., None]).reshape(n_times, -1, 1),  # D = this + ridge_o
+        ridge[:, None, :],
+        flat,  # cross = flat @ flat^T
+    ]
 
 
-def _sum_first(values: Any) -> Any:
-    """Sum over the first (short: the basis index) axis as slab additions (a reduction kernel over
-    the outer axis is slower for k = 2 or 3)."""
-    total = values[0] + values[1] if len(values) > 1 else values[0].clone()
-    for slab in values[2:]:
-        total += slab
-    return total
-
-
-def _solve_small(matrix: Any, rhs: Any) -> Any:
-    """Solve ``matrix x = rhs`` with the system axes first: matrix ``(k, k, ...)``, rhs ``(k, ...)``.
-    Closed form for k <= 2 (elementwise, fast), batched LU otherwise."""
+def _fill_grid(grid: "torch.Tensor", factors: list["torch.Tensor"]) -> None:
+    """Write one time point's grid (layout: :func:`_grid_factors`, :func:`_pair_index`) into ``grid``."""
     import torch
 
-    k = matrix.shape[0]
-    if k == 1:
-        return rhs / matrix[0]
-    if k == 2:
-        a, b, c, e = matrix[0, 0], matrix[0, 1], matrix[1, 0], matrix[1, 1]
-        det = a * e - b * c
-        return torch.stack([e * rhs[0] - b * rhs[1], a * rhs[1] - c * rhs[0]]) / det
-    batched = torch.linalg.solve(matrix.movedim((0, 1), (-2, -1)), rhs.movedim(0, -1)[..., None])[..., 0]
-    return batched.movedim(-1, 0)
+    n = factors[0].shape[0]
+    torch.mm(factors[0], factors[1].T, out=grid[: n * n].view(n, n))
+    if len(factors) == 2:
+        return
+    left, right, diagonal, ridge, flat = factors[2:]
+    rows = left.shape[0]  # n k
+    start = n * n
+    torch.mm(left, right.T, out=grid[start:start + 3 * rows * n].view(rows, 3 * n))
+    start += 3 * rows * n
+    torch.add(diagonal, ridge, out=grid[start:start + rows * n].view(rows, n))
+    start += rows * n
+    torch.mm(flat, flat.T, out=grid[start:start + rows * rows].view(rows, rows))
+
+
+def _pair_index(n: int, k: int, device: str) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """Flat grid positions (:func:`_fill_grid`) of every pair's values, squareform pair order.
+
+    Returns ``(woodbury, base)``: woodbury gathers, per pair (i, j), the rows ``D_i[a] = D[i, a, j]``,
+    ``D_j[b] = D[j, b, i]``, ``v_i[a] = V[i, a, j]``, ``V[j, b, i]``, ``Wd[i, a, j]``, ``Wd[j, b, i]``,
+    ``Wc[i, a, j]``, ``Wc[j, b, i]`` (k rows each) and ``cross[i, a, j, b]`` (k^2 rows, a major), each
+    row all pairs; base gathers ``base[i, j]`` and ``base[j, i]``."""
+    import torch
+
+    rows, cols = (torch.as_tensor(a, device=device) for a in np.triu_indices(n, k=1))
+    diagonal = n * n + 3 * n * k * n  # grid: base (n, n), [V, Wd, Wc] (n k, 3, n), D (n k, n), cross
+
+    def three(first: Any, second: Any, c: int, block: int) -> Any:  # [first, c, block, second]
+        return n * n + ((first * k + c) * 3 + block) * n + second
+
+    parts = [diagonal + (rows * k + a) * n + cols for a in range(k)]
+    parts += [diagonal + (cols * k + b) * n + rows for b in range(k)]
+    for block in range(3):
+        parts += [three(rows, cols, a, block) for a in range(k)] + [three(cols, rows, b, block) for b in range(k)]
+    parts += [diagonal + n * k * n + ((rows * k + a) * n + cols) * k + b for a in range(k) for b in range(k)]
+    return torch.cat(parts), torch.cat([rows * n + cols, cols * n + rows])
+
+
+def _woodbury_scores(values: Sequence[Any], scores: "torch.Tensor", k: int) -> None:
+    """Subtract the covariance term from ``scores (2, n_pairs)`` in place: row 0 the decision for test
+    i, row 1 minus the decision for test j (``base``). values: the ``(n_pairs,)`` rows of
+    :func:`_pair_index`'s woodbury gather (overwritten). The system ``[[D_i, C], [C^T, D_j]] y = U^T v``
+    is solved for ``z = -y_j`` from its Schur complement on the j block, ``S z = V[j, :, i] + Q v_i`` with
+    ``Q = C^T D_i^{-1}``, ``S = D_j - Q C`` (symmetric positive definite: elimination without pivoting),
+    then ``y_i = D_i^{-1} (v_i + C z)``. The loops run over the basis index only."""
+    import torch
+
+    d_i, d_j, v_i, v_j, wd_i, wd_j, wc_i, wc_j = (values[r * k:(r + 1) * k] for r in range(8))
+    cross = [values[8 * k + a * k:8 * k + (a + 1) * k] for a in range(k)]  # cross[a][b] = B_ia . B_jb
+    inverse = [row.reciprocal_() for row in d_i]
+    q = [[cross[a][b] * inverse[a] for a in range(k)] for b in range(k)]  # q[b][a] = Q[b, a]
+    schur = [[d_j[b] if c == b else torch.zeros_like(d_j[b]) for c in range(k)] for b in range(k)]
+    rhs = list(v_j)
+    for b in range(k):
+        for a in range(k):
+            rhs[b].addcmul_(q[b][a], v_i[a])
+            for c in range(b, k):
+                schur[b][c].addcmul_(q[b][a], cross[a][c], value=-1)
+    z = _solve_symmetric(schur, rhs)
+    for a in range(k):
+        y = v_i[a]
+        for b in range(k):
+            y.addcmul_(cross[a][b], z[b])
+        y.mul_(inverse[a])
+        scores[0].addcmul_(wd_i[a], y, value=-1)
+        scores[1].addcmul_(wc_i[a], y)
+    for b in range(k):
+        scores[0].addcmul_(wc_j[b], z[b])
+        scores[1].addcmul_(wd_j[b], z[b], value=-1)
+
+
+def _solve_symmetric(matrix: list[list[Any]], rhs: list[Any]) -> list[Any]:
+    """Solve ``matrix x = rhs`` for a symmetric positive definite k x k system of elementwise rows
+    (``matrix[b][c]`` read for ``c >= b`` only; matrix and rhs are overwritten): Gaussian elimination
+    without pivoting, then back substitution."""
+    k = len(rhs)
+    for p in range(k):
+        for r in range(p + 1, k):
+            factor = matrix[p][r] / matrix[p][p]
+            for c in range(r, k):
+                matrix[r][c].addcmul_(factor, matrix[p][c], value=-1)
+            rhs[r].addcmul_(factor, rhs[p], value=-1)
+    solution: list[Any] = [None] * k
+    for p in reversed(range(k)):
+        total = rhs[p]
+        for c in range(p + 1, k):
+            total.addcmul_(matrix[p][c], solution[c], value=-1)
+        solution[p] = total.div_(matrix[p][p])
+    return solution
 
 
 def _helmert(m: int) -> np.ndarray:
