@@ -259,8 +259,8 @@ def pairwise_lda_accuracy(
 
     n, m, d, n_times = train.shape
     k = m - 1
-    woodbury, base = _pair_index(n, k, device)
-    grid = torch.empty(n * n + 4 * n * k * n + (n * k) ** 2, dtype=torch.float64, device=device)
+    woodbury, small, base = _pair_index(n, k, device)
+    grid = torch.empty(n * n + 2 * n * k * n + (n * k) ** 2, dtype=torch.float64, device=device)
     result = torch.empty((n_times, n * (n - 1) // 2), dtype=torch.float64, device=device)
     for t0 in range(0, n_times, time_chunk):
         t1 = min(n_times, t0 + time_chunk)
@@ -268,25 +268,28 @@ def pairwise_lda_accuracy(
         tests = torch.as_tensor(test[..., t0:t1], dtype=torch.float64, device=device).permute(2, 0, 1)
         factors = _grid_factors(patterns, tests, shrinkage)
         for t in range(t1 - t0):
-            _fill_grid(grid, [factor[t] for factor in factors])
+            _fill_grid(grid, [factor[t] for factor in factors[:-1]])
             scores = torch.index_select(grid, 0, base).view(2, -1)
             if shrinkage < 1:
-                _woodbury_scores(torch.index_select(grid, 0, woodbury).view(-1, scores.shape[1]).unbind(0), scores, k)
+                values = torch.cat([torch.index_select(grid, 0, woodbury), torch.index_select(factors[-1][t], 0, small)])
+                _woodbury_scores(values.view(-1, scores.shape[1]).unbind(0), scores, k)
             # test i is correct when predicted i (decision <= 0), test j when predicted j (-decision < 0)
             result[t0 + t].copy_(scores[0] <= 0).add_(scores[1] < 0)
     return (0.5 * result).T.cpu().numpy()
 
 
 def _grid_factors(patterns: "torch.Tensor", tests: "torch.Tensor", shrinkage: float) -> list["torch.Tensor"]:
-    """Per time point (first axis), the factors whose products :func:`_fill_grid` writes into the grid.
+    """Per time point (first axis), the factors whose products :func:`_fill_grid` writes into the grid,
+    and (last) the per-stimulus values the pairs also need.
 
     patterns ``(t, n, m, d)`` training pseudo-trials, tests ``(t, n, d)``. With ``B_sc`` stimulus s's
     basis vector c, ``mu_s`` its mean, ``x_s`` its test pseudo-trial and ``h_so = (mu_s + mu_o) / 2``,
-    the grid's blocks are ``base[s, o] = (x_s - h_so) . (mu_o - mu_s)`` (n, n); ``V = B_sc . (mu_o - mu_s)``,
-    ``Wd = B_sc . (x_s - h_so)``, ``Wc = B_sc . (x_o - h_so)`` (n k, 3, n: one GEMM with the per-row terms
-    as extra columns); ``D[s, c, o] = |B_sc|^2 + lam_so / c_shrink`` (n k, n: the Woodbury system's
-    diagonal) and ``cross[s, c, o, e] = B_sc . B_oe`` (n k, n k). Only ``base``'s factors when
-    ``shrinkage == 1`` (no covariance term).
+    the grid's blocks are ``base[s, o] = (x_s - h_so) . (mu_o - mu_s)`` (n, n); ``V = B_sc . (mu_o - mu_s)``
+    and ``Wc = B_sc . (x_o - h_so)`` (n k, 2, n: one GEMM with the per-row terms as extra columns) and
+    ``cross[s, c, o, e] = B_sc . B_oe`` (n k, n k). Per stimulus ``(2 n k + n)``: ``E[s, c] = |B_sc|^2 +
+    ridge_s``, ``ridge_s`` (the Woodbury system's diagonal is ``E[s, c] + ridge_o``) and ``beta[s, c] =
+    B_sc . (x_s - mu_s)`` (so ``B_sc . (x_s - h_so) = beta[s, c] - V[s, c, o] / 2``). Only ``base``'s
+    factors when ``shrinkage == 1`` (no covariance term).
     """
     import torch
 
@@ -297,25 +300,23 @@ def _grid_factors(patterns: "torch.Tensor", tests: "torch.Tensor", shrinkage: fl
     factors = [torch.cat([tests, ones, -own], dim=2),  # base = left @ right^T
                torch.cat([means, -0.5 * (means**2).sum(dim=2, keepdim=True), ones], dim=2)]
     if shrinkage == 1:
-        return factors
+        return factors + [zeros]
     centred = (patterns - means[:, :, None]) / np.sqrt(m)  # (t, n, m, d): S_s = A^T A
     contrast = torch.as_tensor(_helmert(m), dtype=patterns.dtype, device=patterns.device)  # (m, k)
     # (t, n, k, d) with B B^T = A A^T (tensordot = one GEMM), then rotated so B_s B_s^T is diagonal
     basis = torch.tensordot(centred, contrast, dims=([2], [0])).transpose(2, 3)
     eigenvalues, rotation = torch.linalg.eigh(basis @ basis.transpose(2, 3))
     basis = rotation.transpose(2, 3) @ basis
-    half = tests - 0.5 * means
     own_mu = (basis * means[:, :, None]).sum(dim=3).reshape(n_times, -1, 1)  # (t, n k, 1): B_sc . mu_s
-    own_x = (basis * half[:, :, None]).sum(dim=3).reshape(n_times, -1, 1)  # B_sc . (x_s - mu_s / 2)
+    beta = (basis * (tests - means)[:, :, None]).sum(dim=3).reshape(n_times, -1)  # B_sc . (x_s - mu_s)
     flat = basis.reshape(n_times, -1, d)
     ridge = shrinkage / (1 - shrinkage) * (centred**2).sum(dim=(2, 3)) / d  # (t, n): lam_so / c = ridge_s + ridge_o
     return factors + [
-        torch.cat([flat, -own_mu, own_x, -0.5 * own_mu], dim=2),  # V, Wd, Wc = left @ right^T
-        torch.cat([torch.cat([means, ones, zeros, zeros], dim=2), torch.cat([-0.5 * means, zeros, ones, zeros], dim=2),
-                   torch.cat([half, zeros, zeros, ones], dim=2)], dim=1),
-        (eigenvalues + ridge[..., None]).reshape(n_times, -1, 1),  # D = this + ridge_o
-        ridge[:, None, :],
+        torch.cat([flat, -own_mu, -0.5 * own_mu], dim=2),  # V, Wc = left @ right^T
+        torch.cat([torch.cat([means, ones, zeros], dim=2), torch.cat([tests - 0.5 * means, zeros, ones], dim=2)],
+                  dim=1),
         flat,  # cross = flat @ flat^T
+        torch.cat([(eigenvalues + ridge[..., None]).reshape(n_times, -1), ridge, beta], dim=1),
     ]
 
 
@@ -327,51 +328,55 @@ def _fill_grid(grid: "torch.Tensor", factors: list["torch.Tensor"]) -> None:
     torch.mm(factors[0], factors[1].T, out=grid[: n * n].view(n, n))
     if len(factors) == 2:
         return
-    left, right, diagonal, ridge, flat = factors[2:]
+    left, right, flat = factors[2:]
     rows = left.shape[0]  # n k
-    start = n * n
-    torch.mm(left, right.T, out=grid[start:start + 3 * rows * n].view(rows, 3 * n))
-    start += 3 * rows * n
-    torch.add(diagonal, ridge, out=grid[start:start + rows * n].view(rows, n))
-    start += rows * n
-    torch.mm(flat, flat.T, out=grid[start:start + rows * rows].view(rows, rows))
+    torch.mm(left, right.T, out=grid[n * n:n * n + 2 * rows * n].view(rows, 2 * n))
+    torch.mm(flat, flat.T, out=grid[n * n + 2 * rows * n:].view(rows, rows))
 
 
-def _pair_index(n: int, k: int, device: str) -> tuple["torch.Tensor", "torch.Tensor"]:
-    """Flat grid positions (:func:`_fill_grid`) of every pair's values, squareform pair order.
+def _pair_index(n: int, k: int, device: str) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+    """Positions of every pair's values, squareform pair order, for :func:`_woodbury_scores`.
 
-    Returns ``(woodbury, base)``: woodbury gathers, per pair (i, j), the rows ``D_i[a] = D[i, a, j]``,
-    ``D_j[b] = D[j, b, i]``, ``v_i[a] = V[i, a, j]``, ``V[j, b, i]``, ``Wd[i, a, j]``, ``Wd[j, b, i]``,
-    ``Wc[i, a, j]``, ``Wc[j, b, i]`` (k rows each) and ``cross[i, a, j, b]`` (k^2 rows, a major), each
-    row all pairs; base gathers ``base[i, j]`` and ``base[j, i]``."""
+    Returns ``(woodbury, small, base)``. woodbury, in the grid (:func:`_fill_grid`), per pair (i, j):
+    ``v_i[a] = V[i, a, j]``, ``V[j, b, i]``, ``Wc[i, a, j]``, ``Wc[j, b, i]`` (k rows each) and ``cross[i, a,
+    j, b]`` (k^2 rows, a major). small, in the per-stimulus values: ``E[i, a]``, ``E[j, b]`` (k rows each),
+    ``ridge_i``, ``ridge_j``, ``beta[i, a]``, ``beta[j, b]`` (k rows each). base, in the grid: ``base[i, j]``
+    and ``base[j, i]``. Each row covers all pairs."""
     import torch
 
     rows, cols = (torch.as_tensor(a, device=device) for a in np.triu_indices(n, k=1))
-    diagonal = n * n + 3 * n * k * n  # grid: base (n, n), [V, Wd, Wc] (n k, 3, n), D (n k, n), cross
 
-    def three(first: Any, second: Any, c: int, block: int) -> Any:  # [first, c, block, second]
-        return n * n + ((first * k + c) * 3 + block) * n + second
+    def two(first: Any, second: Any, c: int, block: int) -> Any:  # [first, c, block, second] after base
+        return n * n + ((first * k + c) * 2 + block) * n + second
 
-    parts = [diagonal + (rows * k + a) * n + cols for a in range(k)]
-    parts += [diagonal + (cols * k + b) * n + rows for b in range(k)]
-    for block in range(3):
-        parts += [three(rows, cols, a, block) for a in range(k)] + [three(cols, rows, b, block) for b in range(k)]
-    parts += [diagonal + n * k * n + ((rows * k + a) * n + cols) * k + b for a in range(k) for b in range(k)]
-    return torch.cat(parts), torch.cat([rows * n + cols, cols * n + rows])
+    woodbury = []
+    for block in range(2):
+        woodbury += [two(rows, cols, a, block) for a in range(k)] + [two(cols, rows, b, block) for b in range(k)]
+    woodbury += [n * n + 2 * n * k * n + ((rows * k + a) * n + cols) * k + b for a in range(k) for b in range(k)]
+    small = [rows * k + a for a in range(k)] + [cols * k + b for b in range(k)] + [n * k + rows, n * k + cols]
+    small += [n * k + n + rows * k + a for a in range(k)] + [n * k + n + cols * k + b for b in range(k)]
+    return torch.cat(woodbury), torch.cat(small), torch.cat([rows * n + cols, cols * n + rows])
 
 
 def _woodbury_scores(values: Sequence[Any], scores: "torch.Tensor", k: int) -> None:
     """Subtract the covariance term from ``scores (2, n_pairs)`` in place: row 0 the decision for test
     i, row 1 minus the decision for test j (``base``). values: the ``(n_pairs,)`` rows of
-    :func:`_pair_index`'s woodbury gather (overwritten). The system ``[[D_i, C], [C^T, D_j]] y = U^T v``
-    is solved for ``z = -y_j`` from its Schur complement on the j block, ``S z = V[j, :, i] + Q v_i`` with
-    ``Q = C^T D_i^{-1}``, ``S = D_j - Q C`` (symmetric positive definite: elimination without pivoting),
-    then ``y_i = D_i^{-1} (v_i + C z)``. The loops run over the basis index only."""
+    :func:`_pair_index`'s woodbury then small gathers (overwritten). The system ``[[D_i, C], [C^T, D_j]]
+    y = U^T v`` is solved for ``z = -y_j`` from its Schur complement on the j block, ``S z = V[j, :, i] +
+    Q v_i`` with ``Q = C^T D_i^{-1}``, ``S = D_j - Q C`` (symmetric positive definite: elimination without
+    pivoting), then ``y_i = D_i^{-1} (v_i + C z)``. The loops run over the basis index only."""
     import torch
 
-    d_i, d_j, v_i, v_j, wd_i, wd_j, wc_i, wc_j = (values[r * k:(r + 1) * k] for r in range(8))
-    cross = [values[8 * k + a * k:8 * k + (a + 1) * k] for a in range(k)]  # cross[a][b] = B_ia . B_jb
-    inverse = [row.reciprocal_() for row in d_i]
+    v_i, v_j, wc_i, wc_j = (values[r * k:(r + 1) * k] for r in range(4))
+    cross = [values[4 * k + a * k:4 * k + (a + 1) * k] for a in range(k)]  # cross[a][b] = B_ia . B_jb
+    small = values[4 * k + k * k:]
+    e_i, e_j, (ridge_i, ridge_j), wd_i, wd_j = small[:k], small[k:2 * k], small[2 * k:2 * k + 2], \
+        small[2 * k + 2:3 * k + 2], small[3 * k + 2:]
+    for a in range(k):  # Wd = B . (x - h) = beta - V / 2, before v is overwritten
+        wd_i[a].add_(v_i[a], alpha=-0.5)
+        wd_j[a].add_(v_j[a], alpha=-0.5)
+    inverse = [row.add_(ridge_j).reciprocal_() for row in e_i]  # D_i^{-1}, D_i[a] = E[i, a] + ridge_j
+    d_j = [row.add_(ridge_i) for row in e_j]
     q = [[cross[a][b] * inverse[a] for a in range(k)] for b in range(k)]  # q[b][a] = Q[b, a]
     schur = [[d_j[b] if c == b else torch.zeros_like(d_j[b]) for c in range(k)] for b in range(k)]
     rhs = list(v_j)
