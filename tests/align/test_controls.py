@@ -38,7 +38,8 @@ def test_trainer_shuffles_targets_only_for_the_unpaired_control() -> None:
     targets = torch.arange(12.0).reshape(6, 2).numpy()
     data = SimpleNamespace(train_targets=targets)
     for control, shuffled in (("none", False), ("control_unpaired", True)):
-        config = SimpleNamespace(training=SimpleNamespace(control=control, unpaired_seed=0))
-        result = _training_targets(data, config).numpy()
+        config = SimpleNamespace(seed=0, training=SimpleNamespace(control=control, unpaired_seed=0,
+                                                                  unpaired_shuffle="every_epoch"))
+        result = _training_targets(data, config, 1).numpy()
         assert sorted(map(tuple, result)) == sorted(map(tuple, targets))  # same rows
         assert (result != targets).any() == shuffled

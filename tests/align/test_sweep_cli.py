@@ -23,8 +23,11 @@ def test_jobs_cover_the_grid_and_beta0_runs_once(tiny_config, tmp_path):
     ))
     jobs = sweep_jobs(config, ["sub-01", "sub-02"])
     names = [job.name for job in jobs]
-    assert len(names) == len(set(names)) == 2 * 2 * (2 + 1 + 2)
-    assert "sub-02/aligned_beta10_seed1" in names and "sub-01/control_beta0_seed0" in names
+    assert len(names) == len(set(names)) == 2 * 2 * (2 + 2) + 2  # beta0: one network per seed for all subjects
+    assert "sub-02/aligned_beta10_seed1" in names and "control_beta0_seed0" in names
+    beta0 = next(j for j in jobs if j.name == "control_beta0_seed1")
+    assert beta0.subjects == ("sub-01", "sub-02") and beta0.config.seed == 1
+    assert [entry["subject"] for entry in beta0.summary()] == ["sub-01", "sub-02"]
     job = next(j for j in jobs if j.name == "sub-02/control_unpaired_beta10_seed1")
     assert job.config.seed == 1 and job.config.training.beta == 10.0
     assert job.config.training.control == "control_unpaired" and job.config.data.subject == "sub-02"

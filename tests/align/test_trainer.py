@@ -83,20 +83,40 @@ def test_controls(tiny_config):
     assert paired_mse != unpaired_mse  # same images and seed, targets shuffled across images
 
 
-def test_unpaired_shuffle_is_seeded():
+def test_beta0_network_does_not_depend_on_the_responses(tiny_config, tiny_data, tmp_path):
+    """Why a sweep trains control_beta0 once per seed for subjects who share their training images."""
+    from brainalign.data import Responses
+
+    recorded = Responses.load(tiny_data / "train" / "responses.npz")
+    other = tmp_path / "other_subject.npz"
+    Responses(np.random.default_rng(1).normal(size=recorded.data.shape), recorded.stimulus_ids, "eeg",
+              subject="sub-02", channels=recorded.channels, times=recorded.times, sfreq=100.0).save(other)
+    first = train(tiny_config("beta0_a", epochs=1, control="control_beta0"))
+    config = tiny_config("beta0_b", epochs=1, control="control_beta0")
+    config["data"]["train_responses"] = str(other)
+    second = train(config)
+    a, b = _tensors(first, 1, "model"), _tensors(second, 1, "model")
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_unpaired_shuffle_is_seeded_and_new_every_epoch_unless_fixed():
     from brainalign.align.trainer import _training_targets
     from brainalign.align.config import TrainConfig
     from brainalign.config import parse_config
     from types import SimpleNamespace
 
     data = SimpleNamespace(train_targets=np.arange(40, dtype=np.float32).reshape(20, 2))
-    def targets(**training):
-        return _training_targets(data, parse_config(TrainConfig, {"training": training}))
+    def targets(epoch=1, seed=0, **training):
+        return _training_targets(data, parse_config(TrainConfig, {"seed": seed, "training": training}), epoch)
     assert torch.equal(targets(), torch.from_numpy(data.train_targets))
     shuffled = targets(control="control_unpaired", unpaired_seed=3)
-    assert torch.equal(shuffled, targets(control="control_unpaired", unpaired_seed=3))
+    assert torch.equal(shuffled, targets(control="control_unpaired", unpaired_seed=3))  # resumable
     assert not torch.equal(shuffled, targets(control="control_unpaired", unpaired_seed=4))
+    assert not torch.equal(shuffled, targets(2, control="control_unpaired", unpaired_seed=3))  # a new epoch
+    assert not torch.equal(shuffled, targets(1, 1, control="control_unpaired", unpaired_seed=3))  # another seed
     assert sorted(shuffled[:, 0].tolist()) == data.train_targets[:, 0].tolist()
+    fixed = targets(control="control_unpaired", unpaired_seed=3, unpaired_shuffle="fixed")
+    assert torch.equal(fixed, targets(5, 1, control="control_unpaired", unpaired_seed=3, unpaired_shuffle="fixed"))
 
 
 def test_bf16_autocast_runs(tiny_config):

@@ -73,3 +73,20 @@ def test_bad_keys_are_named(tmp_path: Path) -> None:
             {"name": "a", "modality": "fmri", "responses": "data/{subject}/test.npz", "stimuli": "images"}]})
     with pytest.raises(ConfigError, match="does not exist"):
         load_study_config(tmp_path / "absent.yaml")
+
+
+def test_simulated_cross_entries_read_no_files_and_need_simulated_data() -> None:
+    entry = {"name": "sim-fmri", "modality": "fmri", "simulated": {"n_voxels": 20}}
+    config = parse_study_config({"name": "x", "cross_evaluation": [entry]})
+    cross = config.cross_evaluation[0]
+    assert cross.same_subjects and cross.requirements() == [] and cross.response_paths() == []
+    with pytest.raises(ConfigError, match="drop \\['responses'\\]"):
+        parse_study_config({"name": "x", "cross_evaluation": [{**entry, "responses": "a.npz"}]})
+    with pytest.raises(ConfigError, match="modality and seed"):
+        parse_study_config({"name": "x", "cross_evaluation": [{**entry, "simulated": {"seed": 3}}]})
+    with pytest.raises(ConfigError, match="give responses and stimuli"):
+        parse_study_config({"name": "x", "cross_evaluation": [{"name": "a", "modality": "eeg"}]})
+    files = {"source": "files", "train_responses": "r.npz", "train_stimuli": "s.csv"}
+    with pytest.raises(ConfigError, match="simulated entries need"):
+        parse_study_config({"name": "x", "cross_evaluation": [entry],
+                            "alignment": {"train": {"data": files}}})

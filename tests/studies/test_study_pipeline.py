@@ -73,6 +73,16 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
     ratio = (peak["aligned"].mean() - peak["base"].mean()) / peak["base"].mean()
     assert eeg["IT"]["peak"]["improvement_ratio"] == pytest.approx(ratio)
     assert {test["alternative"] for test in summary["tests"]} == {"two-sided"}
+    comparisons = {entry["comparison"]: entry for entry in summary["comparisons"]}  # never against base
+    assert set(comparisons) == {"aligned - control_unpaired", "aligned: within - cross subject"}
+    for entry in comparisons.values():
+        assert entry["n"] == 2 and entry["ci_low"] <= entry["mean"] <= entry["ci_high"]
+        assert entry["verdict"] in ("holds", "not supported", "reversed") and entry["statement"].startswith(
+            entry["comparison"])
+    per_subject = read_table(table_path(tiny_run, "comparisons"), "comparisons")
+    within = per_subject[per_subject["comparison"] == "aligned: within - cross subject"]
+    own = similarity.query("model == 'aligned' and target == 'IT' and readout == 'whole response'")
+    assert within.set_index("subject")["model_value"].to_dict() == pytest.approx(own.set_index("subject")["similarity"].to_dict())
     ceiling = read_table(table_path(tiny_run, "noise_ceiling"), "noise_ceiling")
     assert set(ceiling["readout"]) == {"whole response", "eeg time course"} and (ceiling["lower"] <= ceiling["upper"]).all()
     assert len(ceiling) == 1 + 20 and set(summary["noise_ceiling"]) == {"whole response", "eeg time course"}

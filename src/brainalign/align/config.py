@@ -113,6 +113,11 @@ class TrainingConfig(_Strict):
     beta: float = Field(1.0, ge=0, description="weight of the neural terms (MSE + contrastive)")
     control: Control = Field("none", description="none | a control model (brainalign.align.controls)")
     unpaired_seed: int = Field(0, description="seed of the response shuffle in control_unpaired")
+    unpaired_shuffle: Literal["every_epoch", "fixed"] = Field(
+        "every_epoch", description="control_unpaired: draw a new shuffle of the image-response pairs every epoch "
+        "(from unpaired_seed, the run's seed and the epoch: no image keeps a fixed target, so nothing image-specific "
+        "can be learned) or one fixed shuffle for the whole run (from unpaired_seed: each image keeps one wrong "
+        "target, which a network can memorise)")
     contrastive: bool = True
     correlation: Literal["spearman", "pearson"] = "spearman"
     soft_rank_strength: float = Field(0.1, gt=0, description="soft-rank temperature (row-std units)")

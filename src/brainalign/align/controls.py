@@ -5,8 +5,11 @@ changes in training, and the label a trained model carries in results.
 - ``control_beta0``: beta = 0, only the classification term on the base model's pseudo-labels (the
   images without neural data); beta is ignored, so a sweep runs it once per subject and seed;
 - ``control_no_contrastive``: the neural term without its contrastive part (MSE only);
-- ``control_unpaired``: image-response pairs shuffled across images (seed ``training.unpaired_seed``),
-  so the neural terms carry no image-specific information.
+- ``control_unpaired``: image-response pairs shuffled across images, so the neural terms carry no
+  image-specific information: a new shuffle every epoch by default (``training.unpaired_shuffle:
+  every_epoch``; no image keeps a target, so nothing image-specific can be memorised), or one fixed
+  shuffle for the run (``fixed``, seed ``training.unpaired_seed``; each image keeps one wrong target,
+  which a network can memorise, so this weaker control can score above base).
 
 Labels: ``aligned`` or the control's name, with ``_beta<b>`` appended where betas must be told apart
 (run folder names always; result tables when a sweep has several betas); ``control_beta0`` never has one.

@@ -1,9 +1,12 @@
 """Sweeps: subjects x betas x controls x seeds as independent training jobs (local or on Ray).
 
 Each job writes its own run directory ``out_dir/<subject>/<label>_seed<seed>`` (label ``aligned_beta10``,
-``control_unpaired_beta10``, ``control_no_contrastive_beta10``, ``control_beta0``; labels and controls:
+``control_unpaired_beta10``, ``control_no_contrastive_beta10``; labels and controls:
 :mod:`brainalign.align.controls`); ``out_dir/sweep.json`` lists them, each with its model ``label`` for
-results (the beta appended only when the sweep has several betas). Finished jobs are skipped on a
+results (the beta appended only when the sweep has several betas). ``control_beta0`` never sees neural data,
+so when every subject has the same training images (the simulated observer, or a ``train_stimuli`` path
+without ``{subject}``) it is one network per seed, trained once into ``out_dir/control_beta0_seed<seed>``
+and listed in ``sweep.json`` under every subject (:attr:`SweepJob.subjects`). Finished jobs are skipped on a
 re-run and unfinished ones resume from their last checkpoint.
 When the template pre-trains the base model, it is pre-trained once into ``out_dir/base/model.safetensors``
 and every job starts from that file (so all seeds and controls share one base model).
@@ -27,7 +30,8 @@ BASE_MODEL_FILE = Path("base") / "model.safetensors"
 
 @dataclass(frozen=True)
 class SweepJob:
-    """One training run of a sweep."""
+    """One training run of a sweep; ``subjects``: every subject it stands for (more than ``subject``, whose
+    data it loads, only for a ``control_beta0`` shared by all subjects)."""
 
     name: str
     label: str
@@ -36,30 +40,38 @@ class SweepJob:
     control: str
     seed: int
     config: TrainConfig
+    subjects: tuple[str, ...] = ()
 
-    def summary(self) -> dict[str, Any]:
-        """The job's entry in ``sweep.json``."""
-        return {
+    def summary(self) -> list[dict[str, Any]]:
+        """The job's entries in ``sweep.json``: one per subject it stands for."""
+        return [{
             "name": self.name,
             "label": self.label,
             "run_dir": self.config.out_dir,
-            "subject": self.subject,
+            "subject": subject,
             "beta": self.beta,
             "control": self.control,
             "seed": self.seed,
-        }
+        } for subject in self.subjects or (self.subject,)]
 
 
 def sweep_jobs(config: SweepConfig, subjects: list[str]) -> list[SweepJob]:
-    """Every (subject, beta, control, seed) job; ``control_beta0`` ignores beta and runs once per subject/seed."""
+    """Every (subject, beta, control, seed) job; ``control_beta0`` ignores beta and runs once per seed for all
+    subjects when they share their training images (:func:`shares_beta0`), else once per subject and seed."""
     jobs: dict[str, SweepJob] = {}
     several_betas = len(set(config.betas)) > 1
+    shared = shares_beta0(config, subjects)
     for subject in subjects:
         for control in config.controls:
             for beta in config.betas if uses_beta(control) else [0.0]:
                 for seed in config.seeds:
                     folder = model_label(control, beta, with_beta=True)
-                    name = f"{subject}/{folder}_seed{seed}" if subject else f"{folder}_seed{seed}"
+                    if shared and not uses_beta(control):
+                        if subject != subjects[0]:
+                            continue
+                        name = f"{folder}_seed{seed}"
+                    else:
+                        name = f"{subject}/{folder}_seed{seed}" if subject else f"{folder}_seed{seed}"
                     job_config = config.train.model_copy(
                         update={
                             "out_dir": str(Path(config.out_dir) / name),
@@ -69,8 +81,18 @@ def sweep_jobs(config: SweepConfig, subjects: list[str]) -> list[SweepJob]:
                         }
                     )
                     label = model_label(control, beta, with_beta=several_betas)
-                    jobs[name] = SweepJob(name, label, subject, beta, control, seed, job_config)
+                    stands_for = tuple(subjects) if shared and not uses_beta(control) else ()
+                    jobs[name] = SweepJob(name, label, subject, beta, control, seed, job_config, stands_for)
     return list(jobs.values())
+
+
+def shares_beta0(config: SweepConfig, subjects: list[str]) -> bool:
+    """Whether ``control_beta0`` is one network per seed for all ``subjects``: it trains on the base model's
+    pseudo-labels of the training images only, so it is when every subject has the same training images
+    (the simulated observer; files: a ``train_stimuli`` path without ``{subject}``)."""
+    data = config.train.data
+    same_images = data.source == "simulated" or "{subject}" not in str(data.train_stimuli)
+    return len(subjects) > 1 and same_images
 
 
 def run_sweep(
@@ -95,7 +117,8 @@ def run_sweep(
     check_sweep_data(config, subjects)
     config = _with_shared_base(config, out_dir)
     jobs = sweep_jobs(config, subjects)
-    atomic_write_json(out_dir / "sweep.json", {"jobs": [job.summary() for job in jobs]})
+    entries = sorted((entry for job in jobs for entry in job.summary()), key=lambda entry: subjects.index(entry["subject"]))
+    atomic_write_json(out_dir / "sweep.json", {"jobs": entries})
     pending = [job for job in jobs if force or not is_finished(job.config.out_dir)]
     if backend == "local":
         for job in track(pending, "sweep", disable=not config.train.progress or not pending):

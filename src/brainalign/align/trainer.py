@@ -94,12 +94,12 @@ def train(
         start = restore_checkpoint(run_dir, model, optimizer, head)
         truncate_metrics(run_dir / METRICS_JSONL, "epoch", start)
     epochs = config.training.epochs or DEFAULT_EPOCHS[data.modality]
-    targets = _training_targets(data, config)
     test_images = None if data.test_stimuli is None else ImageBank(data.test_stimuli, config.data.image_size)
     for epoch in range(start + 1, epochs + 1):
         started = time.perf_counter()
         model.train()
         head.train()
+        targets = _training_targets(data, config, epoch)
         sums = _train_epoch(config, epoch, epochs, model, head, optimizer, images, targets, pseudo_labels, layers, device)
         record: dict[str, Any] = {"epoch": epoch, **sums}
         if test_images is not None and data.test_targets is not None:
@@ -190,13 +190,17 @@ def _train_epoch(
     return {name: value / max(1, len(batches)) for name, value in sums.items()}
 
 
-def _training_targets(data: AlignmentData, config: TrainConfig) -> torch.Tensor:
-    """Training targets ``(n_train, n_features)``; shuffled across images for ``control_unpaired``."""
+def _training_targets(data: AlignmentData, config: TrainConfig, epoch: int) -> torch.Tensor:
+    """Training targets ``(n_train, n_features)`` of ``epoch``; for ``control_unpaired`` shuffled across images,
+    anew every epoch (``training.unpaired_shuffle: every_epoch``, seeded by unpaired_seed, seed and epoch) or
+    once for the run (``fixed``, seeded by unpaired_seed)."""
     targets = torch.from_numpy(data.train_targets)
     if not shuffles_pairs(config.training.control):
         return targets
-    permutation = torch.randperm(len(targets), generator=torch.Generator().manual_seed(config.training.unpaired_seed))
-    return targets[permutation]
+    settings = config.training
+    seed = (settings.unpaired_seed if settings.unpaired_shuffle == "fixed"
+            else (settings.unpaired_seed * 1_000_003 + config.seed) * 100_003 + epoch)
+    return targets[torch.randperm(len(targets), generator=torch.Generator().manual_seed(seed))]
 
 
 def _base_model(config: TrainConfig, data: AlignmentData, run_dir: Path, device: torch.device) -> LayeredModel:

@@ -311,7 +311,8 @@ def _summary_section(summary: dict) -> str:
     rows = [[model, f"{values['mean']:.4f}", f"{values['sem']:.4f}", str(values.get("n", ""))]
             for model, values in models.items()]
     measure = html.escape(str(summary.get("measure", "headline similarity")))
-    parts = [f"<p>{measure}: mean and SEM across subjects.</p>", _html_table(["model", "mean", "SEM", "n"], rows)]
+    parts = [_comparisons_block(summary.get("comparisons", [])),
+             f"<p>{measure}: mean and SEM across subjects.</p>", _html_table(["model", "mean", "SEM", "n"], rows)]
     parts.append(_readouts_table(summary.get("readouts", {})))
     tests = summary.get("tests", [])
     if tests:
@@ -326,6 +327,23 @@ def _summary_section(summary: dict) -> str:
                      "one model on one readout)</summary>" + _html_table(header, body) + "</details>")
     parts += [f"<p>{html.escape(str(note))}</p>" for note in summary.get("notes", [])]
     return f'<section id="summary"><h2>Summary</h2>{"".join(parts)}</section>'
+
+
+def _comparisons_block(comparisons: list[dict]) -> str:
+    """The headline comparisons, each as its plain statement, then as a table (mean, CI, n, p)."""
+    if not comparisons:
+        return ""
+    items = "".join(f"<li><strong>{html.escape(entry.get('verdict', ''))}</strong>: "
+                    f"{html.escape(entry.get('statement', ''))}</li>" for entry in comparisons)
+    rows = [[entry["comparison"], entry.get("readout", ""), f"{entry['mean']:+.4f}",
+             _interval(entry.get("ci_low"), entry.get("ci_high")), str(entry["n"]), _p(entry.get("p_value")),
+             _p(entry.get("p_sign_flip")), _p(entry.get("p_corrected")), entry.get("verdict", "")]
+            for entry in comparisons]
+    header = ["comparison", "readout", "mean difference", "95 % CI", "n", "p (t)", "p (sign flip)", "p (Holm)",
+              "verdict"]
+    return ("<h3>Headline comparisons</h3><p>Each difference is taken per subject (seeds averaged first) and "
+            "summarised across subjects; a claim holds only when its interval lies above 0.</p>"
+            f"<ul>{items}</ul>" + _html_table(header, rows))
 
 
 def _readouts_table(readouts: dict) -> str:

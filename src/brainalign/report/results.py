@@ -106,6 +106,18 @@ TABLES: dict[str, TableFormat] = {
            "'roi best layer', 'whole response', or a cross-dataset readout", False),
         _c("time", "float", "EEG peak: the time of the peak (s); NaN otherwise", False),
     )),
+    "comparisons": TableFormat("comparisons.csv", "one headline comparison and subject "
+                               "(brainalign.studies.analyses.comparisons)", (
+        _c("comparison", "str", "what minus what, e.g. 'aligned - control_beta0', 'aligned: within - cross subject', "
+           "'<dataset>: aligned - control_beta0' (another modality of the same subjects)"),
+        _c("claim", "str", "the claim the comparison tests (it holds when the difference is reliably above 0)"),
+        _c("model", "str", "the model of the first term"), _c("reference", "str", "what it is compared with"),
+        _c("readout", "str", "the similarity compared, e.g. 'whole response (IT)'"),
+        _c("target", "str", "layer, or ROIs / layer of a cross-modal readout"), _SUBJECT,
+        _c("model_value", "float", "the first term's similarity for this subject (seeds averaged)"),
+        _c("reference_value", "float", "the reference's similarity for this subject (seeds averaged)"),
+        _c("difference", "float", "model_value - reference_value (similarity units)"),
+    )),
     "noise_ceiling": TableFormat("noise_ceiling.csv", "one neural target", (
         _c("readout", "str", "'eeg time course', 'roi best layer' or 'whole response' (what it bounds)"),
         _c("target", "str", "time point (as text), ROI or 'whole response'"),
@@ -201,6 +213,11 @@ SUMMARY_KEYS: dict[str, str] = {
     "tests": "every paired test across subjects (see brainalign.studies.statistics.Comparison): model, reference, "
              "readout, target, n, mean_difference, ci_low, ci_high, cohens_dz, p_value, p_corrected, correction, "
              "family, n_better",
+    "comparisons": "the headline comparisons (aligned - each control, within - cross subject, cross-modal aligned - "
+                   "each control): per comparison the claim, mean difference over subjects with its t confidence "
+                   "interval (ci_low, ci_high at confidence), n, cohens_dz, n_better, two-sided t p_value, exact "
+                   "sign-flip p_sign_flip, p_corrected (Holm over the comparisons), verdict ('holds', 'not "
+                   "supported', 'reversed': from the interval) and statement (one plain sentence)",
     "noise_ceiling": "per readout and target: lower and upper bound and n",
     "improvement_correlation": "EEG-vs-fMRI improvement correlation across models, when both exist",
     "notes": "free-text remarks shown under the summary",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -93,13 +93,19 @@ class EvaluationConfig(_Strict):
 class CrossDataset(_Strict):
     """A dataset of another recording or modality that every model (base, aligned, controls, of every
     training subject) is also scored on: fMRI -> best layer per ROI, EEG -> each layer's RSA time course
-    on decoding RDMs (see :mod:`brainalign.studies.analyses.cross`)."""
+    on decoding RDMs (see :mod:`brainalign.studies.analyses.cross`). Either files (``responses`` and
+    ``stimuli``) or ``simulated``: the study's simulated observer recorded in ``modality`` (the same images
+    and hidden brains as the alignment data, so each subject's models also meet that subject's other
+    recording: ``same_subjects``)."""
 
     name: str = Field(..., description="short name, e.g. shen2019 (the dataset column of cross_similarity.csv)")
     modality: Literal["fmri", "eeg"]
-    responses: str = Field(..., description="Responses .npz (Responses.save); may hold {subject}")
+    responses: Optional[str] = Field(None, description="Responses .npz (Responses.save); may hold {subject}")
     subjects: list[str] = Field(default_factory=list, description="fills {subject} in responses")
-    stimuli: str = Field(..., description="the images: a folder, or a CSV with columns id, path")
+    stimuli: Optional[str] = Field(None, description="the images: a folder, or a CSV with columns id, path")
+    simulated: Optional[dict[str, Any]] = Field(
+        None, description="instead of files: the alignment data's simulated observer (its data.simulate) recorded "
+        "in this modality, with these further simulate options (e.g. {n_voxels: 50}; {} for none)")
     rois: Optional[list[str]] = Field(None, description="fMRI: the regions scored (default: every region of the files)")
     image_size: Optional[int] = Field(None, ge=32, description="image side in pixels (default: evaluation.image_size)")
     timecourse_rdm: Literal["decoding", "correlation"] = Field(
@@ -110,20 +116,40 @@ class CrossDataset(_Strict):
     fetch: str = Field("see the study config", description="the command or steps that get the data")
 
     @model_validator(mode="after")
-    def _subjects_fill_the_path(self) -> "CrossDataset":
+    def _files_or_simulated(self) -> "CrossDataset":
+        if self.simulated is not None:
+            given = [key for key in ("responses", "stimuli") if getattr(self, key) is not None]
+            if given or self.subjects:
+                raise ValueError(f"a simulated entry reads no files: drop {given + (['subjects'] if self.subjects else [])}"
+                                 " (its subjects are the alignment data's)")
+            if "modality" in self.simulated or "seed" in self.simulated:
+                raise ValueError("simulated: modality and seed come from the entry and the alignment data; drop them")
+            return self
+        if self.responses is None or self.stimuli is None:
+            raise ValueError("give responses and stimuli (files), or simulated: {} (the simulated observer)")
         if "{subject}" in self.responses and not self.subjects:
             raise ValueError(f"responses {self.responses!r} holds {{subject}} but subjects is empty; "
                              "list them, e.g. subjects: [sub-01, sub-02]")
         return self
 
+    @property
+    def same_subjects(self) -> bool:
+        """Whether the entry's subjects are the study's own (another recording of the same brains)."""
+        return self.simulated is not None
+
     def response_paths(self) -> list[tuple[str, str]]:
-        """(subject, path) of every responses file; subject is '' when the path has no {subject}."""
+        """(subject, path) of every responses file; subject is '' when the path has no {subject}; none for a
+        simulated entry."""
+        if self.responses is None:
+            return []
         if "{subject}" not in self.responses:
             return [("", self.responses)]
         return [(subject, self.responses.replace("{subject}", subject)) for subject in self.subjects]
 
     def requirements(self) -> list[DatasetRequirement]:
         """The files this entry reads, as dataset requirements (for :func:`check_datasets`)."""
+        if self.stimuli is None:
+            return []
         paths = [path for _, path in self.response_paths()] + [self.stimuli]
         return [DatasetRequirement(name=f"{self.name} (cross-evaluation)", path=path, source=self.source,
                                    fetch=self.fetch) for path in paths]
@@ -140,6 +166,14 @@ class StudyConfig(_Strict):
     alignment: SweepConfig = Field(default_factory=SweepConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     cross_evaluation: list[CrossDataset] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _simulated_cross_needs_simulated_data(self) -> "StudyConfig":
+        simulated = [cross.name for cross in self.cross_evaluation if cross.simulated is not None]
+        if simulated and self.alignment.train.data.source != "simulated":
+            raise ValueError(f"cross_evaluation {simulated}: simulated entries need alignment.train.data.source: "
+                             "simulated (they record the same simulated brains in another modality)")
+        return self
 
 
 def load_study_config(path: str | os.PathLike[str]) -> StudyConfig:

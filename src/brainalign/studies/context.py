@@ -41,7 +41,7 @@ class StudyContext:
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     _held_out: dict[str, ev.HeldOut] = field(default_factory=dict, repr=False)
     _neural: dict[str, dict[str, RDMs]] = field(default_factory=dict, repr=False)
-    _rdms: dict[tuple[str, str], RDMs] = field(default_factory=dict, repr=False)
+    _rdms: dict[tuple[tuple[str, ...], str], RDMs] = field(default_factory=dict, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -89,8 +89,9 @@ class StudyContext:
         return self.evaluation.headline_layer or self.layers[-1]
 
     def model_rdms(self, subject: str, model: ev.TrainedModel | None = None) -> RDMs:
-        """Layer RDMs (:attr:`roi_layers`) of ``model`` (None: the base model) on ``subject``'s held-out images."""
-        key = (subject, ev.BASE if model is None else str(model.run_dir))
+        """Layer RDMs (:attr:`roi_layers`) of ``model`` (None: the base model) on ``subject``'s held-out images
+        (computed once per network and image set: subjects who saw the same images share them)."""
+        key = (tuple(self.held_out(subject).stimuli.ids), ev.BASE if model is None else str(model.run_dir))
         if key not in self._rdms:
             network = self.base if model is None else load(model.run_dir).model
             settings = self.evaluation.model_copy(update={"layers": self.roi_layers})

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign.align.controls import model_rank
-from brainalign.measure.statistics import ratio_of_means
+from brainalign.measure.statistics import correct_p, paired_difference, ratio_of_means, sign_flip_test
 from brainalign.studies import statistics as st
 from brainalign.studies.analyses.improvement import PEAK, WINDOW
 from brainalign.studies.analyses.similarity import ROI, WHOLE
@@ -47,6 +47,9 @@ def build_summary(config: StudyConfig, frames: Mapping[str, pd.DataFrame], subje
         "tests": [test.as_dict() for test in tests],
         "notes": notes(config, len(subjects)),
     }
+    if "comparisons" in frames:
+        summary["comparisons"] = comparison_results(frames["comparisons"], evaluation.confidence, simulated,
+                                                    config.seed)
     if "noise_ceiling" in frames:
         summary["noise_ceiling"] = {readout: {row.target: {"lower": row.lower, "upper": row.upper, "n": int(row.n)}
                                               for row in rows.itertuples()}
@@ -54,6 +57,43 @@ def build_summary(config: StudyConfig, frames: Mapping[str, pd.DataFrame], subje
     if "improvement_correlation" in frames:
         summary["improvement_correlation"] = frames["improvement_correlation"].to_dict(orient="records")
     return summary
+
+
+def comparison_results(table: pd.DataFrame, confidence: float = 0.95, simulated: bool = True,
+                       seed: int = 0) -> list[dict[str, Any]]:
+    """Per comparison of a ``comparisons`` table (one difference per subject): mean, t confidence interval and
+    n across subjects, d_z, two-sided t and exact sign-flip p (Holm-corrected over the comparisons), and a
+    verdict from the interval: ``holds`` (above 0), ``reversed`` (below 0) or ``not supported`` (includes 0),
+    with a plain statement of it."""
+    results = []
+    where = "in this simulation" if simulated else "in this study"
+    for comparison, rows in table.groupby("comparison", sort=False):
+        values = rows.groupby("subject", sort=False)["difference"].mean().to_numpy()
+        first = rows.iloc[0]
+        entry: dict[str, Any] = {"comparison": str(comparison), "claim": str(first["claim"]),
+                                 "readout": str(first["readout"]), "target": str(first["target"]),
+                                 "n": int(len(values)), "mean": float(values.mean()), "confidence": confidence}
+        if len(values) < 2:
+            entry.update(verdict="not testable", statement=f"{comparison}: one subject only; no interval, no test.")
+            results.append(entry)
+            continue
+        difference = paired_difference(values, None, "two-sided", confidence)
+        verdict = "holds" if difference.ci_low > 0 else "reversed" if difference.ci_high < 0 else "not supported"
+        entry.update(ci_low=difference.ci_low, ci_high=difference.ci_high, cohens_dz=difference.cohens_dz,
+                     n_better=difference.n_better, p_value=difference.p_value,
+                     p_sign_flip=float(sign_flip_test(values, seed=seed)), verdict=verdict)
+        entry["statement"] = (
+            f"{comparison}: {difference.mean:+.4f} (similarity units; {confidence:.0%} CI {difference.ci_low:+.4f} to "
+            f"{difference.ci_high:+.4f}; n = {difference.n} subjects, {difference.n_better} higher). Claim: "
+            f"{first['claim']}. " + {"holds": f"Holds {where} (the interval lies above 0).",
+                                      "not supported": f"Not supported {where} (the interval includes 0).",
+                                      "reversed": f"Not supported {where}: the reverse holds (the interval lies "
+                                                  "below 0)."}[verdict])
+        results.append(entry)
+    p_values = np.array([entry.get("p_value", np.nan) for entry in results], dtype=float)
+    for entry, corrected in zip(results, correct_p(p_values, "holm")):
+        entry["p_corrected"] = float(corrected)
+    return results
 
 
 def headline_readouts(improvement: pd.DataFrame | None, tests: list[st.Comparison], confidence: float,

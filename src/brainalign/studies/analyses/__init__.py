@@ -10,6 +10,7 @@ add the entry to :data:`ANALYSES` below (one line).
 from __future__ import annotations
 
 from brainalign.studies.analyses import (
+    comparisons,
     cross,
     dimensions,
     improvement,
@@ -34,6 +35,7 @@ ANALYSES: tuple[Analysis, ...] = (
     significance.ANALYSIS,
     improvement.ANALYSIS,
     improvement_correlation.ANALYSIS,
+    comparisons.ANALYSIS,
     variability.ANALYSIS,
     trajectory.ANALYSIS,
     dimensions.ANALYSIS,

@@ -12,6 +12,11 @@ and each of its subjects, the responses are matched to the entry's images and tu
   ``timecourse_rdm: correlation``, and every layer's full RSA time course (ReAlnet-fMRI, Results on
   THINGS-EEG2: similarity time courses with decoding RDMs, not a peak over time).
 
+A ``simulated`` entry is the study's simulated observer recorded in the entry's modality: the same hidden
+brains (and held-out images) as the alignment data, so its data subjects are the training subjects
+(``CrossDataset.same_subjects``; :mod:`brainalign.studies.analyses.comparisons` pairs each subject's models
+with that subject's other recording).
+
 Every model is scored: ``base`` once (``subject`` = ``all``: the same network for every training subject)
 and every aligned/control model of every training subject (seeds averaged). The improvement analysis
 reads both tables with the other dataset's subjects as the unit of inference.
@@ -25,7 +30,9 @@ import pandas as pd
 import torch
 
 from brainalign.data import RDMs, Responses, Stimuli
-from brainalign.errors import DataFormatError
+from brainalign.align.config import DataConfig
+from brainalign.align.data import simulated_observer
+from brainalign.errors import ConfigError, DataFormatError
 from brainalign.measure import eeg_timecourses, neural_rdms, roi_similarity
 from brainalign.models.loader import load
 from brainalign.progress import track
@@ -37,11 +44,19 @@ from brainalign.studies.context import StudyContext
 ALL_SUBJECTS = "all"
 
 
-def cross_targets(cross: CrossDataset, evaluation: EvaluationConfig) -> tuple[Stimuli, dict[str, RDMs]]:
-    """The entry's images and its neural RDMs per data subject (fMRI: per ROI; EEG: per time point)."""
-    path = Path(cross.stimuli)
-    stimuli = Stimuli.from_folder(path) if path.is_dir() else Stimuli.from_csv(path)
-    recorded = {subject: Responses.load(responses_path) for subject, responses_path in cross.response_paths()}
+def cross_targets(cross: CrossDataset, evaluation: EvaluationConfig, data: DataConfig | None = None,
+                  subjects: list[str] | None = None) -> tuple[Stimuli, dict[str, RDMs]]:
+    """The entry's images and its neural RDMs per data subject (fMRI: per ROI; EEG: per time point). A
+    ``simulated`` entry records the alignment ``data``'s simulated observer in the entry's modality (held-out
+    images; ``subjects``, default all of the observer's)."""
+    if cross.simulated is not None:
+        if data is None:
+            raise ConfigError(f"cross_evaluation {cross.name!r}: a simulated entry needs the alignment data config")
+        stimuli, recorded = _simulated_recordings(cross, data, subjects)
+    else:
+        path = Path(str(cross.stimuli))
+        stimuli = Stimuli.from_folder(path) if path.is_dir() else Stimuli.from_csv(path)
+        recorded = {subject: Responses.load(responses_path) for subject, responses_path in cross.response_paths()}
     common = set.intersection(*(set(responses.stimulus_ids) for responses in recorded.values()))
     shown = [sid for sid in stimuli.ids if sid in common]  # images every subject saw
     if len(shown) < 3:
@@ -58,6 +73,19 @@ def cross_targets(cross: CrossDataset, evaluation: EvaluationConfig) -> tuple[St
     return stimuli, targets
 
 
+def _simulated_recordings(cross: CrossDataset, data: DataConfig,
+                          subjects: list[str] | None) -> tuple[Stimuli, dict[str, Responses]]:
+    """The held-out images and each subject's held-out responses of ``data``'s simulated observer recorded in
+    ``cross.modality`` (same seed: the same hidden brains)."""
+    dataset = simulated_observer({**data.simulate, **(cross.simulated or {}), "modality": cross.modality})
+    chosen = subjects or dataset.subjects
+    unknown = [subject for subject in chosen if subject not in dataset.subjects]
+    if unknown:
+        raise ConfigError(f"cross_evaluation {cross.name!r}: subjects {unknown} are not simulated (the observer has "
+                          f"{dataset.subjects}); simulate as many subjects as the alignment uses")
+    return dataset.test_stimuli, {subject: dataset.test[subject] for subject in chosen}
+
+
 def _regions(responses: Responses, rois: list[str] | None) -> Responses:
     """The entry's regions (fMRI; checked against the files by ``check_regions``), or every region."""
     return responses.select_rois(rois) if rois else responses
@@ -72,14 +100,18 @@ def _scored(context: StudyContext, modality: str) -> Optional[pd.DataFrame]:
     method = evaluation.compare_method
     parts = []
     for cross in track(entries, f"cross-evaluation ({modality})", disable=not context.progress):
-        stimuli, targets = cross_targets(cross, evaluation)
+        stimuli, targets = cross_targets(cross, evaluation, context.sweep.train.data, context.subjects)
         settings = evaluation.model_copy(update={"image_size": cross.image_size or evaluation.image_size,
                                                  "layers": context.roi_layers if modality == "fmri" else context.layers})
         networks = [(ev.BASE, ALL_SUBJECTS, 0, context.base)] + [
             (model.label, model.subject, model.seed, model.run_dir) for model in context.models]
+        computed: dict[str, RDMs] = {}  # a control_beta0 shared by all subjects is one network
         for label, subject, seed, network in networks:
-            network = network if isinstance(network, torch.nn.Module) else load(network).model
-            layer_rdms = ev.model_rdms(network, stimuli, settings)
+            key = str(network) if not isinstance(network, torch.nn.Module) else ev.BASE
+            if key not in computed:
+                model = network if isinstance(network, torch.nn.Module) else load(network).model
+                computed[key] = ev.model_rdms(model, stimuli, settings)
+            layer_rdms = computed[key]
             for data_subject, neural in targets.items():
                 if modality == "fmri":
                     best = roi_similarity(layer_rdms, neural, method)
