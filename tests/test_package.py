@@ -23,3 +23,28 @@ def test_cli_help_lists_commands() -> None:
         [sys.executable, "-m", "brainalign", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "Usage" in out
+
+
+TORCH_FREE = """
+import sys
+from brainalign.cli import run
+codes = [run(arguments) for arguments in {commands!r}]
+print(codes, sorted(name for name in ('torch', 'torchvision') if name in sys.modules))
+"""
+
+
+def test_commands_that_need_no_model_do_not_import_torch(tmp_path) -> None:
+    """--help, models and rdm/rsa on RDM and feature files start without torch (seconds of start-up)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "features.npy", rng.standard_normal((6, 5)))
+    half = rng.random((6, 6))
+    neural = half + half.T
+    np.fill_diagonal(neural, 0)
+    np.save(tmp_path / "neural.npy", neural)
+    commands = [["--help"], ["models"], ["rdm", str(tmp_path / "features.npy"), "--out", str(tmp_path / "m.npz")],
+                ["rsa", str(tmp_path / "m.npz"), str(tmp_path / "neural.npy"), "--out", str(tmp_path / "rsa")]]
+    out = subprocess.run([sys.executable, "-c", TORCH_FREE.format(commands=commands)], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[0, 0, 0, 0] []"

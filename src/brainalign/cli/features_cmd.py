@@ -59,8 +59,7 @@ def features_command(
 @app.command("models")
 def models_command() -> None:
     """List the model names and known weights brainalign can build and load."""
-    from brainalign.models.registry import model_names
-    from brainalign.models.weights import KNOWN_WEIGHTS
+    from brainalign.models.catalogue import KNOWN_WEIGHTS, model_names
 
     typer.echo("models: " + ", ".join(model_names()))
     for name, known in KNOWN_WEIGHTS.items():

@@ -6,17 +6,19 @@ import json
 import os
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence, cast
+from typing import TYPE_CHECKING, Callable, Sequence, cast
 
 import numpy as np
-import torch
 
-from brainalign.data.stimuli import Stimuli
 from brainalign.errors import DataFormatError, ValidationError
-from brainalign.models.base import LayeredModel
-from brainalign.models.device import resolve_device
 from brainalign.progress import track
 from brainalign.runs import atomic_path, atomic_write_json
+
+if TYPE_CHECKING:  # torch is imported when features are extracted, not when they are read
+    import torch
+
+    from brainalign.data.stimuli import Stimuli
+    from brainalign.models.base import LayeredModel
 
 INDEX_FILE = "features.json"
 
@@ -88,6 +90,10 @@ def _stream(
     allocate: Callable[[str, tuple[int, int]], np.ndarray],
 ) -> dict[str, np.ndarray]:
     """Run the batches and copy each flattened layer output into ``allocate(layer, (n, n_features))``."""
+    import torch
+
+    from brainalign.models.device import resolve_device
+
     was_training = model.training
     device = resolve_device(device)
     model.to(device).eval()

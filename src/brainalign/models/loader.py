@@ -35,8 +35,9 @@ from brainalign.models.files import (
     is_run_folder,
     load_model_file,
 )
-from brainalign.models.registry import build_model, model_names
-from brainalign.models.weights import KNOWN_WEIGHTS, head_size, load_state_dict, read_state_dict
+from brainalign.models.catalogue import KNOWN_WEIGHTS, model_names
+from brainalign.models.registry import build_model
+from brainalign.models.weights import head_size, load_state_dict, read_state_dict
 
 SpecKind = Literal["name", "known_weights", "model_file", "run"]
 

@@ -8,15 +8,11 @@ from typing import Any, Callable
 from brainalign.errors import ValidationError
 from brainalign.models.base import LayeredModel
 from brainalign.models.cornet import cornet_s, cornet_z
-from brainalign.models.torchvision_backbone import backbone, classifier_names
-from brainalign.models.weights import KNOWN_WEIGHTS, WEIGHTS_SUFFIXES, load_weights
+from brainalign.models.catalogue import KNOWN_WEIGHTS, TORCHVISION_CLASSIFIERS, model_names
+from brainalign.models.torchvision_backbone import backbone
+from brainalign.models.weights import WEIGHTS_SUFFIXES, load_weights
 
 CORNETS: dict[str, Callable[..., LayeredModel]] = {"cornet_s": cornet_s, "cornet_z": cornet_z}
-
-
-def model_names() -> list[str]:
-    """Every name ``build_model`` accepts."""
-    return sorted(CORNETS) + classifier_names()
 
 
 def build_model(name: str, weights: str | os.PathLike[str] | None = None, **kwargs: Any) -> LayeredModel:
@@ -29,7 +25,7 @@ def build_model(name: str, weights: str | os.PathLike[str] | None = None, **kwar
     """
     if name in CORNETS:
         model = CORNETS[name](**kwargs)
-    elif name in classifier_names():
+    elif name in TORCHVISION_CLASSIFIERS:
         torchvision_weights = None if weights is None or _is_brainalign_weights(weights) else str(weights)
         model = backbone(name, weights=torchvision_weights, **kwargs)
         if torchvision_weights is not None:

@@ -12,13 +12,7 @@ from torch import nn
 
 from brainalign.errors import ValidationError
 from brainalign.models.base import LayeredModel, classifier_head
-
-
-def classifier_names() -> list[str]:
-    """Names of the torchvision classification models ``backbone`` accepts."""
-    from torchvision import models
-
-    return list(models.list_models(module=models))
+from brainalign.models.catalogue import TORCHVISION_CLASSIFIERS
 
 
 def backbone(
@@ -37,9 +31,9 @@ def backbone(
     """
     from torchvision import models
 
-    if name not in classifier_names():
+    if name not in TORCHVISION_CLASSIFIERS:
         raise ValidationError(
-            f"unknown torchvision model {name!r}; choose one of {classifier_names()} "
+            f"unknown torchvision model {name!r}; choose one of {list(TORCHVISION_CLASSIFIERS)} "
             "(or 'cornet_s' / 'cornet_z' with build_model)"
         )
     try:

@@ -6,7 +6,6 @@ Known names (``KNOWN_WEIGHTS``) are downloaded once (``brainalign.data.fetch``) 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import AbstractSet, Mapping, cast
 
@@ -15,33 +14,12 @@ from torch import nn
 
 from brainalign.errors import DataFormatError, WeightsError
 from brainalign.models.base import classifier_head
+from brainalign.models.catalogue import KNOWN_WEIGHTS
 from brainalign.runs import atomic_path
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 WEIGHTS_SUFFIXES = TORCH_SUFFIXES + (".safetensors",)
 _LIST_LIMIT = 12
-
-
-@dataclass(frozen=True)
-class KnownWeights:
-    """Published weights: the ``brainalign.data.REGISTRY`` entry holding the file, and its architecture."""
-
-    source: str
-    architecture: str
-
-    @property
-    def url(self) -> str:
-        from brainalign.data.downloads import REGISTRY
-
-        return str(REGISTRY[self.source].url)
-
-
-# The download itself (pooch, staging folder, check of the sha256 prefix the published file names
-# carry: the full sha256 of the CORnet files is not published) lives in brainalign.data.downloads.
-KNOWN_WEIGHTS: dict[str, KnownWeights] = {
-    "cornet_s-imagenet": KnownWeights("cornet_s", "cornet_s"),
-    "cornet_z-imagenet": KnownWeights("cornet_z", "cornet_z"),
-}
 
 
 def cache_dir() -> Path:
