@@ -134,13 +134,17 @@ def test_selection_keeps_measure_and_reorders_stimulus_descriptors() -> None:
         RDMs.concat([rdms, _measured("decoding_accuracy")])
 
 
-def test_rsatoolbox_round_trip_is_exact() -> None:
-    rdms = _measured("euclidean")
-    converted = rdms.to_rsatoolbox()
-    assert converted.dissimilarity_measure == "euclidean"
-    assert list(converted.pattern_descriptors["concept"]) == list(rdms.stimulus_descriptors["concept"])
-    back = RDMs.from_rsatoolbox(converted)
-    np.testing.assert_array_equal(back.dissimilarities, rdms.dissimilarities)
-    assert back.stimulus_ids == rdms.stimulus_ids and back.dissimilarity_measure == "euclidean"
-    pd.testing.assert_frame_equal(back.descriptors, rdms.descriptors)
-    pd.testing.assert_frame_equal(back.stimulus_descriptors, rdms.stimulus_descriptors)
+def test_provenance_is_saved_and_kept_by_selections(tmp_path) -> None:
+    from dataclasses import replace
+
+    from brainalign.provenance import Provenance
+
+    record = Provenance("cornet_z", "cornet_z", "cornet_z", None, None, None, 0, 32, (0.5, 0.5, 0.5),
+                        (0.25, 0.25, 0.25), ("V1", "V2", "IT"))
+    rdms = replace(_measured(), provenance=record)
+    loaded = RDMs.load(rdms.save(tmp_path / "rdms.npz"))
+    assert loaded.provenance == record and loaded.provenance.brainalign_version == "0.1.0"
+    assert rdms[1:].provenance == rdms.subset_stimuli(["z", "v"]).provenance == record
+    assert RDMs.concat([rdms, rdms]).provenance == record
+    assert RDMs.concat([rdms, _measured()]).provenance is None  # RDMs of several sources
+    assert RDMs.load(_measured().save(tmp_path / "plain.npz")).provenance is None

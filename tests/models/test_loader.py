@@ -3,6 +3,7 @@ holding one, and a run folder (+ epoch), with a record of what was loaded; and `
 on each of them."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +34,17 @@ def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
-def test_name_alone_is_random_and_records_it() -> None:
+def test_name_alone_is_random_seeded_and_records_it() -> None:
     model, source = load("cornet_z")
     assert not model.training and model.num_classes == 1000
     assert source.to_dict() == {"spec": "cornet_z", "kind": "name", "name": "cornet_z", "weights": None,
-                                "epoch": None, "num_classes": 1000, "label": "cornet_z"}
+                                "epoch": None, "num_classes": 1000, "label": "cornet_z", "weights_sha256": None,
+                                "seed": 0}
+    assert source.random_weights
+    state = torch.random.get_rng_state()
+    assert _same_weights(model, load("cornet_z").model)  # seeded: the same spec gives the same model
+    assert not _same_weights(model, load("cornet_z", seed=1).model)
+    assert torch.equal(state, torch.random.get_rng_state())  # the global random state is left alone
 
 
 def test_weights_file_sets_the_classes_of_its_head(tmp_path: Path) -> None:
@@ -46,6 +53,8 @@ def test_weights_file_sets_the_classes_of_its_head(tmp_path: Path) -> None:
     model, source = load("cornet_z", weights=weights)
     assert model.num_classes == 7 and _same_weights(model, trained)
     assert (source.label, source.weights) == ("cornet_z+small", str(weights))
+    assert source.weights_sha256 == hashlib.sha256(weights.read_bytes()).hexdigest() and source.seed is None
+    assert not source.random_weights
     fresh_head, _ = load("cornet_z", weights=weights, num_classes=3)  # a new task keeps a fresh head
     assert fresh_head.num_classes == 3 and torch.equal(fresh_head.V1.conv.weight, trained.V1.conv.weight)
     with pytest.raises(ValidationError, match="does not name its architecture"):
@@ -70,6 +79,7 @@ def test_run_folder_last_or_chosen_epoch(tmp_path: Path) -> None:
     run_dir, models = _run_folder(tmp_path / "aligned_seed0")
     model, source = load(run_dir)
     assert _same_weights(model, models[-1]) and (source.kind, source.epoch, source.label) == ("run", 2, "aligned_seed0")
+    assert source.seed is None and source.weights_sha256 == hashlib.sha256(Path(source.weights).read_bytes()).hexdigest()
     model, source = load(run_dir, epoch=1)
     assert _same_weights(model, models[0]) and source.label == "aligned_seed0@epoch1"
     with pytest.raises(WeightsError, match=r"no checkpoint for epoch 9; available epochs: \[1, 2\]"):

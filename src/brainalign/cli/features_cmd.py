@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from brainalign.cli.app import app
+
+if TYPE_CHECKING:
+    from brainalign.models.loader import ModelSource
 
 MODEL_HELP = ("A model name (cornet_s, cornet_z, a torchvision classifier such as resnet50), known weights "
               "(cornet_s-imagenet), a brainalign model file (.safetensors naming its architecture, e.g. "
@@ -16,6 +19,15 @@ WEIGHTS_HELP = ("Weights for a model name: a file (.pth/.pt/.safetensors), a kno
                 "torchvision weights name (DEFAULT); default random initialisation.")
 EPOCH_HELP = "Checkpoint epoch of a run folder (default: the last)."
 DEVICE_HELP = "torch device: auto, cpu, cuda or cuda:N."
+SEED_HELP = "Seed of a random initialisation (a model name without --weights, a fresh classifier head); recorded."
+
+
+def warn_if_random(source: "ModelSource") -> None:
+    """Print a warning line when ``source`` loaded no weights (a random initialisation)."""
+    if source.random_weights:
+        typer.echo(f"warning: {source.label} has random weights (initialised with seed {source.seed}); give "
+                   "--weights, known weights (cornet_z-imagenet), a model file or a run folder for a trained model",
+                   err=True)
 
 
 @app.command("features")
@@ -30,11 +42,16 @@ def features_command(
     weights: Optional[str] = typer.Option(None, help=WEIGHTS_HELP),
     epoch: Optional[int] = typer.Option(None, help=EPOCH_HELP),
     image_size: int = typer.Option(224, help="Images are resized to this many pixels per side."),
+    pool: str = typer.Option("none", help="Spatial pooling of each layer's maps (channels, height, width): none, "
+                                          "avg or max, down to --pool-size x --pool-size per channel."),
+    pool_size: int = typer.Option(1, help="With --pool: the pooled grid's side (1 = one value per channel)."),
+    seed: int = typer.Option(0, help=SEED_HELP),
     batch_size: int = typer.Option(32, help="Images per forward pass."),
     device: str = typer.Option("cpu", help=DEVICE_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite features already in --out."),
 ) -> None:
-    """Extract layer activations (n_stimuli, n_features) of MODEL for IMAGES into --out."""
+    """Extract layer activations (n_stimuli, n_features) of MODEL for IMAGES into --out, with the model's
+    provenance (weights file + sha256, seed, preprocessing, version) in features.json."""
     from brainalign.data.stimuli import Stimuli
     from brainalign.errors import RunExistsError, ValidationError
     from brainalign.measure.features import INDEX_FILE, extract
@@ -49,18 +66,40 @@ def features_command(
         stimuli = Stimuli.from_csv(images)
     else:
         stimuli = Stimuli.from_folder(images) if order is None else Stimuli.from_folder(images).in_order(order)
-    network = load(model, weights=weights, epoch=epoch, device=device).model
+    network, source = load(model, weights=weights, epoch=epoch, device=device, seed=seed)
+    warn_if_random(source)
     chosen = None if layers is None else [name.strip() for name in layers.split(",") if name.strip()]
-    features = extract(network, stimuli, chosen, batch_size=batch_size, device=device, image_size=image_size, out_dir=out)
+    features = extract(network, stimuli, chosen, batch_size=batch_size, device=device, image_size=image_size,
+                       out_dir=out, pool=pool, pool_size=pool_size, source=source)
     for layer, array in features.items():
         typer.echo(f"{layer}: {array.shape[0]} stimuli x {array.shape[1]} features -> {out / (layer + '.npy')}")
 
 
 @app.command("models")
-def models_command() -> None:
-    """List the model names and known weights brainalign can build and load."""
+def models_command(
+    layers: Optional[str] = typer.Option(None, help="List the layers of this model (" + MODEL_HELP[2:] + ") with "
+                                                    "their output shapes for one image."),
+    weights: Optional[str] = typer.Option(None, help="With --layers: " + WEIGHTS_HELP),
+    epoch: Optional[int] = typer.Option(None, help="With --layers: " + EPOCH_HELP),
+    image_size: int = typer.Option(224, help="With --layers: pixels per side of the probe image."),
+) -> None:
+    """List the model names and known weights brainalign can build and load, or (--layers MODEL) a model's
+    layers: dotted path, module type, output shape and number of features; * marks the default read-outs."""
     from brainalign.models.catalogue import KNOWN_WEIGHTS, model_names
 
-    typer.echo("models: " + ", ".join(model_names()))
-    for name, known in KNOWN_WEIGHTS.items():
-        typer.echo(f"weights {name}: {known.url}")
+    if layers is None:
+        typer.echo("models: " + ", ".join(model_names()))
+        for name, known in KNOWN_WEIGHTS.items():
+            typer.echo(f"weights {name}: {known.url}")
+        return
+    import math
+
+    from brainalign.models.loader import load
+
+    network = load(layers, weights=weights, epoch=epoch).model
+    rows = network.output_shapes(image_size)
+    width = max(len(name) for name in rows)
+    typer.echo(f"  {'layer':<{width}}  {'module':<20} {'output shape':<20} {'features':>10}  (* default read-out)")
+    for name, (kind, shape) in rows.items():
+        mark = "*" if name in network.layer_names else " "
+        typer.echo(f"{mark} {name:<{width}}  {kind:<20} {str(tuple(shape)):<20} {math.prod(shape):>10,}")

@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from brainalign.cli.app import app
-from brainalign.cli.features_cmd import DEVICE_HELP, EPOCH_HELP, MODEL_HELP
+from brainalign.cli.features_cmd import DEVICE_HELP, EPOCH_HELP, MODEL_HELP, warn_if_random
 
 NO_WEIGHTS = "-"
 
@@ -36,7 +36,8 @@ def robustness_command(
     batch_size: int = typer.Option(32, help="Images per attacked batch."),
     steps: int = typer.Option(10, help="PGD steps (step size 2.5 * eps / steps)."),
     limit: Optional[int] = typer.Option(None, help="Use a random subset of this many images (seeded)."),
-    seed: int = typer.Option(0, help="Seed of the image subset and of PGD's random start."),
+    seed: int = typer.Option(0, help="Seed of the image subset, of PGD's random start and of a random "
+                                     "initialisation (a model name without --weights); recorded."),
     device: str = typer.Option("cpu", help=DEVICE_HELP),
     force: bool = typer.Option(False, "--force", help="Overwrite a finished result in --out."),
 ) -> None:
@@ -67,11 +68,14 @@ def robustness_command(
     if limit is not None and limit < len(stimuli):
         chosen = np.sort(np.random.default_rng(seed).choice(len(stimuli), size=limit, replace=False))
         stimuli, labels = stimuli.subset([stimuli.ids[i] for i in chosen]), labels[chosen]
-    networks = {}
+    networks, sources = {}, []
     for position, spec in enumerate(model):
         weight = weight_list[position] if weight_list else None
         from_run = epoch if is_run_folder(spec) else None  # --epoch applies to the run folders among --model
-        network, source = load(spec, weights=None if weight == NO_WEIGHTS else weight, epoch=from_run, device=device)
+        network, source = load(spec, weights=None if weight == NO_WEIGHTS else weight, epoch=from_run, device=device,
+                               seed=seed)
+        warn_if_random(source)
+        sources.append(source.to_dict())
         networks[source.label if source.label not in networks else f"{source.label}#{position + 1}"] = network
     out_dir = prepare_run_dir(out, force=force)
     table = compare_robustness(
@@ -82,7 +86,8 @@ def robustness_command(
     plot_robustness(out_dir / "robustness.csv", out_dir / "robustness")
     atomic_write_json(
         out_dir / "environment.json",
-        {**environment_info(seed), "models": model, "weights": weight_list, "images": str(images), "n_images": len(stimuli)},
+        {**environment_info(seed), "models": model, "weights": weight_list, "sources": sources, "images": str(images),
+         "n_images": len(stimuli)},
     )
     mark_finished(out_dir, {"models": list(networks), "attacks": attack, "eps": eps_values})
     typer.echo(table.to_string(index=False, float_format=lambda value: f"{value:.4f}"))

@@ -7,7 +7,8 @@ triangles (diagonal excluded) of square RDMs in scipy ``squareform`` order (row-
 ``descriptors``: a pandas DataFrame with one row per RDM (columns such as ``layer``, ``time``,
 ``roi``, ``subject``, ``model``; any columns are allowed), the ``dissimilarity_measure`` they hold
 (``"correlation"``, ``"decoding_accuracy"``, ...; None when unknown) and ``stimulus_descriptors``, one
-row per stimulus (e.g. ``concept``), as rsatoolbox's ``dissimilarity_measure`` and ``pattern_descriptors``.
+row per stimulus (e.g. ``concept``), as rsatoolbox's ``dissimilarity_measure`` and ``pattern_descriptors``,
+and the :class:`~brainalign.provenance.Provenance` of the model RDMs computed from features (None otherwise).
 Computing RDMs from features lives in :mod:`brainalign.measure.rsa.rdm`.
 
 :meth:`RDMs.load` is the one reader of every supported RDM file:
@@ -32,16 +33,14 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
 from brainalign.errors import DataFormatError, ValidationError
+from brainalign.provenance import Provenance
 from brainalign.runs import atomic_path
-
-if TYPE_CHECKING:
-    import rsatoolbox
 
 Descriptors = Union[pd.DataFrame, Mapping[str, Any], Sequence[Mapping[str, Any]], None]
 """One descriptor row per RDM (or stimulus): a DataFrame, a dict of columns (scalars broadcast), or a list of dicts."""
@@ -92,6 +91,8 @@ class RDMs:
     dissimilarity_measure: what the values are (``"correlation"`` = 1 - Pearson r, ``"euclidean"``,
     ``"decoding_accuracy"``, ...); None when unknown (e.g. a plain array from a file).
     stimulus_descriptors: DataFrame with one row per stimulus, in ``stimulus_ids`` order.
+    provenance: where model RDMs came from (model, weights + sha256, seed, preprocessing, layers, version);
+    None for RDMs of responses or files that do not record it.
     """
 
     dissimilarities: np.ndarray
@@ -99,6 +100,7 @@ class RDMs:
     descriptors: pd.DataFrame = field(default_factory=pd.DataFrame)
     dissimilarity_measure: str | None = None
     stimulus_descriptors: pd.DataFrame = field(default_factory=pd.DataFrame)
+    provenance: Provenance | None = None
 
     def __post_init__(self) -> None:
         values = np.asarray(self.dissimilarities, dtype=np.float64)
@@ -151,10 +153,11 @@ class RDMs:
 
     def _with(self, dissimilarities: np.ndarray, stimulus_ids: Sequence[str] | None = None,
               descriptors: Any = None, stimulus_descriptors: Any = None) -> "RDMs":
-        """New RDMs keeping this one's measure (and, unless given, ids and descriptors)."""
+        """New RDMs keeping this one's measure and provenance (and, unless given, ids and descriptors)."""
         return RDMs(dissimilarities, list(self.stimulus_ids if stimulus_ids is None else stimulus_ids),
                     self.descriptors if descriptors is None else descriptors, self.dissimilarity_measure,
-                    self.stimulus_descriptors if stimulus_descriptors is None else stimulus_descriptors)
+                    self.stimulus_descriptors if stimulus_descriptors is None else stimulus_descriptors,
+                    self.provenance)
 
     # ---- construction / conversion ------------------------------------------------------------
     @classmethod
@@ -190,35 +193,6 @@ class RDMs:
         square[:, rows, cols] = self.dissimilarities
         square[:, cols, rows] = self.dissimilarities
         return square
-
-    def to_rsatoolbox(self) -> "rsatoolbox.rdm.RDMs":
-        """Convert to an ``rsatoolbox.rdm.RDMs``: descriptors become ``rdm_descriptors``, the ids and the
-        stimulus descriptors ``pattern_descriptors`` (ids as ``stimulus_id``), the measure
-        ``dissimilarity_measure``. :meth:`from_rsatoolbox` converts back exactly."""
-        from rsatoolbox.rdm import RDMs as RsaRDMs
-
-        rdm_descriptors = {column: list(self.descriptors[column]) for column in self.descriptors.columns}
-        pattern_descriptors = {column: list(self.stimulus_descriptors[column])
-                               for column in self.stimulus_descriptors.columns}
-        return RsaRDMs(
-            self.dissimilarities.copy(),
-            dissimilarity_measure=self.dissimilarity_measure,
-            rdm_descriptors=rdm_descriptors or None,
-            pattern_descriptors={"stimulus_id": list(self.stimulus_ids), **pattern_descriptors},
-        )
-
-    @classmethod
-    def from_rsatoolbox(cls, rsa_rdms: "rsatoolbox.rdm.RDMs", id_descriptor: str = "stimulus_id") -> "RDMs":
-        """Convert from an ``rsatoolbox.rdm.RDMs``; ids come from pattern descriptor ``id_descriptor``
-        (or ``index``, else 0..n-1), its other pattern descriptors become stimulus descriptors, its
-        rdm_descriptors other than ``index`` descriptor columns, and its ``dissimilarity_measure`` the measure."""
-        patterns = rsa_rdms.pattern_descriptors
-        ids = patterns.get(id_descriptor, patterns.get("index", range(rsa_rdms.n_cond)))
-        descriptors = {k: list(v) for k, v in rsa_rdms.rdm_descriptors.items() if k != "index"}
-        stimulus_descriptors = {k: list(v) for k, v in patterns.items() if k not in (id_descriptor, "index")}
-        return cls(np.asarray(rsa_rdms.get_vectors()), [str(i) for i in ids],
-                   pd.DataFrame(descriptors) if descriptors else None, rsa_rdms.dissimilarity_measure,
-                   pd.DataFrame(stimulus_descriptors) if stimulus_descriptors else None)
 
     # ---- selection ----------------------------------------------------------------------------
     def __getitem__(self, index: int | slice | Sequence[int] | np.ndarray) -> "RDMs":
@@ -282,22 +256,26 @@ class RDMs:
         if len(measures) > 1:
             raise ValidationError(f"concat: RDMs of different dissimilarity measures {sorted(map(str, measures))}; "
                                   "stack RDMs of one measure")
-        return stacks[0]._with(
+        joined = stacks[0]._with(
             np.concatenate([s.dissimilarities for s in stacks]),
             descriptors=pd.concat([s.descriptors for s in stacks], ignore_index=True),
         )
+        if any(s.provenance != joined.provenance for s in stacks):
+            joined.provenance = None  # RDMs of several sources: each one's record stays in its own file
+        return joined
 
     # ---- files -----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write one ``.npz`` atomically: ``dissimilarities`` plus a JSON string ``meta`` holding
-        ``stimulus_ids``, ``descriptors`` and ``stimulus_descriptors`` (records) and the
-        ``dissimilarity_measure``. Readable with ``np.load(path)`` (no pickle)."""
+        ``stimulus_ids``, ``descriptors`` and ``stimulus_descriptors`` (records), the
+        ``dissimilarity_measure`` and the ``provenance``. Readable with ``np.load(path)`` (no pickle)."""
         target = Path(path)
         meta = {
             "format": _FORMAT,
             "version": _FORMAT_VERSION,
             "stimulus_ids": self.stimulus_ids,
             "dissimilarity_measure": self.dissimilarity_measure,
+            "provenance": None if self.provenance is None else self.provenance.to_dict(),
             **_frame_meta("descriptors", self.descriptors),
             **_frame_meta("stimulus_descriptors", self.stimulus_descriptors),
         }
@@ -359,8 +337,10 @@ def _saved_rdms(path: Path, archive: Mapping[str, np.ndarray]) -> RDMs:
             f"{path} is not an RDMs file (format {kind!r}); compute RDMs from responses with "
             "`brainalign rdm` (brainalign.measure.neural_rdms), or re-create the file with RDMs.save"
         )
+    record = meta.get("provenance")
     return RDMs(archive["dissimilarities"], meta["stimulus_ids"], _frame(meta, "descriptors"),
-                meta.get("dissimilarity_measure"), _frame(meta, "stimulus_descriptors"))
+                meta.get("dissimilarity_measure"), _frame(meta, "stimulus_descriptors"),
+                None if record is None else Provenance.from_dict(record, str(path)))
 
 
 def _as_stack(array: np.ndarray, name: str, names: Any = None, matlab: bool = False) -> tuple[np.ndarray, list[str]] | None:

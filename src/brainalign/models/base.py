@@ -77,6 +77,29 @@ class LayeredModel(nn.Module):
             )
         return logits, {name: captured[name] for name in chosen}
 
+    def output_shapes(self, image_size: int = 224) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """``{dotted path: (module type, output shape of one image)}`` for every sub-module that runs on a
+        ``(1, 3, image_size, image_size)`` input, parents before their parts (like thingsvision's
+        ``show-model``); a module called several times reports its last call. Mode and weights are unchanged."""
+        modules = {name: module for name, module in self.named_modules() if name}
+        shapes: dict[str, tuple[int, ...]] = {}
+
+        def record(name: str, module: nn.Module, inputs: Any, output: Any) -> None:
+            tensor = output[0] if isinstance(output, (tuple, list)) else output
+            if isinstance(tensor, torch.Tensor):
+                shapes[name] = tuple(tensor.shape[1:])
+
+        handles = [module.register_forward_hook(partial(record, name)) for name, module in modules.items()]
+        was_training = self.training
+        try:
+            with torch.no_grad():
+                self.eval()(torch.zeros(1, 3, image_size, image_size))
+        finally:
+            self.train(was_training)
+            for handle in handles:
+                handle.remove()
+        return {name: (type(module).__name__, shapes[name]) for name, module in modules.items() if name in shapes}
+
 
 def classifier_head(model: nn.Module) -> tuple[str, nn.Linear]:
     """``(dotted path, module)`` of the model's final ``nn.Linear`` (the class read-out)."""

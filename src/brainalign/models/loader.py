@@ -11,15 +11,20 @@ A model spec is one of
   or a folder holding ``model.safetensors`` (``RUN/base``, ``RUN/checkpoints/epoch_003``);
 - a training run folder (``RUN/checkpoints/epoch_NNN/``), with ``epoch`` (default: the last).
 
-:func:`load` returns the model (eval mode, on ``device``) and a :class:`ModelSource` saying what was
-loaded, so a result can record where its model came from.
+Whatever is initialised at random (a model name without weights, a fresh classifier head) is seeded with
+``seed`` (default 0; the global torch random state is left untouched), so the same spec gives the same
+model. :func:`load` returns the model (eval mode, on ``device``) and a :class:`ModelSource` saying what
+was loaded (with the weights file's sha256 and the seed), so a result can record where its model came from.
 """
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Iterator, Literal, NamedTuple
+
+import torch
 
 from brainalign.errors import ValidationError
 from brainalign.models.base import LayeredModel
@@ -37,7 +42,8 @@ from brainalign.models.files import (
 )
 from brainalign.models.catalogue import KNOWN_WEIGHTS, model_names
 from brainalign.models.registry import build_model
-from brainalign.models.weights import head_size, load_state_dict, read_state_dict
+from brainalign.models.weights import fetch_known, head_size, load_state_dict, read_state_dict
+from brainalign.provenance import file_sha256
 
 SpecKind = Literal["name", "known_weights", "model_file", "run"]
 
@@ -50,7 +56,9 @@ class ModelSource:
     (or the known / torchvision weights name; None = random initialisation); ``epoch``: the checkpoint
     epoch of a run folder (else None); ``num_classes``: classifier outputs; ``label``: a short name for
     tables and legends (the run folder's name, ``base`` for ``RUN/base/model.safetensors``,
-    ``cornet_z+FILE_STEM`` for a name with a weights file).
+    ``cornet_z+FILE_STEM`` for a name with a weights file); ``weights_sha256``: of the weights file read
+    (None for a torchvision weights name or random weights); ``seed``: of the random initialisation of
+    whatever was not loaded (None when every weight was loaded).
     """
 
     spec: str
@@ -60,6 +68,13 @@ class ModelSource:
     epoch: int | None
     num_classes: int
     label: str
+    weights_sha256: str | None = None
+    seed: int | None = None
+
+    @property
+    def random_weights(self) -> bool:
+        """True when no weights were loaded: the model is a random initialisation (of ``seed``)."""
+        return self.weights is None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON values."""
@@ -79,12 +94,14 @@ def load(
     epoch: int | None = None,
     device: DeviceLike = "cpu",
     num_classes: int | None = None,
+    seed: int = 0,
 ) -> LoadedModel:
     """Load the model ``spec`` names (see the module docstring), in eval mode, on ``device``.
 
     ``weights`` go with a model name only; ``epoch`` with a run folder only. ``num_classes`` (with a
     model name) sets the classifier size; with weights whose head has another size, everything but the
-    head is loaded (the head starts fresh: fine-tuning on a new label set). Raises
+    head is loaded (the head starts fresh: fine-tuning on a new label set). ``seed`` seeds what is
+    initialised at random (see the module docstring). Raises
     :class:`~brainalign.errors.ValidationError` (or ``WeightsError``) naming the spec and the fix.
     """
     text = str(spec)
@@ -94,10 +111,12 @@ def load(
         raise ValidationError(f"epoch={epoch} was given for {text!r}, which is not a training run folder; "
                               "epochs select a checkpoint of a run folder (RUN/checkpoints/epoch_NNN)")
     if text in model_names():
-        model, record = _from_name(text, weights, num_classes)
+        with _seeded(seed):
+            model, record = _from_name(text, weights, num_classes)
     elif text in KNOWN_WEIGHTS:
         _no_weights(text, weights)
-        model, record = _from_name(KNOWN_WEIGHTS[text].architecture, text, num_classes)
+        with _seeded(seed):
+            model, record = _from_name(KNOWN_WEIGHTS[text].architecture, text, num_classes)
         record = replace(record, spec=text, kind="known_weights", label=text)
     elif path.exists():
         _no_weights(text, weights)
@@ -107,7 +126,26 @@ def load(
             f"unknown model {text!r}: not a model name ({', '.join(model_names()[:8])}, ... see `brainalign "
             f"models`), nor known weights ({', '.join(KNOWN_WEIGHTS)}), nor an existing model file or run folder"
         )
+    random_part = record.kind in ("name", "known_weights") and (weights is None or num_classes is not None)
+    record = replace(record, weights_sha256=_weights_sha256(record.weights), seed=seed if random_part else None)
     return LoadedModel(model.to(target).eval(), record)
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Random initialisation from ``seed``, leaving the global torch random state as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def _weights_sha256(weights: str | None) -> str | None:
+    """sha256 of the weights file ``weights`` names (a known name: its cached download); None otherwise."""
+    if weights is None:
+        return None
+    if weights in KNOWN_WEIGHTS:
+        return file_sha256(fetch_known(weights))
+    return file_sha256(weights) if Path(weights).is_file() else None
 
 
 def _from_name(
@@ -156,10 +194,6 @@ def _from_path(path: Path, epoch: int | None) -> tuple[LayeredModel, ModelSource
     model = load_model_file(file)
     label = file.parent.name if file.stem == "model" else file.stem  # RUN/base/model.safetensors -> base
     return model, ModelSource(str(path), "model_file", _architecture(file), str(file), None, model.num_classes, label)
-
-
-def _is_run(path: Path) -> bool:
-    return path.is_dir() and (path / CHECKPOINTS).is_dir()
 
 
 def _architecture(file: Path) -> str:

@@ -30,7 +30,7 @@ def rdms_from_path(
 
     - a features folder (``brainalign features``, :func:`brainalign.measure.features.extract`) or a
       ``.npy`` feature matrix ``(n_stimuli, n_features)``: one ``metric`` RDM per layer
-      (:func:`~brainalign.measure.compute_rdms`), streamed from the memory-mapped files with
+      (:func:`~brainalign.measure.compute_rdms`; a folder's provenance goes with them), streamed from the memory-mapped files with
       ``memory_limit`` bytes of working memory; RDMs larger than that are written to ``scratch`` (a
       ``.npy``) as they are produced, when given, instead of being held in memory;
     - a Responses ``.npz``: :func:`~brainalign.measure.neural_rdms` (EEG: one RDM per time point,
@@ -38,7 +38,7 @@ def rdms_from_path(
     - any RDM file :meth:`brainalign.data.RDMs.load` reads (``key``: the array/variable of a plain
       ``.npz``/``.mat``).
     """
-    from brainalign.measure.features import INDEX_FILE, load_features
+    from brainalign.measure.features import INDEX_FILE, load_features, read_provenance
     from brainalign.measure.rsa.neural import neural_rdms
 
     source = Path(path)
@@ -50,7 +50,9 @@ def rdms_from_path(
         n = layers[0].shape[0]
         limit = memory_limit or DEFAULT_MEMORY_LIMIT
         out = scratch if scratch is not None and 8 * len(layers) * n * (n - 1) // 2 > limit else None
-        return compute_rdms(features, metric=metric, stimulus_ids=ids, memory_limit=limit, out=out)
+        rdms = compute_rdms(features, metric=metric, stimulus_ids=ids, memory_limit=limit, out=out)
+        rdms.provenance = read_provenance(source) if source.is_dir() else None
+        return rdms
     if is_responses_file(source):
         return neural_rdms(Responses.load(source), eeg_method=eeg_method, metric=metric, **decoding)
     return RDMs.load(source, key=key)
