@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from brainalign.errors import ValidationError
+from brainalign.interop import to_rsatoolbox
 from brainalign.data import RDMs
 from brainalign.measure import compare, noise_ceiling
 from brainalign.measure.rsa.ranks import rank_rows
@@ -73,11 +74,11 @@ def hit_rdms(shared_data):
 def test_real_92_image_rdms_match_rsatoolbox(hit_rdms, method: str) -> None:
     rsatoolbox = pytest.importorskip("rsatoolbox")
     subjects, models = hit_rdms
-    expected = rsatoolbox.rdm.compare(models.to_rsatoolbox(), subjects.to_rsatoolbox(), RSA_NAMES[method])
+    expected = rsatoolbox.rdm.compare(to_rsatoolbox(models), to_rsatoolbox(subjects), RSA_NAMES[method])
     np.testing.assert_allclose(compare(models, subjects, method), expected, atol=1e-9, rtol=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expected_ceiling = rsatoolbox.inference.boot_noise_ceiling(subjects.to_rsatoolbox(), RSA_NAMES[method])
+        expected_ceiling = rsatoolbox.inference.boot_noise_ceiling(to_rsatoolbox(subjects), RSA_NAMES[method])
     lower, upper = noise_ceiling(subjects, method)
     np.testing.assert_allclose([lower, upper], expected_ceiling, atol=1e-9, rtol=0)
     assert 0 < lower < upper < 1
