@@ -17,8 +17,10 @@ Sections:
    rsatoolbox cannot hold this input (it converts the data to a float64 array of n x F); it is timed on
    ``--rsa-stimuli`` stimuli and extrapolated by pair count.
 2. Exact-LDA decoding RDMs of 10 subjects at the THINGS-EEG2 test shape (200 stimuli x 80 trials x 17
-   channels x 100 times; 4 pseudo-trials x 5 permutations): one multi-subject call vs per-subject calls
-   (with torch's default threads and with one thread), with the largest difference between them.
+   channels x 100 times; 4 pseudo-trials x 5 permutations): one multi-subject call (wall and CPU time:
+   its workers run one torch thread each, so CPU time / cores estimates the wall time on an idle machine)
+   vs per-subject calls with ``--decoding-threads`` torch threads (default 1), with the largest difference
+   between them.
 3. 100,000 Spearman comparisons (100 model RDMs x 1000 neural RDMs of 200 stimuli): brainalign
    ``compare`` vs rsatoolbox ``compare`` and the sort floor (``np.sort`` of all 1100 vectors).
 
@@ -211,7 +213,7 @@ def _rsatoolbox_rdm(path: Path, subset: int, n: int, ours: float) -> None:
 
 
 def bench_decoding(n_subjects: int, n_stimuli: int, n_trials: int, n_channels: int, n_times: int,
-                   n_permutations: int) -> None:
+                   n_permutations: int, thread_counts: list[int]) -> None:
     from brainalign.measure import decoding_rdms
 
     print(f"\n[2] exact-LDA decoding RDMs, {n_subjects} subjects x {n_stimuli} stimuli x {n_trials} trials x "
@@ -229,16 +231,15 @@ def bench_decoding(n_subjects: int, n_stimuli: int, n_trials: int, n_channels: i
     row(f"brainalign decoding_rdms, {n_subjects} subjects in one call", batched,
         f"{batched / n_subjects:.2f} s per subject; {os.cpu_count()} cores; CPU {cpu:.1f} s "
         f"(one torch thread per worker, so CPU / cores estimates the time on an idle machine)")
-    import torch
-
-    for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
-        start = time.perf_counter()
+    for threads in thread_counts:
+        start, cpu = time.perf_counter(), time.process_time()
         single = [decoding_rdms(trials, num_threads=threads, **options) for trials in subjects]
-        separate = time.perf_counter() - start
+        separate, cpu = time.perf_counter() - start, time.process_time() - cpu
         difference = max(float(np.abs(together.dissimilarities[k * n_times:(k + 1) * n_times]
                                       - rdms.dissimilarities).max()) for k, rdms in enumerate(single))
         row(f"brainalign decoding_rdms, {n_subjects} per-subject calls, {threads} thread(s)", separate,
-            f"one call is {separate / batched:.2f}x faster; max |difference| = {difference:.1e}")
+            f"one call is {separate / batched:.2f}x faster; CPU {cpu:.1f} s ({cpu / n_subjects:.2f} s per "
+            f"subject); max |difference| = {difference:.1e}")
     print(f"  {load()}")
 
 
@@ -278,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated sections to skip: rdm,decoding,compare")
     parser.add_argument("--tmp", default=tempfile.gettempdir(), help="folder for the temporary feature file")
     parser.add_argument("--memory-limit", type=float, default=1.0, help="compute_rdms working memory, GiB")
+    parser.add_argument("--decoding-threads", default="1",
+                        help="comma-separated torch thread counts for the per-subject decoding calls (e.g. 2,1)")
     parser.add_argument("--rdm-size", type=int, nargs=2, metavar=("STIMULI", "FEATURES"),
                         help="another size for section 1 (e.g. 4000 50000 for a check on a busy machine)")
     args = parser.parse_args(argv)
@@ -297,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     if "rdm" not in skip:
         bench_rdm(*sizes["rdm"][:2], args.tmp, int(args.memory_limit * 2**30), *sizes["rdm"][2:])
     if "decoding" not in skip:
-        bench_decoding(*sizes["decoding"])
+        bench_decoding(*sizes["decoding"], [int(x) for x in args.decoding_threads.split(",")])
     if "compare" not in skip:
         bench_compare(*sizes["compare"])
     print(f"\ntotal {time.perf_counter() - started:.1f} s; {load()}")
