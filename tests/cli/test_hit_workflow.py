@@ -19,14 +19,15 @@ TINY = {"n_subjects": 1, "n_train_categories": 3, "n_test_categories": 2, "train
 
 @pytest.mark.slow
 @pytest.mark.shared_data
-def test_aligned_run_folder_to_rsa_on_92_images(shared_data, tmp_path, capsys) -> None:
+def test_aligned_run_folder_to_rsa_on_92_images(shared_data, tmp_path, capsys, monkeypatch) -> None:
     hit = shared_data / "kriegeskorte2008_92images"
     run_dir = run_sweep({"out_dir": str(tmp_path / "sweep"), "train": {
         "model": {"name": "cornet_z", "pretrain": {"epochs": 1, "batch_size": 8}},
         "data": {"simulate": TINY, "image_size": 32}, "training": {"epochs": 1, "batch_size": 6}, "progress": False,
     }})[0]
     features, rdms_file, rsa_dir = tmp_path / "features", tmp_path / "model_rdms.npz", tmp_path / "rsa"
-    assert run(["features", str(run_dir), str(hit / "images"), "--out", str(features), "--layers", "V4,IT",
+    monkeypatch.chdir(tmp_path)  # a relative run folder: the provenance records the weights' absolute path
+    assert run(["features", str(run_dir.relative_to(tmp_path)), str(hit / "images"), "--out", str(features), "--layers", "V4,IT",
                 "--image-size", "32"]) == 0
     assert run(["rdm", str(features), "--out", str(rdms_file)]) == 0
     assert run(["rsa", str(rdms_file), str(hit / "rdms_92.npz"), "--key", "hIT_subject_session",
@@ -37,8 +38,8 @@ def test_aligned_run_folder_to_rsa_on_92_images(shared_data, tmp_path, capsys) -
     provenance = json.loads((features / "features.json").read_text())["provenance"]
     assert {key: provenance[key] for key in ("model", "spec", "architecture", "weights", "epoch", "seed",
                                              "image_size", "layers")} == {
-        "model": run_dir.name, "spec": str(run_dir), "architecture": "cornet_z", "weights": str(checkpoint),
-        "epoch": 1, "seed": None, "image_size": 32, "layers": ["V4", "IT"]}
+        "model": run_dir.name, "spec": str(run_dir.relative_to(tmp_path)), "architecture": "cornet_z",
+        "weights": str(checkpoint.resolve()), "epoch": 1, "seed": None, "image_size": 32, "layers": ["V4", "IT"]}
     assert provenance["weights_sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
     model_rdms = RDMs.load(rdms_file)
     assert model_rdms.provenance is not None and model_rdms.provenance.to_dict() == provenance
@@ -50,4 +51,4 @@ def test_aligned_run_folder_to_rsa_on_92_images(shared_data, tmp_path, capsys) -
     base = tmp_path / "sweep" / "base" / "model.safetensors"  # the demo's base model (3 classes) as --weights
     assert run(["features", "cornet_z", str(hit / "images"), "--weights", str(base), "--out", str(tmp_path / "base"),
                 "--layers", "IT", "--image-size", "32"]) == 0
-    assert json.loads((tmp_path / "base" / "features.json").read_text())["provenance"]["weights"] == str(base)
+    assert json.loads((tmp_path / "base" / "features.json").read_text())["provenance"]["weights"] == str(base.resolve())

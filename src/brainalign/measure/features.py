@@ -96,9 +96,12 @@ def _provenance(model: LayeredModel, source: ModelSource | None, layers: list[st
                 pool_size: int) -> Provenance:
     """The record of features of ``layers`` extracted from ``model`` loaded from ``source``."""
     name = type(model).__name__
+    weights = None if source is None else source.weights
+    if weights is not None and Path(weights).is_file():
+        weights = str(Path(weights).resolve())  # the record stays meaningful from another working directory
     loaded: tuple[str, str, str, str | None, str | None, int | None, int | None] = (
         (name, "", name, None, None, None, None) if source is None  # a model object: only its class is known
-        else (source.label, source.spec, source.name, source.weights, source.weights_sha256, source.epoch, source.seed)
+        else (source.label, source.spec, source.name, weights, source.weights_sha256, source.epoch, source.seed)
     )
     return Provenance(*loaded, image_size=image_size, mean=tuple(model.mean), std=tuple(model.std),
                       layers=tuple(layers), pool=pool, pool_size=None if pool == "none" else pool_size)
