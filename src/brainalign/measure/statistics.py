@@ -162,7 +162,7 @@ class PairedDifference:
         return asdict(self)
 
 
-def paired_difference(a: Any, b: Any | None = None, alternative: str = "two-sided",
+def paired_difference(a: ArrayLike, b: ArrayLike | None = None, alternative: str = "two-sided",
                       confidence: float = 0.95) -> PairedDifference:
     """Paired t-test of ``a`` vs ``b`` (1-D, one value per subject; ``b=None``: ``a`` holds the differences)
     with the mean difference, its t confidence interval and Cohen's d_z (``scipy.stats.ttest_rel``)."""
@@ -205,7 +205,7 @@ def _against(mean: float, alternative: str) -> bool:
     return (alternative == "greater" and mean < 0) or (alternative == "less" and mean > 0)
 
 
-def correct_p(p_values: Any, method: str = "holm") -> np.ndarray:
+def correct_p(p_values: ArrayLike, method: str = "holm") -> np.ndarray:
     """Adjusted p-values of one family of tests (any shape; NaN entries are left out and stay NaN).
 
     ``holm`` (Holm-Bonferroni step-down, family-wise error), ``bonferroni``, ``fdr_bh``
@@ -238,7 +238,7 @@ def correct_p(p_values: Any, method: str = "holm") -> np.ndarray:
     return out
 
 
-def ratio_of_means(model: Any, reference: Any, confidence: float = 0.95, n_boot: int = 2000,
+def ratio_of_means(model: ArrayLike, reference: ArrayLike, confidence: float = 0.95, n_boot: int = 2000,
                    seed: int = 0) -> tuple[float, float, float]:
     """Improvement ratio of the group means ``(mean(model) - mean(reference)) / mean(reference)`` and its
     percentile bootstrap interval at ``confidence`` (subjects resampled with replacement, pairs kept).

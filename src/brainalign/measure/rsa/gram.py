@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 import numpy as np
 
@@ -38,12 +38,13 @@ from brainalign.errors import ValidationError
 if TYPE_CHECKING:
     import torch
 
+IndexT = TypeVar("IndexT", int, np.ndarray)  # a stimulus index or an integer array of them
 DEFAULT_MEMORY_LIMIT = 1 << 30  # bytes of working memory (panel buffer, products, row-group accumulator)
 DEFAULT_STRIPE_ROWS = 1024  # one-thread GEMM rate of 1024-row stripes ~ a square GEMM's; 256 rows ran ~15% slower
 _CHUNK_BYTES = 1 << 22  # rows are shifted and summed in chunks of about this size (cache-resident)
 
 
-def condensed_offset(i: Any, n: int) -> Any:
+def condensed_offset(i: IndexT, n: int) -> IndexT:
     """Position of pair ``(i, i + 1)`` in the condensed upper triangle (squareform order) of ``n`` stimuli
     (``i`` an int or an integer array)."""
     return i * n - i * (i + 1) // 2

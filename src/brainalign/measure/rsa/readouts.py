@@ -11,7 +11,7 @@ is the best layer's."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -80,6 +80,8 @@ def roi_similarity(model_rdms: RDMs, fmri_rdms: RDMs, method: str = "spearman",
 
 
 EEG_WINDOW = (0.05, 0.2)  # seconds, inclusive: ReAlnet's 50-200 ms average
+# similarities compared elementwise: a float, an array or a pandas Series/DataFrame (the result has the same type)
+Improvable = TypeVar("Improvable", float, np.ndarray, pd.Series, pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ class TimecourseReadout:
     window: tuple[float, float]
 
 
-def timecourse_readout(model: Any, reference: Any, times: Any,
+def timecourse_readout(model: ArrayLike, reference: ArrayLike, times: ArrayLike,
                        window: tuple[float, float] = EEG_WINDOW) -> TimecourseReadout:
     """ReAlnet's EEG read-outs of a layer: the values at the peak time point and the mean over ``window``
     (seconds, both ends included) of ``model`` and ``reference`` time courses ``(n_subjects, n_times)``
@@ -120,12 +122,12 @@ def timecourse_readout(model: Any, reference: Any, times: Any,
                              first[:, inside].mean(axis=1), second[:, inside].mean(axis=1), window)
 
 
-def improvement(aligned: Any, base: Any) -> Any:
+def improvement(aligned: Improvable, base: Improvable) -> Improvable:
     """``aligned - base`` (arrays, Series or scalars)."""
     return aligned - base
 
 
-def improvement_ratio(aligned: Any, base: Any) -> Any:
+def improvement_ratio(aligned: Improvable, base: Improvable) -> Improvable:
     """``(aligned - base) / base``; ``base == 0`` gives inf/NaN (numpy semantics)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return (aligned - base) / base

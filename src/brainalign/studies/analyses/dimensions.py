@@ -8,7 +8,7 @@ generative factors.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ import pandas as pd
 from brainalign.align.config import DataConfig
 from brainalign.align.data import simulated_observer
 from brainalign.data.rdms import RDMs
+from brainalign.data.stimuli import Stimuli
 from brainalign.measure import dimension_rdms, partial_correlations, rank_rows
 from brainalign.studies.analyses.base import Analysis
 from brainalign.studies.context import StudyContext
@@ -39,7 +40,7 @@ def dimensions(context: StudyContext) -> Optional[pd.DataFrame]:
     return seed_mean(pd.concat(parts, ignore_index=True), "squared_partial")
 
 
-def dimension_targets(source: str, data_config: DataConfig, stimuli: Any) -> RDMs:
+def dimension_targets(source: str, data_config: DataConfig, stimuli: Stimuli) -> RDMs:
     """Object-dimension RDMs of the held-out images, one per dimension (descriptor ``dimension``).
 
     ``source="simulated"``: the observer's generative factors: ``|x_i - x_j|`` of red, green, blue,
