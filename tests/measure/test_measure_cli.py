@@ -59,12 +59,16 @@ def test_rdm_and_rsa_commands(files) -> None:
     eeg_rdms = RDMs.load(folder / "eeg_rdms.npz")
     assert (eeg_rdms.dissimilarity_measure, model.dissimilarity_measure) == ("decoding_accuracy", "correlation")
     assert table["similarity"].iloc[0] == pytest.approx(compare(model.dissimilarities, eeg_rdms[0].dissimilarities)[0, 0])
+    summary = pd.read_csv(folder / "eeg" / "rsa_summary.csv")  # one subject: no spread, no test
+    assert list(summary["time"]) == [0.0, 0.01, 0.02] and (summary["n"] == 1).all() and summary["p_value"].isna().all()
     assert run(["rsa", str(folder / "model.npz"), str(folder / "fmri.npz"), "--out", str(folder / "fmri")]) == 0
     assert list(pd.read_csv(folder / "fmri" / "rsa.csv")["roi"]) == ["V1", "LOC"]
+    assert run(["rsa", str(folder / "model.npz"), str(folder / "fmri.npz"), "--out", str(folder / "bad"),
+                "--correction", "sidak"]) == 2 and not (folder / "bad").exists()
     assert run(["rsa", str(folder / "model.npz"), str(folder / "missing.txt"), "--out", str(folder / "x")]) == 2
 
 
-def test_rsa_against_matlab_rdm_file(shared_data, tmp_path) -> None:
+def test_rsa_against_matlab_rdm_file(shared_data, tmp_path, capsys) -> None:
     """`brainalign rsa` reads the 92-image human IT RDMs from the original MATLAB file."""
     from scipy.stats import spearmanr
 
@@ -79,6 +83,10 @@ def test_rsa_against_matlab_rdm_file(shared_data, tmp_path) -> None:
     model_rdm = compute_rdms(features).dissimilarities[0]
     expected = spearmanr(model_rdm, loaded.dissimilarities[0]).statistic
     assert table.loc[table["name"] == names[0], "similarity"].item() == pytest.approx(expected, abs=1e-9)
+    summary = pd.read_csv(tmp_path / "rsa" / "rsa_summary.csv").iloc[0]  # the 8 RDMs as units, with the ceiling
+    assert summary["n"] == 8 and summary["mean"] == pytest.approx(table["similarity"].mean())
+    assert 0 <= summary["p_value"] <= 1 and summary["ceiling_lower"] < summary["ceiling_upper"]
+    assert "noise ceiling" in capsys.readouterr().out
 
 
 def test_rsa_reads_one_array_of_a_plain_npz_with_key(tmp_path) -> None:

@@ -1,6 +1,6 @@
 """CLI commands of this area (registered on ``brainalign.cli.app.app`` when imported):
 ``brainalign rdm`` (features or responses -> RDMs file + figure) and ``brainalign rsa``
-(model RDMs vs neural RDMs/responses -> CSV + figure)."""
+(model RDMs vs neural RDMs/responses -> CSV, statistics across subjects with noise ceilings, figure)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,6 +11,8 @@ import typer
 from brainalign.cli.app import app
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from brainalign.data.rdms import RDMs
 
 ORDER_HELP = ("CSV naming the stimulus ids of the rows of an RDM file that carries none (a plain .npy/.npz/.mat "
@@ -91,23 +93,36 @@ def rsa_command(
     ),
     key: Optional[str] = typer.Option(None, help=KEY_HELP),
     order: Optional[Path] = typer.Option(None, help=ORDER_HELP),
-    out: Path = typer.Option(..., "--out", "-o", help="Output folder: rsa.csv and rsa.png."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: rsa.csv, rsa_summary.csv and rsa.png."),
     method: str = typer.Option("spearman", help="spearman, pearson or kendall_tau_a."),
+    subject: str = typer.Option("subject", help="Neural RDM descriptor naming the subject (the unit of the "
+                                                "statistics); without it every neural RDM of a target is a unit."),
+    correction: str = typer.Option("holm", help="Correction of the p-values over all tests: holm, fdr_bh, "
+                                                "bonferroni or none."),
     eeg: str = typer.Option("decoding", help="EEG responses: decoding or correlation RDMs."),
     classifier: str = typer.Option("lda", help="Decoding classifier for EEG responses: lda, shared_lda or ncm."),
     permutations: int = typer.Option(5, help="Decoding: pseudo-trial permutations."),
     force: bool = typer.Option(False, "--force", help="Overwrite results already in --out."),
 ) -> None:
-    """Similarity of every model RDM with every neural RDM -> OUT/rsa.csv (+ rsa.png)."""
+    """Similarity of every model RDM with every neural RDM -> OUT/rsa.csv; across subjects per model RDM and
+    target (time point or ROI): mean, SEM, two-sided t-test against 0 and noise ceiling -> OUT/rsa_summary.csv,
+    printed, and drawn in OUT/rsa.png."""
     from brainalign.data.order import read_order
-    from brainalign.errors import RunExistsError
+    from brainalign.errors import RunExistsError, ValidationError
+    from brainalign.measure.rsa.across_subjects import subject_statistics
+    from brainalign.measure.rsa.comparison import METHODS
     from brainalign.measure.rsa.readouts import similarity_table
     from brainalign.measure.rsa.sources import paired_rdms
+    from brainalign.measure.statistics import CORRECTIONS
     from brainalign.report.quicklook import plot_similarity
     from brainalign.runs import atomic_write_text
 
     if (out / "rsa.csv").exists() and not force:
         raise RunExistsError(f"{out / 'rsa.csv'} exists; pass --force to overwrite it or choose another --out")
+    if method not in METHODS:
+        raise ValidationError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+    if correction not in CORRECTIONS:
+        raise ValidationError(f"--correction {correction!r}: choose one of {', '.join(CORRECTIONS)}")
     stimulus_order = None if order is None else read_order(order)
     models, neural_rdms, warnings = paired_rdms(
         _rdms(model_rdms, None, "correlation", eeg, classifier, permutations),
@@ -117,9 +132,35 @@ def rsa_command(
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     table = similarity_table(models, neural_rdms, method)
+    statistics = subject_statistics(models, neural_rdms, method, subject_column=subject, correction=correction)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "rsa.csv", table.to_csv(index=False))
-    figure = plot_similarity(table, out / "rsa.png", method=method)
-    best = table.loc[table["similarity"].idxmax()]
-    typer.echo(f"{len(table)} comparisons -> {out / 'rsa.csv'}, {figure}; best {best['similarity']:.3f}: "
-               + ", ".join(f"{k}={v}" for k, v in best.drop("similarity").items()))
+    atomic_write_text(out / "rsa_summary.csv", statistics.to_csv(index=False))
+    figure = plot_similarity(statistics, out / "rsa.png", method=method)
+    for line in statistics_lines(statistics):
+        typer.echo(line)
+    typer.echo(f"{len(table)} comparisons -> {out / 'rsa.csv'}; across units -> {out / 'rsa_summary.csv'}, {figure}")
+
+
+def statistics_lines(statistics: "pd.DataFrame", max_rows: int = 24) -> list[str]:
+    """A plain-text table of :func:`~brainalign.measure.rsa.across_subjects.subject_statistics` (with more than
+    ``max_rows`` rows: each model RDM's row at its highest mean), with the unit and the test below it."""
+    from brainalign.measure.rsa.across_subjects import STATISTICS
+
+    labels = [column for column in statistics.columns if column not in STATISTICS]
+    rows = statistics
+    note = ""
+    models = [column for column in labels if not column.startswith(("time", "roi"))]
+    if len(rows) > max_rows:
+        rows = rows.loc[rows.groupby(models, sort=False)["mean"].idxmax()] if models else rows.nlargest(1, "mean")
+        note = f" (each model RDM at its highest mean; all {len(statistics)} rows in rsa_summary.csv)"
+    shown = rows[labels].astype(str)
+    shown["n"] = rows["n"].astype(int).astype(str)
+    for column in ("mean", "sem"):
+        shown[column] = rows[column].map(lambda value: f"{value:.4f}")
+    shown["95% CI"] = [f"[{low:.3f}, {high:.3f}]" for low, high in zip(rows["ci_low"], rows["ci_high"])]
+    for column in ("p_value", "p_corrected"):
+        shown[column] = rows[column].map(lambda value: f"{value:.3g}")
+    shown["noise ceiling"] = [f"{low:.3f}-{high:.3f}" for low, high in zip(rows["ceiling_lower"], rows["ceiling_upper"])]
+    return [f"RSA similarity across units{note}:", shown.to_string(index=False),
+            f"units: {statistics['unit'].iloc[0]}", f"test: {statistics['test'].iloc[0]}"]

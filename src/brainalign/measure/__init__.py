@@ -44,6 +44,8 @@ _NAMES = {
     "improvement_correlation": ".rsa.readouts",
     "timecourse_readout": ".rsa.readouts",
     "TimecourseReadout": ".rsa.readouts",
+    # rsa/across_subjects.py
+    "subject_statistics": ".rsa.across_subjects",
     # rsa/neural.py
     "neural_rdms": ".rsa.neural",
     # rsa/sources.py

@@ -24,6 +24,7 @@ _NAMES = {
     # quicklook.py (figures of in-memory results for the command line)
     "plot_rdms": ".quicklook",
     "plot_similarity": ".quicklook",
+    "similarity_figure": ".quicklook",
     # html.py
     "build_report": ".html",
     "draw_figures": ".html",

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import rc_context
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from brainalign.data.rdms import RDMs
+from brainalign.report.figures import CEILING_COLOUR, STYLE
 from brainalign.runs import atomic_path
 
 
@@ -35,35 +38,91 @@ def plot_rdms(rdms: RDMs, path: str | os.PathLike[str], max_rdms: int = 8) -> Pa
     return _save(figure, path)
 
 
-def plot_similarity(table: pd.DataFrame, path: str | os.PathLike[str], layer_column: str = "layer",
-                    method: str = "spearman") -> Path:
-    """RSA results: time courses per layer when the table has ``time``/``time_index`` (mean +- SEM
-    over other rows such as subjects), otherwise bars per layer for each remaining neural descriptor."""
-    time_column = next((c for c in ("time", "time_index") if c in table.columns), None)
-    layers = list(pd.unique(table[layer_column])) if layer_column in table.columns else [None]
-    figure = Figure(figsize=(6.5, 3.8))
+def plot_similarity(statistics: pd.DataFrame, path: str | os.PathLike[str], method: str = "spearman",
+                    alpha: float = 0.05) -> Path:
+    """:func:`similarity_figure` written to ``path`` (PNG)."""
+    return _save(similarity_figure(statistics, method, alpha), path)
+
+
+def similarity_figure(statistics: pd.DataFrame, method: str = "spearman", alpha: float = 0.05) -> Figure:
+    """The table of :func:`brainalign.measure.rsa.across_subjects.subject_statistics` as a figure: mean
+    across units with SEM and the noise ceiling as a grey band.
+
+    Time targets (EEG): a line per model RDM over time (ms) with an SEM band, and dots under the curves at
+    the time points where ``p_corrected < alpha``. Other targets (ROIs, or a single target): bars per target
+    and model RDM with SEM error bars; the figure widens with the number of bars and long or many tick
+    labels turn vertical, so labels never overlap.
+    """
+    from brainalign.measure.rsa.across_subjects import STATISTICS
+
+    labels = [column for column in statistics.columns if column not in STATISTICS]
+    time_column = next((c for c in ("time", "time_neural", "time_index", "time_index_neural") if c in labels), None)
+    targets = [time_column] if time_column else [c for c in labels if c in ("roi", "roi_neural")]
+    models = [c for c in labels if c not in targets and not c.startswith("time")]
+    names = statistics[models].astype(str).agg(", ".join, axis=1) if models else "model"
+    table = statistics.assign(_model=names)
+    order = list(pd.unique(table["_model"]))
+    with rc_context(STYLE):
+        if time_column is not None:
+            figure = Figure(figsize=(7.5, 4.4), layout="constrained")
+            axis = figure.subplots()
+            _similarity_over_time(axis, table, order, time_column, alpha)
+            note = f"; dots: p corrected < {alpha:g}"
+        else:
+            figure, axis = _similarity_bars(table, order, targets, models)
+            note = ""
+        axis.axhline(0, color="grey", linewidth=0.5)
+        axis.set_ylabel(f"RSA similarity ({method})")
+        axis.set_title(f"mean \u00b1 SEM over n = {int(table['n'].max())} "
+                       f"{str(table['unit'].iloc[0]).split(' (')[0]}; grey: noise ceiling{note}")
+        handles, legend_labels = axis.get_legend_handles_labels()
+        if handles:
+            figure.legend(handles, legend_labels, loc="outside lower center", ncols=min(4, len(handles)),
+                          frameon=False)
+    return figure
+
+
+def _similarity_over_time(axis: Axes, table: pd.DataFrame, order: list[str], time_column: str, alpha: float) -> None:
+    scale = 1.0 if "index" in time_column else 1000.0
+    first = table[table["_model"] == order[0]].sort_values(time_column)
+    if first["ceiling_upper"].notna().any():
+        axis.fill_between(first[time_column].to_numpy(float) * scale, first["ceiling_lower"], first["ceiling_upper"],
+                          color=CEILING_COLOUR, alpha=0.5, lw=0, label="noise ceiling")
+    sem = table["sem"].fillna(0.0)
+    low, high = float(np.nanmin(table["mean"] - sem)), float(np.nanmax(table["mean"] + sem))
+    for rank, name in enumerate(order):
+        rows = table[table["_model"] == name].sort_values(time_column)
+        x, mean, spread = rows[time_column].to_numpy(float) * scale, rows["mean"], rows["sem"].fillna(0.0)
+        line, = axis.plot(x, mean, lw=1.5, label=name)
+        axis.fill_between(x, mean - spread, mean + spread, color=line.get_color(), alpha=0.2, lw=0)
+        marked = (rows["p_corrected"] < alpha).to_numpy()
+        axis.plot(x[marked], np.full(marked.sum(), low - 0.05 * max(high - low, 1e-6) * (rank + 1)), "o", ms=3,
+                  color=line.get_color())
+    axis.set_xlabel("time (ms)" if scale == 1000.0 else "time index")
+
+
+def _similarity_bars(table: pd.DataFrame, order: list[str], targets: list[str],
+                     models: list[str]) -> tuple[Figure, Axes]:
+    keys = table[targets].astype(str).agg(", ".join, axis=1) if targets else ""
+    table = table.assign(_target=keys)
+    groups = list(pd.unique(table["_target"]))
+    single = len(groups) == 1  # one target: a bar per model RDM
+    ticks = order if single else groups
+    n_bars = len(order) * len(groups)
+    figure = Figure(figsize=(min(max(6.5, 0.3 * n_bars + 2.0), 30.0), 4.4), layout="constrained")
     axis = figure.subplots()
-    if time_column is not None:
-        for layer in layers:
-            rows = table if layer is None else table[table[layer_column] == layer]
-            grouped = rows.groupby(time_column)["similarity"]
-            mean, sem = grouped.mean(), grouped.sem().fillna(0.0)
-            x = mean.index.to_numpy(dtype=float) * (1000.0 if time_column == "time" else 1.0)
-            axis.plot(x, mean.to_numpy(), label="model" if layer is None else str(layer))
-            axis.fill_between(x, mean - sem, mean + sem, alpha=0.2)
-        axis.set_xlabel("time (ms)" if time_column == "time" else "time index")
-    else:
-        other = [c for c in table.columns if c not in (layer_column, "similarity") and table[c].nunique() > 1]
-        groups = table.groupby(other[0]) if other else [("all", table)]
-        names = [str(name) for name, _ in groups]
-        width = 0.8 / max(1, len(layers))
-        for offset, layer in enumerate(layers):
-            values = [(rows if layer is None else rows[rows[layer_column] == layer])["similarity"].mean()
-                      for _, rows in groups]
-            axis.bar(np.arange(len(names)) + offset * width, values, width=width,
-                     label="model" if layer is None else str(layer))
-        axis.set_xticks(np.arange(len(names)) + width * (len(layers) - 1) / 2, names)
-    axis.axhline(0, color="grey", linewidth=0.5)
-    axis.set_ylabel(f"RSA similarity ({method})")
-    axis.legend(title=layer_column, fontsize=8)
-    return _save(figure, path)
+    width = 0.8 if single else 0.8 / len(order)
+    for index, group in enumerate(groups):
+        rows = table[table["_target"] == group].set_index("_model").reindex(order)
+        centres = np.arange(len(order)) if single else index + (np.arange(len(order)) - (len(order) - 1) / 2) * width
+        if rows["ceiling_upper"].notna().any():
+            span = [centres[0] - width / 2, centres[-1] + width / 2]
+            axis.fill_between(span, rows["ceiling_lower"].iloc[0], rows["ceiling_upper"].iloc[0], color=CEILING_COLOUR,
+                              alpha=0.6, lw=0, zorder=0, label="noise ceiling" if index == 0 else None)
+        for rank, (centre, name) in enumerate(zip(centres, order)):
+            axis.bar(centre, rows.loc[name, "mean"], width * 0.9, yerr=rows.loc[name, "sem"], capsize=2,
+                     color="C0" if single else f"C{rank % 10}", label=None if single or index else name)
+    slant = len(ticks) > 4 or max(len(tick) for tick in ticks) > 12
+    axis.set_xticks(range(len(ticks)), ticks, rotation=90 if slant else 0)
+    axis.set_xlabel(", ".join(models if single else targets))
+    return figure, axis
