@@ -13,6 +13,7 @@ from brainalign.cli import run
 from brainalign.data import simulate
 from brainalign.errors import RunExistsError
 from brainalign.report import read_table, table_path
+from brainalign.report.results import SUMMARY_KEYS
 from brainalign.runs import is_finished
 from brainalign.studies import run_study
 
@@ -62,11 +63,17 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
         assert values["sem"] == pytest.approx(headline.loc[model, "sem"])
     courses = read_table(table_path(tiny_run, "rsa_timecourses"), "rsa_timecourses")
     assert len(courses) == 3 * 4 * 2 * 20  # models x layers x subjects x time points
-    eeg = summary["readouts"]["eeg"]["aligned"]  # the papers' headline: ratio at the peak and over 50-200 ms
-    assert set(eeg) == {"V1", "V2", "V4", "IT"} and set(eeg["IT"]) == {"peak", "50-200 ms"}
-    for entry in eeg["IT"].values():
-        assert entry["n"] == 2 and 0 <= entry["p_value"] <= 1 and entry["p_corrected"] >= entry["p_value"]
-        assert entry["improvement_ci"][0] <= entry["improvement"] <= entry["improvement_ci"][1]
+    assert set(summary) <= set(SUMMARY_KEYS)  # every key documented
+    for model in ("aligned", "control_unpaired"):  # the papers' headline per model: ratio at the peak and over
+        eeg = summary["readouts"]["eeg"][model]  # 50-200 ms per layer, two-sided p and confidence intervals
+        assert set(eeg) == {"V1", "V2", "V4", "IT"} and all(set(eeg[layer]) == {"peak", "50-200 ms"} for layer in eeg)
+        for entry in (entry for layer in eeg.values() for entry in layer.values()):
+            assert entry["n"] == 2 and 0 <= entry["p_value"] <= 1 and entry["p_corrected"] >= entry["p_value"]
+            assert entry["improvement_ci"][0] <= entry["improvement"] <= entry["improvement_ci"][1]
+            assert entry["ratio_ci"][0] <= entry["ratio_ci"][1] and entry["confidence"] == 0.95
+    eeg = summary["readouts"]["eeg"]["aligned"]
+    assert {test["alternative"] for test in summary["tests"] if test["readout"] in ("eeg peak", "eeg 50-200 ms")} == {
+        "two-sided"}
     improvement = read_table(table_path(tiny_run, "improvement"), "improvement")
     peak = improvement.query("model == 'aligned' and reference == 'base' and readout == 'eeg peak' and target == 'IT'")
     assert eeg["IT"]["peak"]["improvement"] == pytest.approx(peak["improvement"].mean())

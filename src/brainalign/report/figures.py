@@ -265,7 +265,8 @@ def plot_variability(variability_csv: PathLike, out_stem: PathLike) -> list[Path
 
 def plot_robustness(robustness_csv: PathLike, out_stem: PathLike) -> list[Path]:
     """Accuracy against attack strength epsilon, top-1 (and top-5 when the file has it) in rows: left raw
-    (dashed black line: chance, from the file's ``chance`` column when it has one), right baseline-aligned
+    (dashed black line: chance, from the file's top-1 ``chance`` column when it has one; top-5 chance is five
+    times that, at most 1), right baseline-aligned
     (accuracy minus the model's own clean accuracy, columns ``<metric>_aligned``, so models with different
     clean accuracy compare from the same start). Colour: model; line style: attack. Mean and SEM over
     subjects when the file has several rows per model, attack and epsilon. Written by studies and by
@@ -288,8 +289,9 @@ def plot_robustness(robustness_csv: PathLike, out_stem: PathLike) -> list[Path]:
                                 ls=styles[attack], label=label, marker="o", ms=3, capsize=2, lw=1.4)
                 ax.set_xlabel("attack strength epsilon (L-inf, pixel units)")
             raw, aligned = axes[2 * row], axes[2 * row + 1]
-            if chance is not None and metric == "top1":
-                raw.axhline(chance, color="black", ls="--", lw=0.8, label="chance")
+            if chance is not None:  # top-5: five guesses of 1 / classes each
+                raw.axhline(min(1.0, chance * (1 if metric == "top1" else 5)), color="black", ls="--", lw=0.8,
+                            label="chance")
             raw.set(ylabel=f"{name} accuracy", title=f"{name}, raw", ylim=(-0.02, 1.02))
             aligned.set(ylabel=f"{name} - clean {name}", title=f"{name}, baseline-aligned (minus clean accuracy)")
             aligned.axhline(0.0, color="grey", lw=0.8, ls=":")

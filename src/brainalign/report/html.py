@@ -489,7 +489,8 @@ _PAGE = """<!DOCTYPE html>
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }}
 h1 {{ font-size: 1.6rem; }} h2 {{ border-bottom: 1px solid #ddd; padding-bottom: .2rem; margin-top: 2rem; }}
 h3 {{ font-size: 1.05rem; margin-top: 1.4rem; }}
-table {{ border-collapse: collapse; margin: .5rem 0; font-size: .85rem; }}
+table {{ border-collapse: collapse; margin: .5rem 0; font-size: .85rem; display: block; max-width: 100%;
+        overflow-x: auto; }}
 th, td {{ border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; }}
 th {{ background: #f3f3f3; }}
 figure {{ margin: 1rem 0; }} img {{ width: 100%; height: auto; border: 1px solid #eee; }}

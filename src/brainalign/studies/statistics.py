@@ -186,11 +186,12 @@ def improvement_tests(improvement: pd.DataFrame, alternative: str = "two-sided",
     """Paired tests of every (model, reference, readout, target) of an ``improvement`` table across its
     subjects (aligned vs base columns), corrected within each family (:func:`correct`)."""
     tests = []
-    keys = ["model", "reference", "readout", "target"]
-    for (model, reference, readout, target), rows in improvement.groupby(keys, sort=False):
-        pair = rows[["aligned", "base"]].dropna()
-        if len(pair) < 2:
+    complete = improvement.dropna(subset=["aligned", "base"])
+    aligned, base = complete["aligned"].to_numpy(float), complete["base"].to_numpy(float)
+    groups = complete.groupby(["model", "reference", "readout", "target"], sort=False).indices
+    for (model, reference, readout, target), rows in groups.items():
+        if len(rows) < 2:
             continue
-        difference = paired_difference(pair["aligned"].to_numpy(), pair["base"].to_numpy(), alternative, confidence)
+        difference = paired_difference(aligned[rows], base[rows], alternative, confidence)
         tests.append(Comparison(model, reference, readout, str(target), difference))
     return correct(tests, correction)
