@@ -88,3 +88,19 @@ def test_bad_inputs_raise_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(DataFormatError, match=r"lacks column\(s\) target, subject, similarity"):
         build_report(tmp_path / "broken")
     assert run(["report", str(tmp_path / "broken")]) == 2
+
+
+def test_captions_name_what_is_compared_units_and_n(reported_run: Path) -> None:
+    """The fixes of issue 12: percent in caption and tables alike, subjects (not seeds) as n, the seed baseline
+    of variability, one colour scale for predictions, one y-axis for time courses, a robustness section."""
+    import html
+
+    page = html.unescape((reported_run / "report.html").read_text(encoding="utf-8"))
+    captions = dict(re.findall(r'<figure id="fig-([^"]+)">.*?<figcaption>(.*?)</figcaption>', page, re.S))
+    assert "in percent" in captions["improvement"] and "improvement ratio over base (%)" in page
+    assert "over 3 subjects (each subject's 2 seed(s) averaged first)" in captions["trajectory"]
+    assert "the baseline, pairs of seeds of the same subject" in captions["variability"]
+    assert "diagonal blank" in captions["variability"] and "one colour scale" in captions["predictions"]
+    assert "one y-axis for all layers" in captions["rsa_timecourses"]
+    assert '<section id="robustness">' in page and "chance as a dashed line" in captions["robustness"]
+    assert all(re.search(r"n = \d+", captions[name]) for name in ("similarity", "rsa_timecourses", "improvement"))
