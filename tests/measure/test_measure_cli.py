@@ -177,3 +177,30 @@ def test_92_image_matlab_rdms_map_to_the_shared_stimulus_order(shared_data) -> N
     assert warnings == [] and neural.stimulus_ids == models.stimulus_ids == shuffled
     expected = RDMs(repackaged.dissimilarities, order).subset_stimuli(shuffled)
     np.testing.assert_allclose(neural.dissimilarities, expected.dissimilarities, atol=1e-6)
+
+
+def test_rsa_across_subject_files_gives_mean_sem_p_and_ceiling(tmp_path, capsys) -> None:
+    """Three subjects' EEG responses: per layer and time point the mean, SEM and a two-sided p across subjects
+    with the noise ceiling; a subject whose response follows the model's geometry makes the effect."""
+    from brainalign.data import Responses
+
+    rng = np.random.default_rng(8)
+    ids = [f"s{i}" for i in range(10)]
+    features = rng.standard_normal((10, 4))
+    compute_rdms(features, stimulus_ids=ids).save(tmp_path / "model.npz")
+    files = []
+    for k in range(3):  # channels = the model's features plus noise, at every time point
+        data = features[:, None, :, None] + rng.normal(0, 0.5, (10, 2, 4, 3))
+        files.append(tmp_path / f"sub-0{k}.npz")
+        Responses(data, ids, "eeg", subject=f"sub-0{k}", channels=list("abcd"), times=[0.0, 0.1, 0.2],
+                  sfreq=10.0).save(files[-1])
+    assert run(["rsa", str(tmp_path / "model.npz"), *map(str, files), "--eeg", "correlation",
+                "--out", str(tmp_path / "rsa")]) == 0
+    summary = pd.read_csv(tmp_path / "rsa" / "rsa_summary.csv")
+    per_comparison = pd.read_csv(tmp_path / "rsa" / "rsa.csv")
+    assert len(summary) == 3 and (summary["n"] == 3).all() and len(per_comparison) == 9
+    assert summary["mean"].to_numpy() == pytest.approx(per_comparison.groupby("time")["similarity"].mean().to_numpy())
+    assert (summary["mean"] > 0.5).all() and (summary["p_value"] < 0.05).all()
+    assert (summary["ceiling_lower"] <= summary["ceiling_upper"]).all() and summary["ceiling_upper"].notna().all()
+    printed = capsys.readouterr().out
+    assert "noise ceiling" in printed and "two-sided" in printed and (tmp_path / "rsa" / "rsa.png").exists()

@@ -88,8 +88,10 @@ def _preview_stimuli(rdms: "RDMs", max_stimuli: int = 400) -> "RDMs":
 @app.command("rsa")
 def rsa_command(
     model_rdms: Path = typer.Argument(..., help="Model RDMs: an RDMs .npz (brainalign rdm), a features folder or .npy."),
-    neural: Path = typer.Argument(
-        ..., help="Neural RDMs (.npz from brainalign rdm, a plain .npz/.npy/.mat RDM file), or a Responses .npz."
+    neural: list[Path] = typer.Argument(
+        ..., help="Neural RDMs (.npz from brainalign rdm, a plain .npz/.npy/.mat RDM file), or a Responses .npz; "
+                  "several files (e.g. one per subject) are stacked, each file's RDMs without a subject descriptor "
+                  "getting the file name as their subject."
     ),
     key: Optional[str] = typer.Option(None, help=KEY_HELP),
     order: Optional[Path] = typer.Option(None, help=ORDER_HELP),
@@ -108,6 +110,7 @@ def rsa_command(
     target (time point or ROI): mean, SEM, two-sided t-test against 0 and noise ceiling -> OUT/rsa_summary.csv,
     printed, and drawn in OUT/rsa.png."""
     from brainalign.data.order import read_order
+    from brainalign.data.rdms import RDMs
     from brainalign.errors import RunExistsError, ValidationError
     from brainalign.measure.rsa.across_subjects import subject_statistics
     from brainalign.measure.rsa.comparison import METHODS
@@ -124,13 +127,17 @@ def rsa_command(
     if correction not in CORRECTIONS:
         raise ValidationError(f"--correction {correction!r}: choose one of {', '.join(CORRECTIONS)}")
     stimulus_order = None if order is None else read_order(order)
-    models, neural_rdms, warnings = paired_rdms(
-        _rdms(model_rdms, None, "correlation", eeg, classifier, permutations),
-        _rdms(neural, key, "correlation", eeg, classifier, permutations),
-        stimulus_order, model_source=str(model_rdms), neural_source=str(neural),
-    )
-    for warning in warnings:
-        typer.echo(f"warning: {warning}", err=True)
+    model_stack = _rdms(model_rdms, None, "correlation", eeg, classifier, permutations)
+    stacks = []
+    for path in neural:
+        models, rdms, warnings = paired_rdms(model_stack, _rdms(path, key, "correlation", eeg, classifier, permutations),
+                                             stimulus_order, model_source=str(model_rdms), neural_source=str(path))
+        for warning in warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        if len(neural) > 1 and subject not in rdms.descriptors.columns:
+            rdms.descriptors[subject] = path.stem
+        stacks.append(rdms)
+    neural_rdms = RDMs.concat(stacks)
     table = similarity_table(models, neural_rdms, method)
     statistics = subject_statistics(models, neural_rdms, method, subject_column=subject, correction=correction)
     out.mkdir(parents=True, exist_ok=True)

@@ -77,7 +77,7 @@ def similarity_figure(statistics: pd.DataFrame, method: str = "spearman", alpha:
                        f"{str(table['unit'].iloc[0]).split(' (')[0]}; grey: noise ceiling{note}")
         handles, legend_labels = axis.get_legend_handles_labels()
         if handles:
-            figure.legend(handles, legend_labels, loc="outside lower center", ncols=min(4, len(handles)),
+            figure.legend(handles, legend_labels, loc="outside lower center", ncols=min(6, len(handles)),
                           frameon=False)
     return figure
 
