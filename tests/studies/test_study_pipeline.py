@@ -81,7 +81,8 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
     assert eeg["IT"]["peak"]["improvement_ratio"] == pytest.approx(ratio)
     assert {test["alternative"] for test in summary["tests"]} == {"two-sided"}
     comparisons = {entry["comparison"]: entry for entry in summary["comparisons"]}  # never against base
-    assert set(comparisons) == {"aligned - control_unpaired", "aligned: within - cross subject"}
+    assert set(comparisons) == {"aligned - control_unpaired", "aligned: within - cross subject",
+                                "ground truth: aligned - control_unpaired", "ground truth: aligned: within - cross subject"}
     for entry in comparisons.values():
         assert entry["n"] == 2 and entry["ci_low"] <= entry["mean"] <= entry["ci_high"]
         assert entry["verdict"] in ("holds", "not supported", "reversed") and entry["statement"].startswith(
@@ -90,6 +91,9 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
     within = per_subject[per_subject["comparison"] == "aligned: within - cross subject"]
     own = similarity.query("model == 'aligned' and target == 'IT' and readout == 'whole response'")
     assert within.set_index("subject")["model_value"].to_dict() == pytest.approx(own.set_index("subject")["similarity"].to_dict())
+    truth = read_table(table_path(tiny_run, "ground_truth"), "ground_truth")  # every layer vs every hidden stage
+    assert set(truth["stage"]) == {"early", "mid", "high", "object"} and set(truth["layer"]) == {"V1", "V2", "V4", "IT"}
+    assert len(truth) == 3 * 2 * 4 * 4 and truth["similarity"].between(-1, 1).all()  # models x subjects x layers x stages
     ceiling = read_table(table_path(tiny_run, "noise_ceiling"), "noise_ceiling")
     assert set(ceiling["readout"]) == {"whole response", "eeg time course"} and (ceiling["lower"] <= ceiling["upper"]).all()
     assert len(ceiling) == 1 + 20 and set(summary["noise_ceiling"]) == {"whole response", "eeg time course"}
@@ -103,7 +107,7 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
     variability = read_table(table_path(tiny_run, "variability"), "variability")
     assert set(variability["layer"]) == {"V1", "V2", "V4", "IT"} and variability["variability"].between(0, 2).all()
     page = (tiny_run / "report.html").read_text()
-    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) == 10  # every figure this study has
+    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) == 12  # every figure this study has
     assert "Caveat." in page and page.count("What these numbers mean.") >= 5
     written = yaml.safe_load((tiny_run / "config.yaml").read_text())  # the folders it wrote, no placeholders
     assert written["out_dir"] == str(tiny_run) and written["alignment"]["out_dir"] == str(tiny_run / "alignment")

@@ -21,6 +21,8 @@ _NAMES = {
     "plot_trajectory": ".figures",
     "plot_scratch_trajectory": ".figures",
     "plot_predictions": ".figures",
+    "plot_ground_truth": ".figures",
+    "plot_comparisons": ".figures",
     # quicklook.py (figures of in-memory results for the command line)
     "plot_rdms": ".quicklook",
     "plot_similarity": ".quicklook",

@@ -25,7 +25,7 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 from matplotlib.typing import RcKeyType
 from scipy.stats import spearmanr
 
-from brainalign.measure.statistics import ratio_of_means
+from brainalign.measure.statistics import paired_difference, ratio_of_means
 from brainalign.report.results import read_predictions, read_table
 from brainalign.runs import atomic_write_with
 
@@ -447,6 +447,46 @@ def plot_predictions(predictions_npz: PathLike, out_stem: PathLike, max_examples
             axes[2].set_ylabel("predicted")
         if image is not None:
             fig.colorbar(image, ax=grid[:, 1 + int(has_images)].tolist(), shrink=0.8, label="response (recorded units)")
+        return _save(fig, out_stem)
+
+
+def plot_ground_truth(ground_truth_csv: PathLike, out_stem: PathLike) -> list[Path]:
+    """Similarity of every layer with every hidden stage of the subject's simulated brain (noise-free), one
+    panel per stage: bars = mean across subjects, error bars = SEM, dots = subjects."""
+    table = read_table(ground_truth_csv, "ground_truth").rename(columns={"layer": "target"})
+    stages = _ordered(table["stage"])
+    with rc_context(STYLE):
+        fig, axes = _panels(len(stages), panel_height=2.6, columns=2)
+        for ax, stage in zip(axes, stages):
+            _grouped_bars(ax, table[table["stage"] == stage], "similarity", None)
+            ax.set_title(f"hidden stage: {stage}")
+        for ax in axes[::2]:
+            ax.set_ylabel(SIMILARITY_LABEL)
+        _legend(fig, axes[0], table["model"])
+        return _save(fig, out_stem)
+
+
+def plot_comparisons(comparisons_csv: PathLike, out_stem: PathLike, confidence: float = 0.95) -> list[Path]:
+    """The headline comparisons, one row each: dots = subjects' differences (model - reference, similarity
+    units), a bar = their mean with its t confidence interval; a claim holds where the interval lies right of
+    0 (the dotted line)."""
+    table = read_table(comparisons_csv, "comparisons")
+    names = _ordered(table["comparison"])
+    with rc_context(STYLE):
+        fig = _figure(0.9 + 0.38 * len(names))
+        ax = fig.add_subplot()
+        for row, name in enumerate(names):
+            values = table[table["comparison"] == name]["difference"].to_numpy(float)
+            colour = model_colour(str(table[table["comparison"] == name]["reference"].iloc[0]))
+            ax.scatter(values, row + _jitter(len(values), 0.6), s=9, color="black", lw=0, zorder=3)
+            if len(values) > 1:
+                interval = paired_difference(values, None, confidence=confidence)
+                ax.plot([interval.ci_low, interval.ci_high], [row, row], color=colour, lw=2.5, solid_capstyle="butt")
+            ax.plot([values.mean()], [row], marker="D", ms=5, color=colour, zorder=4)
+        ax.axvline(0.0, color="black", lw=0.8, ls=":")
+        ax.set_yticks(range(len(names)), names)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"difference in similarity (Spearman rho); bar: mean and {confidence:.0%} CI over subjects")
         return _save(fig, out_stem)
 
 

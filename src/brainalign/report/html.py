@@ -55,6 +55,10 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
+    Section("comparisons", "Headline comparisons", "Each claim as a difference per subject (dots; a subject's "
+            "training seeds averaged first) with the mean over subjects and its 95 % confidence interval (bar). "
+            "A claim holds only where the interval lies right of 0; an interval across 0 means the data do not "
+            "support it, whatever the mean."),
     Section("similarity", "Held-out similarity", "RSA similarity is the Spearman correlation between the "
             "dissimilarities of a model layer and those of a subject's brain responses over the same held-out "
             "images (0 = unrelated, 1 = the same geometry). The noise ceiling bounds what any model can reach "
@@ -74,6 +78,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("cross", "Other datasets and modalities", "Every model scored on recordings it was not trained on "
             "(another modality or dataset). Gains here mean the alignment learned something about the brain's "
             "representation in general, not only about the training recordings."),
+    Section("ground_truth", "Ground truth (simulation only)", "Similarity of each layer with each stage of the "
+            "subject's hidden simulated brain, computed from its noise-free features: what the recordings were "
+            "made from. A model that moves towards these stages learned the computation behind the responses, not "
+            "only the recordings."),
     Section("variability", "Individual variability", "How different the personalised models of two subjects "
             "are (1 - Spearman rho between their RDMs). It is compared with the difference between two training "
             "seeds of one subject's model: only variability above that baseline reflects the subjects."),
@@ -174,6 +182,11 @@ def _caption_predictions(run_dir: Path) -> str:
 
 
 FIGURES: tuple[FigureSpec, ...] = (
+    FigureSpec("comparisons", "comparisons", "Headline comparisons per subject", "comparisons",
+               _from_table("comparisons", figures.plot_comparisons),
+               lambda d: ("Per comparison: dots = subjects' differences (model - reference, Spearman rho), diamond "
+                          f"and bar = mean and 95 % t confidence interval over {_subjects_text(d, 'comparisons')}; "
+                          "dotted line: no difference.")),
     FigureSpec("similarity", "similarity", "Similarity per layer to the whole held-out response", "similarity",
                _with_ceiling("similarity", figures.plot_similarity_bars, readout=WHOLE),
                lambda d: ("RSA similarity (Spearman rho) between each layer's RDM and the RDM of the subject's entire "
@@ -218,6 +231,11 @@ FIGURES: tuple[FigureSpec, ...] = (
                           "over base (per layer) and their fMRI improvement (best layer per ROI); n = "
                           f"{int(read_table(table_path(d, 'improvement_correlation'), 'improvement_correlation')['n'].max())}"
                           " models; p two-sided, uncorrected.")),
+    FigureSpec("ground_truth", "ground_truth", "Similarity to the stages of the hidden brain", "ground_truth",
+               _from_table("ground_truth", figures.plot_ground_truth),
+               lambda d: ("RSA similarity (Spearman rho) of each layer's RDM with the noise-free RDM of each stage of "
+                          "the subject's simulated brain (held-out images), per model. Bars: mean over "
+                          f"{_subjects_text(d, 'ground_truth')}; error bars: SEM; dots: subjects.")),
     FigureSpec("variability", "variability", "Individual variability per layer", "variability",
                _from_table("variability", figures.plot_variability), _caption_variability),
     FigureSpec("trajectory", "trajectory", "Alignment across training epochs", "trajectory",

@@ -118,6 +118,12 @@ TABLES: dict[str, TableFormat] = {
         _c("reference_value", "float", "the reference's similarity for this subject (seeds averaged)"),
         _c("difference", "float", "model_value - reference_value (similarity units)"),
     )),
+    "ground_truth": TableFormat("ground_truth.csv", "one model, subject, layer and hidden stage of the simulated "
+                                "observer (brainalign.studies.analyses.ground_truth)", (
+        _MODEL, _SUBJECT, _c("layer", "str", "model layer"),
+        _c("stage", "str", "hidden stage of the subject's simulated brain: early, mid, high, object"),
+        _c("similarity", "float", "RSA similarity of the layer RDM with the stage's noise-free RDM (held-out images)"),
+    )),
     "noise_ceiling": TableFormat("noise_ceiling.csv", "one neural target", (
         _c("readout", "str", "'eeg time course', 'roi best layer' or 'whole response' (what it bounds)"),
         _c("target", "str", "time point (as text), ROI or 'whole response'"),

@@ -80,6 +80,8 @@ class EvaluationConfig(_Strict):
         True, description="fMRI: similarity per ROI (best layer): every region of the held-out responses (true), "
         "none (false), or the listed regions, e.g. [V1, V2, V3, V4, LOC]")
     variability: bool = Field(True, description="individual variability between the aligned models")
+    ground_truth: bool = Field(True, description="simulated observer: every layer vs every hidden stage of the "
+                               "subject's brain (noise-free; brainalign.studies.analyses.ground_truth)")
     trajectory: bool = Field(True, description="similarity and accuracy at every saved epoch")
     dimensions: Optional[str] = Field(
         None, description="object-dimension analysis of the headline layer: 'simulated' (the observer's "

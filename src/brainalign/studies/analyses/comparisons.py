@@ -12,6 +12,10 @@ inference); ``summary.json`` turns the rows into a mean, confidence interval and
 - ``<aligned>: within - cross subject`` (personalisation): the similarity of subject s's aligned model with
   s's held-out responses minus the mean similarity of the other subjects' aligned models with s's responses
   (same readout; needs >= 2 subjects who saw the same held-out images);
+- ``ground truth: <aligned> - <control>`` and ``ground truth: <aligned>: within - cross subject`` on the
+  simulated observer: the same on its hidden brain (:mod:`.ground_truth`; per hidden stage the best layer's
+  similarity with the subject's noise-free stage RDM, averaged over the stages): does alignment move the
+  network towards the computation behind the responses, and towards its own subject's brain?
 - ``<dataset>: <aligned> - <control>`` for a ``cross_evaluation`` entry recorded from the same subjects in
   another modality (``simulated``: the simulated observer's other recording): fMRI, the best-layer
   similarity averaged over the entry's ROIs; EEG, the headline layer's similarity averaged over 50-200 ms;
@@ -19,7 +23,7 @@ inference); ``summary.json`` turns the rows into a mean, confidence interval and
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
@@ -29,11 +33,14 @@ from brainalign.measure.rsa.readouts import EEG_WINDOW
 from brainalign.studies import statistics as st
 from brainalign.studies.analyses.base import Analysis, always
 from brainalign.studies.analyses.similarity import WHOLE
+from brainalign.studies.analyses.ground_truth import stage_rdms
 from brainalign.studies.context import StudyContext
+from brainalign.studies.evaluate import TrainedModel
 
 COLUMNS = ["comparison", "claim", "model", "reference", "readout", "target", "subject", "model_value",
            "reference_value", "difference"]
 OTHER_SUBJECTS = "other subjects' {label}"
+TRUTH = "ground truth: best layer per hidden stage, mean over stages"
 CLAIMS = {
     "control_beta0": "alignment to a subject's responses makes the network more similar to that subject's held-out "
                      "responses than fine-tuning on the same images without neural data (beta = 0)",
@@ -51,10 +58,16 @@ def comparisons(context: StudyContext) -> Optional[pd.DataFrame]:
     headline = similarity[(similarity["readout"] == WHOLE) & (similarity["target"] == context.headline_layer)]
     readout = f"{WHOLE} ({context.headline_layer})"
     aligned = [label for label in dict.fromkeys(headline["model"]) if label.startswith(st.ALIGNED)]
+    truth = ground_truth_scores(context.frames["ground_truth"]) if "ground_truth" in context.frames else None
     parts = []
     for label in aligned:
         parts += control_rows(headline, label, readout, context.headline_layer)
-        parts.append(personalisation_rows(context, label))
+        parts.append(personalisation_rows(context, label, _whole_response(context), readout, context.headline_layer))
+        if truth is not None:
+            parts += control_rows(truth, label, TRUTH, "stages", prefix="ground truth: ",
+                                  where=", on the subject's hidden brain (the noise-free ground truth)")
+            parts.append(personalisation_rows(context, label, _hidden_brain(context), TRUTH, "stages",
+                                              prefix="ground truth: "))
         for dataset, table in same_subject_cross(context).items():
             parts += control_rows(table, label, str(table["readout"].iloc[0]), str(table["target"].iloc[0]),
                                   prefix=f"{dataset}: ", where=f", on the same subjects' {dataset} responses (another "
@@ -80,23 +93,46 @@ def control_rows(table: pd.DataFrame, label: str, readout: str, target: str, pre
     return rows
 
 
-def personalisation_rows(context: StudyContext, label: str) -> Optional[pd.DataFrame]:
+def personalisation_rows(context: StudyContext, label: str, score: Callable[[TrainedModel, str], float],
+                         readout: str, target: str, prefix: str = "") -> Optional[pd.DataFrame]:
     """Within - cross subject similarity of the ``label`` models (None unless >= 2 subjects saw the same
-    held-out images): the whole-response similarity of the headline layer of every subject's models with every
-    subject's held-out responses."""
+    held-out images): ``score(model, subject)`` of every subject's models against every subject's data; per
+    subject s, its own models' score minus the mean over the other subjects' models (seeds averaged first)."""
     subjects = context.subjects
     if len(subjects) < 2 or len({tuple(context.held_out(s).stimuli.ids) for s in subjects}) != 1:
         return None
     models = [model for model in context.models if model.label == label]
-    layer = [context.headline_layer]
-    scores = pd.DataFrame([{"trained": model.subject, "data": subject, "similarity": float(compare(
-        context.layer_rdms(model.subject, model, layer), context.neural(subject)["whole"],
-        context.evaluation.compare_method)[0, 0])} for model in models for subject in subjects])
+    scores = pd.DataFrame([{"trained": model.subject, "data": subject, "similarity": score(model, subject)}
+                           for model in models for subject in subjects])
     matrix = scores.pivot_table(index="data", columns="trained", values="similarity", aggfunc="mean")  # seeds
-    own = pd.Series(np.diag(matrix.loc[subjects, subjects].to_numpy()), index=subjects)
-    others = matrix.loc[subjects, subjects].apply(lambda row: row.drop(row.name).mean(), axis=1)
-    return _rows(f"{label}: within - cross subject", CLAIMS["within"], label, OTHER_SUBJECTS.format(label=label),
-                 f"{WHOLE} ({context.headline_layer})", context.headline_layer, subjects, own, others)
+    matrix = matrix.loc[subjects, subjects]
+    own = pd.Series(np.diag(matrix.to_numpy()), index=subjects)
+    others = matrix.apply(lambda row: row.drop(row.name).mean(), axis=1)
+    return _rows(f"{prefix}{label}: within - cross subject", CLAIMS["within"], label,
+                 OTHER_SUBJECTS.format(label=label), readout, target, subjects, own, others)
+
+
+def ground_truth_scores(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model and subject of a ``ground_truth`` table: the best layer's similarity per hidden stage, averaged
+    over the stages (columns model, subject, similarity)."""
+    best = table.groupby(["model", "subject", "stage"], sort=False)["similarity"].max()
+    return best.groupby(["model", "subject"], sort=False).mean().reset_index()
+
+
+def _whole_response(context: StudyContext) -> Callable[[TrainedModel, str], float]:
+    """Score of a model on a subject: the headline layer vs the subject's whole held-out response."""
+    layer = [context.headline_layer]
+    return lambda model, subject: float(compare(context.layer_rdms(model.subject, model, layer),
+                                                context.neural(subject)["whole"], context.evaluation.compare_method)[0, 0])
+
+
+def _hidden_brain(context: StudyContext) -> Callable[[TrainedModel, str], float]:
+    """Score of a model on a subject's hidden brain (:func:`ground_truth_scores` of one model and subject)."""
+    def score(model: TrainedModel, subject: str) -> float:
+        scores = compare(context.layer_rdms(model.subject, model), stage_rdms(context, subject),
+                         context.evaluation.compare_method)  # (layers, stages)
+        return float(scores.max(axis=0).mean())
+    return score
 
 
 def same_subject_cross(context: StudyContext) -> dict[str, pd.DataFrame]:
