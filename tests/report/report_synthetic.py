@@ -107,6 +107,18 @@ def write_synthetic_results(run_dir: Path, seed: int = 0) -> Path:
     trajectory["accuracy"] = 0.8 - 0.01 * trajectory["epoch"] + 0.001 * trajectory["seed"].str[-1].astype(int)
     write_table(trajectory, table_path(run_dir, "trajectory"), "trajectory")
 
+    truth = _rows(model=MODELS, subject=SUBJECTS, layer=LAYERS, stage=("early", "mid", "high", "object"))
+    truth["similarity"] = 0.2 + truth["model"].map(boost) + rng.normal(0, 0.02, len(truth))
+    write_table(truth, table_path(run_dir, "ground_truth"), "ground_truth")
+
+    comparisons = _rows(comparison=("aligned - control_unpaired", "aligned: within - cross subject"), subject=SUBJECTS)
+    comparisons["claim"], comparisons["model"], comparisons["reference"] = "a claim", "aligned", "control_unpaired"
+    comparisons["readout"], comparisons["target"] = "whole response (IT)", "IT"
+    comparisons["model_value"] = 0.35 + rng.normal(0, 0.01, len(comparisons))
+    comparisons["reference_value"] = 0.3 + rng.normal(0, 0.01, len(comparisons))
+    comparisons["difference"] = comparisons["model_value"] - comparisons["reference_value"]
+    write_table(comparisons, table_path(run_dir, "comparisons"), "comparisons")
+
     real = rng.normal(size=(2, 17, 20)).astype(np.float32)
     write_predictions(run_dir / "results" / "predictions.npz", real, real + rng.normal(0, 0.5, real.shape),
                       ["stim-a", "stim-b"], images=rng.integers(0, 255, (2, 32, 32, 3), dtype=np.uint8),
@@ -122,6 +134,10 @@ def write_synthetic_results(run_dir: Path, seed: int = 0) -> Path:
         "tests": [{"model": "aligned", "reference": "base", "readout": "eeg peak", "target": "IT", "n": 3,
                    "mean_difference": 0.08, "ci_low": 0.01, "ci_high": 0.15, "cohens_dz": 2.0, "n_better": 3,
                    "p_value": 0.0123, "p_corrected": 0.049, "alternative": "two-sided"}],
+        "comparisons": [{"comparison": "aligned - control_unpaired", "claim": "a claim", "readout": "whole response",
+                         "target": "IT", "n": 3, "mean": 0.05, "ci_low": 0.01, "ci_high": 0.09, "p_value": 0.02,
+                         "p_sign_flip": 0.25, "p_corrected": 0.04, "verdict": "holds",
+                         "statement": "aligned - control_unpaired: +0.05. Holds in this simulation."}],
         "notes": ["Every test is two-sided."],
     })
     atomic_write_text(run_dir / "config.yaml", "name: synthetic\nseed: 0\nsubjects: 3\n")

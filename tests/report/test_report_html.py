@@ -66,7 +66,7 @@ def test_report_command_rebuilds_from_result_files_only(tmp_path: Path) -> None:
     run_dir = write_synthetic_results(tmp_path / "run", seed=1)
     for kind in ("robustness", "dimensions", "variability", "trajectory", "improvement", "rsa_timecourses",
                  "cross_similarity", "cross_timecourses", "rsa_significance", "noise_ceiling",
-                 "improvement_correlation"):
+                 "improvement_correlation", "comparisons", "ground_truth"):
         table_path(run_dir, kind).unlink()
     (run_dir / "results" / "predictions.npz").unlink()
     assert run(["report", str(run_dir)]) == 0
