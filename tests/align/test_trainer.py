@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -169,3 +171,23 @@ def test_killed_process_resumes_to_the_same_weights(tiny_config, tmp_path):
     train(config, resume=True)
     _assert_same_weights(reference, run_dir, 2)
     assert _metrics(reference) == _metrics(run_dir)
+
+
+def test_large_sets_train_from_the_image_cache_and_resume_bit_identically(tiny_config, tmp_path, monkeypatch):
+    """Image sets above the preload limit go through the uint8 cache and the background loader."""
+    monkeypatch.setattr("brainalign.align.data.PRELOAD_LIMIT_BYTES", 0)
+    monkeypatch.setenv("BRAINALIGN_IMAGE_CACHE", str(tmp_path / "cache"))
+    first = train(tiny_config("cached"))
+    assert len(list((tmp_path / "cache").glob("images-*.npy"))) == 2  # training and held-out images
+    interrupted = tiny_config("cached_resumed")
+    run_dir = train(interrupted, stop_after=1)
+    train(interrupted, resume=True)
+    _assert_same_weights(first, run_dir, 2)
+    assert _metrics(first) == _metrics(run_dir)
+
+
+def test_fp16_needs_a_gpu_and_fails_before_writing(tiny_config):
+    config = tiny_config("fp16", amp="fp16", device="cpu")
+    with pytest.raises(ConfigError, match="training.amp: amp fp16 needs a CUDA device"):
+        train(config)
+    assert not os.path.exists(config["out_dir"])

@@ -21,6 +21,8 @@ from brainalign.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
+    from brainalign.models.device import Acceleration
+
 
 DEFAULT_EPOCHS = {"eeg": 30, "fmri": 5, "simulated": 30}
 
@@ -121,7 +123,9 @@ class TrainingConfig(_Strict):
     contrastive: bool = True
     correlation: Literal["spearman", "pearson"] = "spearman"
     soft_rank_strength: float = Field(0.1, gt=0, description="soft-rank temperature (row-std units)")
-    amp: Literal["none", "bf16"] = "none"
+    amp: Literal["none", "bf16", "fp16"] = Field(
+        "none", description="mixed precision: bf16 (CPU or CUDA) or fp16 (CUDA only, with loss scaling)")
+    compile: bool = Field(False, description="torch.compile the forward pass on CUDA (ignored on the CPU)")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     eval_batch_size: int = Field(64, ge=1)
     keep_checkpoints: Optional[int] = Field(None, ge=1, description="keep the newest N epochs (default: all)")
@@ -129,6 +133,16 @@ class TrainingConfig(_Strict):
     def torch_device(self) -> "torch.device":
         """The device ``device`` names (:func:`brainalign.models.device.resolve_device`)."""
         return _training_device(self.device)
+
+    def acceleration(self) -> "Acceleration":
+        """How training uses the device (:class:`brainalign.models.device.Acceleration`)."""
+        from brainalign.errors import ValidationError
+        from brainalign.models.device import Acceleration
+
+        try:
+            return Acceleration(self.torch_device(), amp=self.amp, compile=self.compile)
+        except ValidationError as error:
+            raise ConfigError(f"training.amp: {error}") from None
 
 
 class TrainConfig(_Strict):

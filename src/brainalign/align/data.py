@@ -5,7 +5,7 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -13,6 +13,7 @@ import torch
 from brainalign.align.config import DataConfig
 from brainalign.align.targets import TargetTransform, check_pattern, check_pca, fit_targets, pattern_size
 from brainalign.data import Responses, Stimuli
+from brainalign.data.image_cache import ImageCache, normalise, prefetch
 from brainalign.data.responses import read_layout
 from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
 
@@ -54,22 +55,60 @@ class AlignmentData:
 
 
 class ImageBank:
-    """Normalised images of a :class:`Stimuli` at one size, decoded once when they fit in memory."""
+    """Normalised images of a :class:`Stimuli` at one size.
 
-    def __init__(self, stimuli: Stimuli, size: int, preload_limit: int = PRELOAD_LIMIT_BYTES) -> None:
+    Sets that fit in ``preload_limit`` bytes as float32 (default :data:`PRELOAD_LIMIT_BYTES`) are decoded
+    once and kept in memory; larger sets of image files are read from the uint8 image cache
+    (:class:`brainalign.data.image_cache.ImageCache`, built on first use) and normalised per batch on the
+    device; larger in-memory sets are normalised per batch.
+    """
+
+    def __init__(self, stimuli: Stimuli, size: int, preload_limit: int | None = None) -> None:
         self.stimuli = stimuli
         self.size = size
-        fits = len(stimuli) * 3 * size * size * 4 <= preload_limit
+        limit = PRELOAD_LIMIT_BYTES if preload_limit is None else preload_limit
+        fits = len(stimuli) * 3 * size * size * 4 <= limit
         self.images = stimuli.load(size=size) if fits else None
+        self.cache = ImageCache.open(stimuli, size) if not fits and stimuli.paths is not None else None
 
     def __len__(self) -> int:
         return len(self.stimuli)
 
     def get(self, indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
-        """Images ``indices`` as float32 ``(len(indices), 3, size, size)``, ImageNet-normalised."""
+        """Images ``indices`` as float32 ``(len(indices), 3, size, size)`` on the CPU, ImageNet-normalised."""
+        index = torch.as_tensor(indices, dtype=torch.long)
         if self.images is not None:
-            return self.images[torch.as_tensor(indices, dtype=torch.long)]
-        return self.stimuli.load([int(i) for i in indices], size=self.size)
+            return self.images[index]
+        if self.cache is not None:
+            return normalise(self.cache.gather(index), torch.device("cpu"))
+        return self.stimuli.load([int(i) for i in index], size=self.size)
+
+    def batches(
+        self,
+        index_batches: Sequence[torch.Tensor],
+        device: torch.device,
+        memory_format: torch.memory_format = torch.contiguous_format,
+    ) -> Iterator[torch.Tensor]:
+        """Images of each of ``index_batches`` in turn, float32 ``(len(batch), 3, size, size)`` on ``device``
+        in ``memory_format``. Cached and large sets are gathered by a background thread
+        (:func:`~brainalign.data.image_cache.prefetch`) while the caller computes on the previous batch."""
+        if self.images is not None:
+            images = self.images
+            for batch in index_batches:
+                yield images[batch].to(device, non_blocking=True).contiguous(memory_format=memory_format)
+            return
+        if self.cache is None:
+            for loaded in prefetch(self.get, index_batches):
+                yield loaded.to(device).contiguous(memory_format=memory_format)
+            return
+        cache, pin = self.cache, device.type == "cuda"
+
+        def gather(batch: torch.Tensor) -> torch.Tensor:
+            pixels = cache.gather(batch)
+            return pixels.pin_memory() if pin else pixels
+
+        for pixels in prefetch(gather, index_batches):
+            yield normalise(pixels, device, memory_format)
 
 
 def load_alignment_data(config: DataConfig) -> AlignmentData:

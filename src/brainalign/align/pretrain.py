@@ -133,9 +133,9 @@ def pretrain(
 def predicted_classes(model: LayeredModel, images: ImageBank, batch_size: int, device: torch.device) -> torch.Tensor:
     """Argmax class of ``model`` (eval mode, no gradient) for every image of ``images``: ``(n,)`` int64 on CPU."""
     model.eval()
+    batches = torch.arange(len(images)).split(batch_size)
     with torch.no_grad():
-        return torch.cat([model(images.get(batch).to(device)).argmax(dim=1).cpu()
-                          for batch in torch.arange(len(images)).split(batch_size)])
+        return torch.cat([model(pixels).argmax(dim=1).cpu() for pixels in images.batches(batches, device)])
 
 
 def save_base(model: LayeredModel, path: str | os.PathLike[str], model_name: str, history: list[dict]) -> Path:

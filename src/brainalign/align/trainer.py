@@ -10,11 +10,10 @@ with ``resume=True`` ends with exactly the weights of an uninterrupted run.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import scipy.stats
@@ -23,6 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from brainalign.align.checkpoint import (
     check_resume_config,
+    load_state,
     prune_checkpoints,
     restore_checkpoint,
     rng_state,
@@ -39,6 +39,7 @@ from brainalign.align.pretrain import build_base, predicted_classes, save_base
 from brainalign.align.config import DEFAULT_EPOCHS, TrainConfig
 from brainalign.config import coerce_config, config_to_yaml
 from brainalign.models.base import LayeredModel
+from brainalign.models.device import Acceleration, backward_step
 from brainalign.models.files import MODEL_FILE, load_model_file
 from brainalign.progress import track
 from brainalign.runs import (
@@ -56,6 +57,7 @@ METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
 BASE_MODEL = Path("base") / MODEL_FILE
 PSEUDO_LABELS = "pseudo_labels.safetensors"
+GRAD_SCALER = "grad_scaler"  # fp16 loss-scaler state in a checkpoint's state.pt
 
 
 def train(
@@ -76,23 +78,27 @@ def train(
     if resuming:
         check_resume_config(run_dir, config)
     data = load_alignment_data(config.data)  # bad data fails here, before anything is written
+    acceleration = config.training.acceleration()  # and a bad device or precision
     prepare_run_dir(run_dir, force=force, resume=resume)
     if not resuming:
         atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
         atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
         data.target.save(run_dir / TARGET_FILE)  # maps predictions back to channels x times / voxels
-    device = config.training.torch_device()
-    model = _base_model(config, data, run_dir, device)
+    device = acceleration.device
+    model = acceleration.prepare(_base_model(config, data, run_dir, device))
     images = ImageBank(data.train_stimuli, config.data.image_size)
     pseudo_labels = _pseudo_labels(model, images, run_dir, config.training.eval_batch_size, device)
     layers = model.check_layers(config.model.layers)
     torch.manual_seed(config.seed + 1)  # the head starts from the same weights whatever came before
-    head = EncoderHead.for_model(model, data.n_features, layers, config.data.image_size).to(device)
+    head = acceleration.prepare(EncoderHead.for_model(model, data.n_features, layers, config.data.image_size))
     optimizer = adam([*model.parameters(), *head.parameters()], lr=config.training.lr)
+    scaler = acceleration.grad_scaler()
     start = 0
     if resuming:
         start = restore_checkpoint(run_dir, model, optimizer, head)
         truncate_metrics(run_dir / METRICS_JSONL, "epoch", start)
+        if scaler is not None and start:
+            scaler.load_state_dict(load_state(run_dir, start)[GRAD_SCALER])
     epochs = config.training.epochs or DEFAULT_EPOCHS[data.modality]
     test_images = None if data.test_stimuli is None else ImageBank(data.test_stimuli, config.data.image_size)
     for epoch in range(start + 1, epochs + 1):
@@ -100,15 +106,19 @@ def train(
         model.train()
         head.train()
         targets = _training_targets(data, config, epoch)
-        sums = _train_epoch(config, epoch, epochs, model, head, optimizer, images, targets, pseudo_labels, layers, device)
+        sums = _train_epoch(config, epoch, epochs, model, head, optimizer, scaler, images, targets, pseudo_labels,
+                            layers, acceleration)
         record: dict[str, Any] = {"epoch": epoch, **sums}
         if test_images is not None and data.test_targets is not None:
-            predicted = predict_responses(model, head, test_images, layers, config.training.eval_batch_size, device)
+            predicted = predict_responses(model, head, test_images, layers, config.training.eval_batch_size,
+                                          device, acceleration)
             record["test_spearman"] = generation_spearman(predicted, data.test_targets)
         record["seconds"] = round(time.perf_counter() - started, 3)
         append_jsonl(run_dir / METRICS_JSONL, record)
         write_metrics_csv(run_dir)
         state = {"optimizer": optimizer.state_dict(), "epoch": epoch, **rng_state()}
+        if scaler is not None:
+            state[GRAD_SCALER] = scaler.state_dict()
         save_checkpoint(run_dir, epoch, model, head, config.model.name, state)
         prune_checkpoints(run_dir, config.training.keep_checkpoints)
         if stop_after is not None and epoch >= stop_after and epoch < epochs:
@@ -125,14 +135,18 @@ def predict_responses(
     layers: list[str],
     batch_size: int,
     device: torch.device,
+    acceleration: Acceleration | None = None,
 ) -> np.ndarray:
-    """Predicted responses ``(n_images, n_features)`` float32 (eval mode, no gradient)."""
+    """Predicted responses ``(n_images, n_features)`` float32 (eval mode, no gradient, no autocast);
+    ``acceleration`` (default: none on ``device``) sets the images' memory format."""
+    acceleration = acceleration or Acceleration(device)
     model.eval()
     head.eval()
     outputs = []
+    batches = torch.arange(len(images)).split(batch_size)
     with torch.no_grad():
-        for batch in torch.arange(len(images)).split(batch_size):
-            _, layer_outputs = model.forward_layers(images.get(batch).to(device), layers)
+        for pixels in images.batches(batches, device, acceleration.memory_format):
+            _, layer_outputs = model.forward_layers(pixels, layers)
             outputs.append(head(layer_outputs).float().cpu())
     return torch.cat(outputs).numpy()
 
@@ -155,22 +169,27 @@ def _train_epoch(
     model: LayeredModel,
     head: EncoderHead,
     optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
     images: ImageBank,
     targets: torch.Tensor,
     pseudo_labels: torch.Tensor,
     layers: list[str],
-    device: torch.device,
+    acceleration: Acceleration,
 ) -> dict[str, float]:
-    """One pass over the training images in the (seed, epoch) order; mean loss terms over batches."""
+    """One pass over the training images in the (seed, epoch) order; mean loss terms over batches. The
+    images of the next batches are gathered in the background (:meth:`ImageBank.batches`)."""
     settings = config.training
+    device = acceleration.device
+    forward = acceleration.compiled(model.forward_layers)
     beta = neural_weight(settings.control, settings.beta)
     contrastive = uses_contrastive(settings.control, settings.contrastive)
     order = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
     batches = [batch for batch in order.split(settings.batch_size) if len(batch) >= 2]
     sums = dict.fromkeys(("ce", "mse", "contrastive", "total"), 0.0)
-    for batch in track(batches, f"epoch {epoch}/{epochs}", disable=not config.progress):
-        with _autocast(settings.amp, device):
-            logits, layer_outputs = model.forward_layers(images.get(batch).to(device), layers)
+    loaded = images.batches(batches, device, acceleration.memory_format)
+    for batch, pixels in zip(track(batches, f"epoch {epoch}/{epochs}", disable=not config.progress), loaded):
+        with acceleration.autocast():
+            logits, layer_outputs = forward(pixels, layers)
             predicted = head(layer_outputs)
         terms = alignment_loss(
             logits,
@@ -183,8 +202,7 @@ def _train_epoch(
             strength=settings.soft_rank_strength,
         )
         optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
+        backward_step(terms.total, optimizer, scaler)
         for name, value in terms.as_floats().items():
             sums[name] += value
     return {name: value / max(1, len(batches)) for name, value in sums.items()}
@@ -233,9 +251,3 @@ def write_metrics_csv(run_dir: Path) -> None:
     import pandas as pd
 
     atomic_write_text(run_dir / METRICS_CSV, pd.DataFrame(read_jsonl(run_dir / METRICS_JSONL)).to_csv(index=False))
-
-
-@contextlib.contextmanager
-def _autocast(amp: str, device: torch.device) -> Iterator[None]:
-    with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):
-        yield

@@ -27,6 +27,10 @@ _NAMES = {
     # downloads.py
     "fetch": ".downloads",
     "REGISTRY": ".downloads",
+    # image_cache.py
+    "ImageCache": ".image_cache",
+    "normalise": ".image_cache",
+    "prefetch": ".image_cache",
 }
 __all__ = sorted(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)

@@ -21,6 +21,7 @@ _NAMES = {
     "LoadedModel": ".loader",
     "ModelSource": ".loader",
     "resolve_device": ".device",
+    "Acceleration": ".device",
 }
 __all__ = sorted(_NAMES)
 __getattr__ = lazy_getattr(__name__, _NAMES)
