@@ -13,7 +13,7 @@ import torch
 from brainalign.align.config import DataConfig
 from brainalign.align.targets import TargetTransform, check_pattern, check_pca, fit_targets, pattern_size
 from brainalign.data import Responses, Stimuli
-from brainalign.data.image_cache import ImageCache, normalise, prefetch
+from brainalign.data.image_cache import ImageCache, available_cores, normalise, prefetch
 from brainalign.data.responses import read_layout
 from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
 
@@ -90,8 +90,10 @@ class ImageBank:
         memory_format: torch.memory_format = torch.contiguous_format,
     ) -> Iterator[torch.Tensor]:
         """Images of each of ``index_batches`` in turn, float32 ``(len(batch), 3, size, size)`` on ``device``
-        in ``memory_format``. Cached and large sets are gathered by a background thread
-        (:func:`~brainalign.data.image_cache.prefetch`) while the caller computes on the previous batch."""
+        in ``memory_format``. Cached and large sets are gathered by background threads
+        (:func:`~brainalign.data.image_cache.prefetch`) while the caller computes on the previous batch: on
+        the CPU they also make the floats (one thread per core), on a GPU they hand pinned uint8 batches to
+        :func:`~brainalign.data.image_cache.normalise`, which makes the floats on the GPU."""
         if self.images is not None:
             images = self.images
             for batch in index_batches:
@@ -101,13 +103,19 @@ class ImageBank:
             for loaded in prefetch(self.get, index_batches):
                 yield loaded.to(device).contiguous(memory_format=memory_format)
             return
-        cache, pin = self.cache, device.type == "cuda"
+        cache = self.cache
+        if device.type == "cpu":  # the background threads make the floats too, on every core
 
-        def gather(batch: torch.Tensor) -> torch.Tensor:
-            pixels = cache.gather(batch)
-            return pixels.pin_memory() if pin else pixels
+            def ready(batch: torch.Tensor) -> torch.Tensor:
+                return normalise(cache.gather(batch), device, memory_format)
 
-        for pixels in prefetch(gather, index_batches):
+            yield from prefetch(ready, index_batches, workers=available_cores())
+            return
+
+        def pinned(batch: torch.Tensor) -> torch.Tensor:
+            return cache.gather(batch).pin_memory()
+
+        for pixels in prefetch(pinned, index_batches):  # uint8 over the bus, floats made on the GPU
             yield normalise(pixels, device, memory_format)
 
 
