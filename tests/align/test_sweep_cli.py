@@ -7,6 +7,7 @@ from brainalign.align import run_sweep, sweep_jobs
 from brainalign.cli import run
 from brainalign.align.config import SweepConfig
 from brainalign.config import parse_config
+from brainalign.errors import ConfigError
 from brainalign.runs import is_finished
 
 
@@ -51,15 +52,18 @@ def test_local_sweep_runs_jobs_and_skips_finished_ones(tiny_config, tmp_path, mo
     assert len(calls) == 2
 
 
-@pytest.mark.slow
-def test_ray_backend(tiny_config, tmp_path):
-    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'brainalign[ray]')")
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        run_dirs = run_sweep(_sweep(tiny_config, tmp_path, subjects=["sub-01"]), backend="ray")
-    finally:
-        ray.shutdown()
-    assert len(run_dirs) == 1 and is_finished(run_dirs[0])
+def test_job_resources_and_ray_address_are_checked(tiny_config, tmp_path, capsys):
+    config = parse_config(SweepConfig, _sweep(tiny_config, tmp_path, resources={"num_cpus": 2, "num_gpus": 0.25}))
+    assert config.resources.num_gpus == 0.25 and config.resources.num_cpus == 2  # four jobs share a GPU
+    with pytest.raises(ConfigError, match="whole GPUs"):
+        parse_config(SweepConfig, _sweep(tiny_config, tmp_path, resources={"num_gpus": 1.5}))
+    with pytest.raises(ConfigError, match="num_cpus"):
+        parse_config(SweepConfig, _sweep(tiny_config, tmp_path, resources={"num_cpus": 0}))
+    config_file = tmp_path / "sweep.yaml"
+    config_file.write_text(yaml.safe_dump(_sweep(tiny_config, tmp_path, subjects=["sub-01"])))
+    assert run(["sweep", str(config_file), "--address", "auto"]) == 2
+    assert "--backend ray" in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()  # refused before anything was written
 
 
 def test_cli_train_resume_and_bad_config(tiny_config, tmp_path, capsys):

@@ -156,10 +156,26 @@ class TrainConfig(_Strict):
     progress: bool = True
 
 
+class JobResources(_Strict):
+    """What each sweep job asks of a Ray cluster (the local backend runs one job at a time and ignores it)."""
+
+    num_cpus: float = Field(1.0, gt=0, description="CPU cores per job (Ray sets the job's OMP threads from it)")
+    num_gpus: float = Field(
+        0.0, ge=0, description="GPUs per job; a fraction (e.g. 0.25) lets several jobs share one GPU")
+
+    @model_validator(mode="after")
+    def _whole_gpus_above_one(self) -> "JobResources":
+        if self.num_gpus > 1 and not float(self.num_gpus).is_integer():
+            raise ValueError(f"num_gpus={self.num_gpus}: above 1 a job takes whole GPUs (e.g. 2); fractions "
+                             "only below 1 (e.g. 0.5 to share a GPU)")
+        return self
+
+
 class SweepConfig(_Strict):
     """Independent runs over subjects x betas x controls x seeds, each in ``out_dir/<job name>``."""
 
     out_dir: str = "runs/sweep"
+    resources: JobResources = Field(default_factory=JobResources, description="per job, on Ray")
     subjects: Optional[list[str]] = Field(None, description="default: every simulated subject / data.subject")
     betas: list[float] = Field(default_factory=lambda: [1.0], min_length=1)
     controls: list[Control] = Field(default_factory=lambda: list[Control](["none"]), min_length=1)

@@ -8,6 +8,9 @@ so when every subject has the same training images (the simulated observer, or a
 without ``{subject}``) it is one network per seed, trained once into ``out_dir/control_beta0_seed<seed>``
 and listed in ``sweep.json`` under every subject (:attr:`SweepJob.subjects`). Finished jobs are skipped on a
 re-run and unfinished ones resume from their last checkpoint.
+On Ray each job is a task asking for the
+sweep's ``resources`` (CPUs, possibly fractional GPUs); a job whose worker dies (killed, node lost) is retried
+up to :data:`MAX_RETRIES` times and resumes from its last checkpoint to the weights of an unkilled run.
 When the template pre-trains the base model, it is pre-trained once into ``out_dir/base/model.safetensors``
 and every job starts from that file (so all seeds and controls share one base model).
 """
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from brainalign.align.config import SweepConfig, TrainConfig
+from brainalign.align.config import JobResources, SweepConfig, TrainConfig
 from brainalign.align.controls import model_label, uses_beta
 from brainalign.config import coerce_config
 from brainalign.errors import ConfigError
@@ -26,6 +29,7 @@ from brainalign.progress import track
 from brainalign.runs import atomic_write_json, is_finished
 
 BASE_MODEL_FILE = Path("base") / "model.safetensors"
+MAX_RETRIES = 3  # Ray re-runs a job whose worker died this many times (each retry resumes the run)
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,15 @@ def run_sweep(
     """Run every job of the sweep (skipping finished ones unless ``force``); return their run directories.
 
     ``backend="local"`` runs jobs one after another in this process; ``"ray"`` submits them as parallel
-    Ray tasks (1 CPU each) to the cluster at ``ray_address`` (default: ``RAY_ADDRESS`` or a new local
-    instance). Needs ``pip install 'brainalign[ray]'`` for Ray.
+    Ray tasks (each asking for ``config.resources``) to the cluster at ``ray_address`` (``"auto"``: the
+    cluster this machine belongs to; default: ``RAY_ADDRESS`` or a new local instance), or to the Ray
+    instance this process already started. Needs ``pip install 'brainalign[ray]'`` for Ray.
     """
     config = coerce_config(SweepConfig, config, "sweep config")
     if backend not in ("local", "ray"):
         raise ConfigError(f"backend={backend!r}; allowed values are 'local' and 'ray'")
+    if ray_address is not None and backend != "ray":
+        raise ConfigError(f"a Ray address ({ray_address}) needs backend 'ray' (--backend ray)")
     if backend == "ray":  # workers may start in another directory
         config = config.model_copy(update={"out_dir": str(Path(config.out_dir).resolve())})
     out_dir = Path(config.out_dir)
@@ -124,7 +131,7 @@ def run_sweep(
         for job in track(pending, "sweep", disable=not config.train.progress or not pending):
             run_job(job.config.model_dump(mode="json"), force)
     elif pending:
-        _run_on_ray(pending, force, ray_address)
+        _run_on_ray(pending, force, ray_address, config.resources)
     return [Path(job.config.out_dir) for job in jobs]
 
 
@@ -143,14 +150,14 @@ def run_job(config: dict[str, Any], force: bool = False) -> str:
     return str(train(config, resume=not force, force=force))
 
 
-def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None) -> None:
+def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None, resources: JobResources) -> None:
     try:
         import ray
     except ImportError:
         raise ConfigError("--backend ray needs Ray; install it with pip install 'brainalign[ray]'") from None
     if not ray.is_initialized():
         ray.init(address=address or os.environ.get("RAY_ADDRESS"))
-    task = ray.remote(num_cpus=1)(run_job)
+    task = ray.remote(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_retries=MAX_RETRIES)(run_job)
     quiet = [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
     ray.get([task.remote(config, force) for config in quiet])
 

@@ -31,7 +31,9 @@ def sweep_command(
     config: Path = typer.Argument(..., help="Sweep config (YAML); see brainalign.config.SweepConfig."),
     backend: str = typer.Option("local", help="local (one job after another) or ray (parallel Ray tasks)."),
     force: bool = typer.Option(False, "--force", help="Re-run finished jobs too."),
-    address: str = typer.Option(None, help="Ray cluster address (default: RAY_ADDRESS or a local instance)."),
+    address: str = typer.Option(
+        None, help="Ray cluster to join with --backend ray: auto (the one this machine belongs to) or HOST:PORT "
+        "(default: RAY_ADDRESS or a new local instance)."),
 ) -> None:
     """Run subjects x betas x controls x seeds; finished jobs are skipped, killed ones resume."""
     from brainalign.align.sweep import run_sweep
