@@ -17,7 +17,6 @@ from brainalign.config import parse_config
 from brainalign.runs import is_finished, read_jsonl
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'brainalign[ray]')")
-psutil = pytest.importorskip("psutil", reason="psutil comes with ray[default]")
 EPOCHS = 6  # long enough to be killed after the first checkpoint
 
 
@@ -42,18 +41,26 @@ def _sweep(tiny_config, out_dir, controls):
             "resources": {"num_cpus": 1, "num_gpus": 0}}
 
 
-def _job_worker() -> "psutil.Process":
-    """The Ray worker process (a descendant of this one) running a sweep job (process title ray::run_job)."""
-    titles = []
-    for process in psutil.Process().children(recursive=True):
-        try:
-            title = " ".join(process.cmdline())
-        except psutil.Error:
+def _job_worker() -> int:
+    """The pid of the Ray worker (a descendant of this process) running a sweep job: its process title
+    (``/proc/<pid>/cmdline``) starts with ``ray::run_job``."""
+    parents: dict[int, int] = {}
+    titles: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
-        if title.startswith("ray::run_job"):
-            return process
-        titles.append(title[:60])
-    raise AssertionError(f"no ray::run_job worker among {titles}")
+        try:
+            stat = (entry / "stat").read_text()
+            titles[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    ours = {os.getpid()}
+    for _ in range(6):  # descendants up to six generations (driver -> raylet -> worker)
+        ours |= {pid for pid, parent in parents.items() if parent in ours}
+    workers = [pid for pid in ours if titles.get(pid, "").startswith("ray::run_job")]
+    assert workers, f"no ray::run_job worker among {[titles.get(pid, '')[:40] for pid in ours]}"
+    return workers[0]
 
 
 def test_sweep_on_ray_survives_a_killed_worker(local_ray, tiny_config, tmp_path):
@@ -80,7 +87,7 @@ def test_sweep_on_ray_survives_a_killed_worker(local_ray, tiny_config, tmp_path)
     assert first.exists() and not is_finished(run_dir)  # killed mid-job, after its first checkpoint
     worker = _job_worker()
     first_written = first.stat().st_mtime_ns
-    os.kill(worker.pid, signal.SIGKILL)
+    os.kill(worker, signal.SIGKILL)
     sweep.join(timeout=300)
     assert not sweep.is_alive() and outcome["run_dirs"] == [run_dir] and is_finished(run_dir)
     assert first.stat().st_mtime_ns == first_written  # the retry resumed; it did not start over
