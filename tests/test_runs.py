@@ -1,7 +1,8 @@
-"""Run directories: atomic writes, finished runs protected, resumable runs kept."""
+"""Run folders: atomic writes, the one rule (only brainalign's own files are ever replaced), locks."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -10,10 +11,13 @@ from brainalign.runs import (
     append_jsonl,
     atomic_write_json,
     atomic_write_with,
+    check_output_file,
+    check_run_dir,
     environment_info,
     is_finished,
+    is_run,
     mark_finished,
-    prepare_run_dir,
+    open_run,
     read_jsonl,
 )
 
@@ -32,24 +36,130 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path) -> None:
     assert sorted(p.name for p in target.parent.iterdir()) == ["result.json"]
 
 
-def test_finished_run_needs_force(tmp_path) -> None:
-    run = prepare_run_dir(tmp_path / "run")
-    (run / "metrics.jsonl").write_text("{}\n")
-    mark_finished(run, {"epochs": 2})
-    assert is_finished(run)
+def _finished_run(path, kind="train"):
+    with open_run(path, kind) as run:
+        run.keep()
+        atomic_write_json(path / "metrics.json", {"epoch": 1})
+        append_jsonl(path / "logs" / "metrics.jsonl", {"epoch": 1})
+        mark_finished(path, {"epochs": 1})
+    return path
+
+
+def test_finished_run_needs_force_and_force_removes_only_its_files(tmp_path) -> None:
+    run = _finished_run(tmp_path / "run")
+    assert is_finished(run) and is_run(run)
+    (run / "notes.txt").write_bytes(b"mine")
+    (run / "logs" / "mine.csv").write_bytes(b"a,b\n")
+    with pytest.raises(RunExistsError, match="finished train run.*--force"):
+        open_run(run, "train")
+    with open_run(run, "train", force=True):
+        assert not is_finished(run) and not (run / "metrics.json").exists()
+        assert not (run / "logs" / "metrics.jsonl").exists()
+    assert (run / "notes.txt").read_bytes() == b"mine" and (run / "logs" / "mine.csv").read_bytes() == b"a,b\n"
+
+
+def test_unfinished_run_is_kept_for_resume_and_refused_otherwise(tmp_path) -> None:
+    path = tmp_path / "run"
+    with open_run(path, "train") as run:
+        run.keep()
+        append_jsonl(path / "metrics.jsonl", {"epoch": 1})
+    with pytest.raises(RunExistsError, match="unfinished train run.*--resume.*--force"):
+        open_run(path, "train")
+    with pytest.raises(RunExistsError, match="unfinished.*pass --force"):
+        open_run(path, "train", resumable=False)
+    with open_run(path, "train", resume=True):
+        assert read_jsonl(path / "metrics.jsonl") == [{"epoch": 1}]
+    with open_run(path, "train", force=True):
+        assert not (path / "metrics.jsonl").exists()
+
+
+def test_foreign_folders_files_and_paths_inside_runs_are_refused(tmp_path) -> None:
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "thesis.txt").write_bytes(b"chapter 1")
+    for force in (False, True):
+        with pytest.raises(RunExistsError, match="not empty and was not written by brainalign.*new or empty folder"):
+            open_run(tmp_path / "thesis", "study", force=force)
+    assert sorted(p.name for p in (tmp_path / "thesis").iterdir()) == ["thesis.txt"]
+    with pytest.raises(RunExistsError, match="is a file"):
+        open_run(tmp_path / "thesis" / "thesis.txt", "study", force=True)
+    with pytest.raises(RunExistsError, match="is a file"):
+        open_run(tmp_path / "thesis" / "thesis.txt" / "out", "study")
+    study = _finished_run(tmp_path / "study", "study")
+    with pytest.raises(RunExistsError, match="inside the brainalign study run"):
+        open_run(study / "logs", "sweep", force=True)
+    with pytest.raises(RunExistsError, match="holds a brainalign study run, not a train run"):
+        open_run(study, "train", force=True)
+    assert is_finished(study)
+
+
+def test_nested_runs_are_claimed_and_removed_with_their_parent(tmp_path) -> None:
+    study = tmp_path / "study"
+    with open_run(study, "study") as run:
+        run.keep()
+        with open_run(study / "alignment", "sweep") as sweep:
+            sweep.keep()
+            atomic_write_json(study / "alignment" / "sub-01" / "sweep.json", {})
+            mark_finished(study / "alignment")
+        mark_finished(study)
+    (study / "alignment" / "sub-01" / "mine.txt").write_bytes(b"x")
+    with open_run(study, "study", force=True):
+        assert not (study / "alignment" / "sub-01" / "sweep.json").exists()
+        assert (study / "alignment" / "sub-01" / "mine.txt").read_bytes() == b"x"
+
+
+def test_a_run_failing_before_its_computation_leaves_nothing(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    for path in (tmp_path / "new", tmp_path / "empty"):
+        with pytest.raises(ValueError), open_run(path, "train"):
+            atomic_write_json(path / "config.json", {})
+            raise ValueError("bad layer")
+    assert not (tmp_path / "new").exists() and list((tmp_path / "empty").iterdir()) == []
+
+
+def test_a_file_in_a_run_that_brainalign_did_not_write_is_never_overwritten(tmp_path) -> None:
+    path = tmp_path / "run"
+    with open_run(path, "features") as run:
+        run.keep()
+        (path / "report.html").write_bytes(b"mine")
+        with pytest.raises(RunExistsError, match="was not written by brainalign"):
+            atomic_write_json(path / "report.html", {})
+    assert (path / "report.html").read_bytes() == b"mine"
+
+
+def test_a_second_process_is_refused_while_the_lock_is_held(tmp_path) -> None:
+    path = tmp_path / "run"
+    with open_run(path, "rsa"):
+        for check in (lambda: open_run(path, "rsa", force=True), lambda: check_run_dir(path, "rsa", force=True)):
+            with pytest.raises(RunExistsError, match=rf"in use by another brainalign process \(pid {os.getpid()} on "):
+                check()
+    with open_run(path, "rsa", force=True):  # released on leaving: a process that ended holds nothing
+        pass
+
+
+def test_orphan_temporary_files_are_removed_on_resume(tmp_path) -> None:
+    path = tmp_path / "run"
+    with open_run(path, "train") as run:
+        run.keep()
+        atomic_write_json(path / "checkpoints" / "epoch_001" / "state.pt", {})
+    orphan = path / "checkpoints" / "epoch_001" / ".state.pt.k1ll3d.pt"
+    orphan.write_bytes(b"half")
+    foreign = path / "checkpoints" / "epoch_001" / "state.pt.bak"
+    foreign.write_bytes(b"mine")
+    with open_run(path, "train", resume=True):
+        assert not orphan.exists() and foreign.read_bytes() == b"mine"
+
+
+def test_single_output_files_are_replaced_only_when_brainalign_wrote_them(tmp_path) -> None:
+    target = tmp_path / "x.npz"
+    check_output_file(target, force=False, ours=lambda path: True)
+    target.write_bytes(b"user data")
+    with pytest.raises(RunExistsError, match="not written by brainalign"):
+        check_output_file(target, force=True, ours=lambda path: False)
     with pytest.raises(RunExistsError, match="--force"):
-        prepare_run_dir(run)
-    prepare_run_dir(run, force=True)
-    assert not is_finished(run) and not (run / "metrics.jsonl").exists()
-
-
-def test_unfinished_run_is_kept_for_resume_and_cleared_otherwise(tmp_path) -> None:
-    run = prepare_run_dir(tmp_path / "run")
-    append_jsonl(run / "metrics.jsonl", {"epoch": 1})
-    prepare_run_dir(run, resume=True)
-    assert read_jsonl(run / "metrics.jsonl") == [{"epoch": 1}]
-    prepare_run_dir(run)
-    assert not (run / "metrics.jsonl").exists()
+        check_output_file(target, force=False, ours=lambda path: True)
+    check_output_file(target, force=True, ours=lambda path: True)
+    with pytest.raises(RunExistsError, match="is a folder"):
+        check_output_file(tmp_path, force=True, ours=lambda path: True)
 
 
 def test_read_jsonl_ignores_a_line_cut_by_a_crash(tmp_path) -> None:
@@ -65,8 +175,6 @@ def test_environment_info_records_seed_and_versions() -> None:
 
 
 def test_atomic_files_get_umask_permissions(tmp_path) -> None:
-    import os
-
     mask = os.umask(0o022)
     try:
         path = atomic_write_json(tmp_path / "x.json", {})

@@ -27,7 +27,9 @@ class DownloadError(BrainAlignError):
 
 
 class RunExistsError(BrainAlignError):
-    """A finished run directory exists and would be overwritten without --force."""
+    """An output path cannot be used as it is: a folder brainalign did not write, a finished or unfinished run
+    (without --force/--resume), a run of another kind, a run held by another process, a file where a folder
+    is expected, or an existing file brainalign did not write."""
 
 
 class MissingDatasetError(BrainAlignError):

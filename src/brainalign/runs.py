@@ -1,26 +1,45 @@
-"""Run directories and atomic file output.
+"""Run folders, atomic file output, and the rule that brainalign only ever replaces its own files.
 
-A run directory holds one training or evaluation: ``config.yaml`` (resolved), ``environment.json``
-(versions, seed, host), checkpoints, metrics and figures. A run is *finished* when ``DONE`` exists;
-a finished run is never overwritten unless ``force=True``. Every file is written to a temporary file
-in the same folder and renamed into place, so a crash never leaves a half-written file behind.
+A run folder holds one command's output (a study, a training run, features, ...): ``config.yaml``,
+``environment.json``, checkpoints, metrics, figures. brainalign recognises its own run folders by
+``.brainalign-run.jsonl``: the first line names the kind of run, the command, the brainalign version and
+the start time; every further line is one file or folder the run created there (its manifest), recorded
+before the file is written. ``.brainalign-run.lock`` holds the pid and host of the process using the run
+(an OS lock, released when the process ends, so a killed run's lock is free again).
+
+The rule (:func:`open_run`): a new or empty folder becomes a run; an existing non-empty folder without
+the marker, a file where a folder is expected and a path inside another run are refused whatever the
+options, and nothing there is touched. A *finished* run (``DONE`` exists) is redone only with ``force``,
+an unfinished one is continued with ``resume`` or redone with ``force``; redoing removes exactly the
+manifest's files (and folders it created, when empty), never anything else. A run that fails before its
+computation starts (:meth:`Run.keep`) removes what it wrote. Every file is written to a temporary file
+in the same folder and renamed into place, so a crash never leaves a half-written file behind; a
+temporary file of a killed run is removed when the run is resumed or redone.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import platform
-import shutil
+import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from types import TracebackType
+from typing import Any, Callable, Iterator, Literal
 
 from brainalign.errors import RunExistsError
 
 DONE_MARKER = "DONE"
+MARKER = ".brainalign-run.jsonl"
+LOCK = ".brainalign-run.lock"
+_INTERNAL = (MARKER, LOCK)
+
+RunState = Literal["new", "empty", "finished", "unfinished"]
+EntryType = Literal["file", "dir", "run"]
 
 
 @contextlib.contextmanager
@@ -29,8 +48,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
 
     ``suffix`` defaults to ``path``'s own suffix (libraries such as numpy append one otherwise).
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = claim(path)
+    make_dirs(target.parent)
     handle, temp_name = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix if suffix is None else suffix
     )
@@ -78,8 +97,8 @@ def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any
 
 def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
     """Append one JSON line to ``path`` (flushed and fsynced, so a kill loses at most this line)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = claim(path)
+    make_dirs(target.parent)
     with open(target, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, default=_json_default) + "\n")
         handle.flush()
@@ -112,22 +131,374 @@ def is_finished(run_dir: str | os.PathLike[str]) -> bool:
     return (Path(run_dir) / DONE_MARKER).exists()
 
 
-def prepare_run_dir(run_dir: str | os.PathLike[str], force: bool = False, resume: bool = False) -> Path:
-    """Create ``run_dir`` for a new run, or keep it for ``resume``.
+def is_run(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a brainalign run folder (it holds the marker)."""
+    return (Path(path) / MARKER).is_file()
 
-    A finished run raises :class:`RunExistsError` unless ``force`` (then it is deleted and started
-    afresh). An unfinished run is deleted unless ``resume``.
+
+class Run:
+    """An open run folder: holds the folder's lock and records every path brainalign creates inside it.
+
+    Use it as a context manager (:func:`open_run`); on leaving, the lock is released. Files written with
+    this module's helpers inside ``path`` are recorded automatically (:func:`claim`).
     """
-    path = Path(run_dir)
-    if path.exists() and is_finished(path) and not force:
-        raise RunExistsError(
-            f"{path} holds a finished run; pass --force (force=True) to overwrite it, "
-            f"or choose another output directory"
-        )
-    if path.exists() and (force or not resume):
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+
+    def __init__(self, path: Path, kind: str, lock: int, entries: dict[str, EntryType], fresh: bool,
+                 created: bool) -> None:
+        self.path, self.kind = path, kind
+        self._lock, self._entries = lock, entries
+        self._fresh, self._created, self._kept = fresh, created, not fresh
+
+    def claim(self, path: str | os.PathLike[str], entry: EntryType = "file") -> Path:
+        """Record ``path`` (inside this run) and the folders on the way to it that do not exist yet as
+        written by brainalign; refuse a file that exists but is not in the manifest."""
+        target = _absolute(path)
+        parts = target.relative_to(self.path).parts
+        if not parts or parts[-1] in _INTERNAL:
+            return target
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder not in self._entries and not (self.path / folder).exists():
+                self._record(folder, "dir")
+        name = "/".join(parts)
+        if name in self._entries:
+            return target
+        if entry == "file" and os.path.lexists(target):
+            raise RunExistsError(
+                f"{target} exists and was not written by brainalign (it is not in {self.path / MARKER}); "
+                "brainalign never overwrites a file it did not write: move it away or choose another folder"
+            )
+        if entry == "dir" and target.exists():
+            return target  # someone else's folder: written into, never removed
+        self._record(name, entry)
+        return target
+
+    def keep(self) -> None:
+        """Mark the start of the computation: from here on a failure leaves the run for ``--resume``
+        (before, a failure removes everything the run wrote)."""
+        self._kept = True
+
+    def close(self, failed: bool = False) -> None:
+        """Release the lock (and, when ``failed`` before :meth:`keep`, remove what the run wrote)."""
+        if self in _OPEN_RUNS:
+            _OPEN_RUNS.remove(self)
+        try:
+            if failed and not self._kept:
+                _clean(self.path)
+                _undo(self.path, self._created)
+        finally:
+            os.close(self._lock)
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close(failed=error is not None)
+
+    def _record(self, name: str, entry: EntryType) -> None:
+        self._entries[name] = entry
+        with open(self.path / MARKER, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"path": name, "type": entry}) + "\n")
+
+
+_OPEN_RUNS: list[Run] = []
+
+
+def claim(path: str | os.PathLike[str], entry: EntryType = "file") -> Path:
+    """Record ``path`` in the manifest of the innermost open run of this process holding it (nothing
+    when none does); refuse to overwrite a file in a run that brainalign did not write. Returns ``path``."""
+    run = _innermost(_absolute(path))
+    if run is not None:
+        run.claim(path, entry)
+    return Path(path)
+
+
+def make_dirs(path: str | os.PathLike[str]) -> Path:
+    """``mkdir -p path``, recording the folders it creates in the run holding them."""
+    claim(path, "dir")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return Path(path)
+
+
+def check_run_dir(path: str | os.PathLike[str], kind: str, force: bool = False, resume: bool = False,
+                  resumable: bool = True, parent: "Run | str | os.PathLike[str] | None" = None) -> RunState:
+    """Refuse an output folder brainalign may not use as a ``kind`` run; return its state.
+
+    Cheap (no imports, no writes), so a command calls it before any heavy import or computation;
+    :func:`open_run` applies it again under the lock. ``resumable``: the command has ``--resume``
+    (it is offered in the message). ``parent``: the run this one is nested in (a study's sweep).
+    """
+    target = _absolute(path)
+    return _check(target, kind, force, resume, resumable, _parent_path(target, parent), probe_lock=True)
+
+
+def open_run(path: str | os.PathLike[str], kind: str, force: bool = False, resume: bool = False,
+             resumable: bool = True, parent: "Run | str | os.PathLike[str] | None" = None) -> Run:
+    """Open ``path`` as a ``kind`` run under the rule of this module; return the open :class:`Run`.
+
+    New or empty folder: a new run. Finished run: refused unless ``force``. Unfinished run: continued
+    with ``resume``, redone with ``force``, else refused. Redoing removes only the manifest's files.
+    ``parent``: the run this one is nested in (default: the innermost run this process has open that
+    holds ``path``; a path for a run held by another process, e.g. a sweep's Ray workers).
+    """
+    target = _absolute(path)
+    parent = _innermost(target) if parent is None else parent
+    parent_path = _parent_path(target, parent)
+    state = _check(target, kind, force, resume, resumable, parent_path, probe_lock=True)
+    created = state == "new"
+    if isinstance(parent, Run):
+        parent.claim(target, "run")
+    target.mkdir(parents=True, exist_ok=True)
+    lock = _take_lock(target)
+    try:
+        state = _check(target, kind, force, resume, resumable, parent_path, probe_lock=False)
+        if state == "unfinished" and resume and not force:
+            entries = _manifest(target)
+            _remove_temporaries(target, entries)
+            with open(target / MARKER, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"resumed": _now(), "pid": os.getpid()}) + "\n")
+        else:
+            if state in ("finished", "unfinished"):
+                _clean(target)
+            entries = {}
+            header = {"brainalign_run": kind, "command": _command(), "version": _version(), "started": _now()}
+            atomic_write_text(target / MARKER, json.dumps(header) + "\n")
+    except BaseException:
+        os.close(lock)
+        raise
+    run = Run(target, kind, lock, entries, fresh=not (state == "unfinished" and resume and not force),
+              created=created)
+    _OPEN_RUNS.append(run)
+    return run
+
+
+def reopen_run(path: str | os.PathLike[str], command: str) -> Run:
+    """Open an existing run folder to add to it (``brainalign report``); refused when ``path`` is not a
+    brainalign run or another process holds it. Nothing is removed on failure."""
+    target = _absolute(path)
+    if not target.is_dir() or not is_run(target):
+        raise RunExistsError(f"{path} is not a brainalign run folder (it has no {MARKER}); {command} writes only "
+                             "into folders written by brainalign: give the folder of a study or the demo")
+    lock = _take_lock(target)
+    entries = _manifest(target)
+    run = Run(target, _header(target).get("brainalign_run", "?"), lock, entries, fresh=False, created=False)
+    _OPEN_RUNS.append(run)
+    return run
+
+
+def check_output_file(path: str | os.PathLike[str], force: bool, ours: Callable[[Path], bool]) -> None:
+    """Refuse to write the single file ``path`` when it exists and brainalign did not write it
+    (``ours(path)`` is False), with or without ``force``; a file brainalign wrote is replaced only with
+    ``force``. Also refuses a folder where the file should go and a parent that is a file."""
+    target = Path(path)
+    _check_parents(_absolute(target))
+    if not os.path.lexists(target):
+        return
+    if target.is_dir():
+        raise RunExistsError(f"{target} is a folder; give a file name there (or choose another path)")
+    if not ours(target):
+        raise RunExistsError(f"{target} exists and was not written by brainalign; brainalign never overwrites a "
+                             "file it did not write, with or without --force: choose another file name")
+    if not force:
+        raise RunExistsError(f"{target} exists; pass --force to overwrite it or choose another file name")
+
+
+def _check(path: Path, kind: str, force: bool, resume: bool, resumable: bool, parent: Path | None,
+           probe_lock: bool) -> RunState:
+    fix = "choose a new or empty folder"
+    if os.path.lexists(path) and not path.is_dir():
+        raise RunExistsError(f"{path} is a file, not a folder; brainalign writes a folder of results there: {fix}")
+    _check_parents(path)
+    for ancestor in path.parents:
+        if is_run(ancestor):
+            if ancestor == parent:
+                break
+            other = _header(ancestor).get("brainalign_run", "brainalign")
+            raise RunExistsError(f"{path} is inside the brainalign {other} run {ancestor}, whose folders belong to "
+                                 f"that run; {fix} outside {ancestor}")
+    if not path.exists():
+        return "new"
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RunExistsError(f"{path} is not writable; {fix} you can write to")
+    if not is_run(path):
+        if any(name != LOCK for name in os.listdir(path)):
+            raise RunExistsError(
+                f"{path} is not empty and was not written by brainalign (it has no {MARKER}); brainalign never "
+                f"writes into or deletes such a folder, with or without --force: {fix}"
+            )
+        return "empty"
+    other = _header(path).get("brainalign_run")
+    if other != kind:
+        raise RunExistsError(f"{path} holds a brainalign {other} run, not a {kind} run; {fix} (or the command "
+                             f"that wrote it)")
+    if probe_lock:
+        holder = _lock_holder(path)
+        if holder is not None:
+            raise RunExistsError(f"{path} is in use by another brainalign process ({holder}); wait for it to end "
+                                 "or choose another folder")
+    redo = "removes only the files brainalign wrote there"
+    if is_finished(path):
+        if force:
+            return "finished"
+        raise RunExistsError(f"{path} holds a finished {kind} run; pass --force to redo it ({redo}), or choose "
+                             f"another folder")
+    if force or (resume and resumable):
+        return "unfinished"
+    offer = "--resume to continue it or --force to start it afresh" if resumable else "--force to start it afresh"
+    raise RunExistsError(f"{path} holds an unfinished {kind} run (started {_header(path).get('started', '?')}); "
+                         f"pass {offer} ({redo}), or choose another folder")
+
+
+def _parent_path(target: Path, parent: "Run | str | os.PathLike[str] | None") -> Path | None:
+    parent = _innermost(target) if parent is None else parent
+    return parent.path if isinstance(parent, Run) else None if parent is None else _absolute(parent)
+
+
+def remove_written(path: str | os.PathLike[str]) -> None:
+    """Remove the files brainalign wrote under the folder ``path`` of an open run (by its manifest) and
+    the folder when it is then empty; anything else there stays."""
+    target = _absolute(path)
+    run = _innermost(target)
+    if run is None:
+        raise RunExistsError(f"{target} is not inside a run this process has open; brainalign removes only "
+                             "files it recorded writing")
+    prefix = target.relative_to(run.path).as_posix() + "/"
+    entries = {name: entry for name, entry in run._entries.items() if name.startswith(prefix)}
+    for name, entry in entries.items():
+        if entry == "file" and os.path.lexists(run.path / name) and not (run.path / name).is_dir():
+            (run.path / name).unlink()
+    _remove_temporaries(run.path, entries)
+    for name in sorted([n for n, e in entries.items() if e != "file"] + [prefix[:-1]], key=lambda n: -n.count("/")):
+        with contextlib.suppress(OSError):
+            (run.path / name).rmdir()
+
+
+def _check_parents(path: Path) -> None:
+    for ancestor in path.parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise RunExistsError(f"{ancestor} is a file, so {path} cannot be created; choose another path")
+            if not os.access(ancestor, os.W_OK | os.X_OK) and not path.exists():
+                raise RunExistsError(f"{ancestor} is not writable, so {path} cannot be created; choose another path")
+            return
+
+
+def _absolute(path: str | os.PathLike[str]) -> Path:
+    target = Path(path).expanduser()
+    return target.parent.resolve() / target.name if target.name else target.resolve()
+
+
+def _innermost(path: Path) -> Run | None:
+    holding = [run for run in _OPEN_RUNS if path == run.path or run.path in path.parents]
+    return max(holding, key=lambda run: len(run.path.parts), default=None)
+
+
+def _header(path: Path) -> dict[str, Any]:
+    records = read_jsonl(path / MARKER)
+    return records[0] if records and isinstance(records[0], dict) else {}
+
+
+def _manifest(path: Path) -> dict[str, EntryType]:
+    return {str(record["path"]): record.get("type", "file") for record in read_jsonl(path / MARKER)[1:]
+            if isinstance(record, dict) and isinstance(record.get("path"), str) and ".." not in Path(record["path"]).parts}
+
+
+def _clean(path: Path) -> None:
+    """Remove the files and runs in ``path``'s manifest (and the folders it created, when empty)."""
+    entries = _manifest(path)
+    for name, entry in entries.items():
+        if entry == "run" and is_run(path / name):
+            with contextlib.closing(_FileHandle(_take_lock(path / name))):
+                _clean(path / name)
+            _undo(path / name, created=True)
+    for name, entry in entries.items():
+        target = path / name
+        if entry == "file" and os.path.lexists(target) and not target.is_dir():
+            target.unlink()
+    _remove_temporaries(path, entries)
+    for name in sorted((n for n, e in entries.items() if e != "file"), key=lambda n: -n.count("/")):
+        with contextlib.suppress(OSError):
+            (path / name).rmdir()  # only when empty: a folder holding someone else's file stays
+
+
+def _remove_temporaries(path: Path, entries: dict[str, EntryType]) -> None:
+    """Remove the temporary files :func:`atomic_path` leaves when killed (``.<name>.<random><suffix>``)."""
+    for name, entry in entries.items():
+        if entry == "file":
+            target = path / name
+            for temp in target.parent.glob(f".{target.name}.*") if target.parent.is_dir() else []:
+                if temp.is_file():
+                    temp.unlink()
+
+
+def _undo(path: Path, created: bool) -> None:
+    """Drop the marker and lock of an emptied run; remove the folder when brainalign created it."""
+    if any(name not in _INTERNAL for name in os.listdir(path)):
+        return  # someone else's files remain: the folder stays a (redoable) run
+    for name in _INTERNAL:
+        (path / name).unlink(missing_ok=True)
+    if created:
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+class _FileHandle:
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+
+    def close(self) -> None:
+        os.close(self.descriptor)
+
+
+def _take_lock(path: Path) -> int:
+    descriptor = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = _read_holder(path)
+        os.close(descriptor)
+        raise RunExistsError(f"{path} is in use by another brainalign process ({holder}); wait for it to end or "
+                             "choose another folder") from None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, f"pid {os.getpid()} on {socket.gethostname()} since {_now()}\n".encode())
+    return descriptor
+
+
+def _lock_holder(path: Path) -> str | None:
+    """Who holds ``path``'s lock, or None when it is free (a lock of a process that ended is free)."""
+    if not (path / LOCK).exists():
+        return None
+    descriptor = os.open(path / LOCK, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return _read_holder(path)
+    finally:
+        os.close(descriptor)
+    return None
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        return (path / LOCK).read_text(encoding="utf-8").strip() or "pid unknown"
+    except OSError:
+        return "pid unknown"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _command() -> str:
+    name = Path(sys.argv[0]).name if sys.argv else ""
+    return " ".join(["brainalign", *sys.argv[1:]]) if name in ("brainalign", "__main__.py") else "python"
+
+
+def _version() -> str:
+    from brainalign import __version__
+
+    return __version__
 
 
 def mark_finished(run_dir: str | os.PathLike[str], summary: dict[str, Any] | None = None) -> None:

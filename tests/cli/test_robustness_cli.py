@@ -55,12 +55,14 @@ def test_model_name_with_weights_and_run_directory_in_one_table(image_tree, tmp_
     assert (out / "robustness.png").stat().st_size > 0 and (out / "robustness.svg").exists()
     assert json.loads((out / "environment.json").read_text())["n_images"] == 6
     assert run(args) == 2  # a finished result is not overwritten without --force
+    (out / "notes.txt").write_bytes(b"mine")  # --force below removes only brainalign's files
     base_file = run_dir / "base" / "model.safetensors"  # a model file naming its architecture
     save_model_file(cornet_z(num_classes=3), base_file, "cornet_z")
     assert run(["robustness", "--model", str(base_file), "--images", str(image_tree), "--attack", "pgd", "--steps", "2",
                 "--limit", "3", "--eps", "0,0.03", "--image-size", "32", "--out", str(out), "--force"]) == 0
     table = pd.read_csv(out / "robustness.csv")
     assert table["model"].unique().tolist() == ["base"] and table["n_images"].unique().tolist() == [3]
+    assert (out / "notes.txt").read_bytes() == b"mine"
 
 
 def test_bad_input_exits_cleanly(image_tree, tmp_path, capsys):

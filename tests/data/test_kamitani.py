@@ -104,7 +104,7 @@ def test_convert_shen_files_by_name_and_god_file_by_datatype(tmp_path) -> None:
 
     write_god_file(tmp_path / "Subject1.h5")
     assert run(["convert-kamitani", str(tmp_path / "Subject1.h5"), "--out", str(tmp_path / "god")]) == 0
-    assert sorted(p.name for p in (tmp_path / "god").iterdir()) == ["test.npz", "train.npz"]
+    assert sorted(p.name for p in (tmp_path / "god").glob("*.npz")) == ["test.npz", "train.npz"]
     assert Responses.load(tmp_path / "god" / "test.npz").data.shape == (3, 5, 48)
 
 

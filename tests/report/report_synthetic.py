@@ -20,7 +20,18 @@ def _rows(**axes) -> pd.DataFrame:
 
 
 def write_synthetic_results(run_dir: Path, seed: int = 0) -> Path:
-    """Write every result table, predictions, summary, config, environment and timings under run_dir."""
+    """Write every result table, predictions, summary, config, environment and timings under run_dir, as a
+    finished study run folder (brainalign.runs: ``brainalign report`` writes only into run folders)."""
+    from brainalign.runs import mark_finished, open_run
+
+    with open_run(run_dir, "study") as run:
+        run.keep()
+        _write_results(run_dir, seed)
+        mark_finished(run_dir)
+    return run_dir
+
+
+def _write_results(run_dir: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
     boost = {"base": 0.0, "aligned": 0.08, "control_unpaired": -0.01}
     times = np.round(np.linspace(-0.1, 0.6, 15), 3)
@@ -146,4 +157,4 @@ def write_synthetic_results(run_dir: Path, seed: int = 0) -> Path:
         "versions": {"brainalign": "0.1.0", "numpy": np.__version__, "torch": "2.0"},
     })
     atomic_write_json(run_dir / "timings.json", {"data": 1.5, "alignment": 42.0, "measurement": 3.25})
-    return run_dir
+

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from brainalign.models.files import (
     save_model_file,
     save_tensors,
 )
-from brainalign.runs import atomic_write_text, atomic_write_with, read_jsonl
+from brainalign.runs import atomic_write_text, atomic_write_with, make_dirs, read_jsonl, remove_written
 
 
 def save_head(head: EncoderHead, path: str | os.PathLike[str]) -> Path:
@@ -66,7 +65,7 @@ def save_checkpoint(
     """Write checkpoint ``epoch`` (of ``unit``): the model, the head when there is one, then ``state``
     (optimizer, RNG) last, so its presence marks completion."""
     folder = checkpoint_dir(run_dir, epoch, unit)
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder)
     save_model_file(model, folder / MODEL_FILE, model_name)
     if head is not None:
         save_head(head, folder / HEAD_FILE)
@@ -140,7 +139,7 @@ def prune_checkpoints(run_dir: str | os.PathLike[str], keep: int | None) -> None
     if keep is None:
         return
     for epoch in checkpoint_epochs(run_dir)[:-keep]:
-        shutil.rmtree(checkpoint_dir(run_dir, epoch))
+        remove_written(checkpoint_dir(run_dir, epoch))
 
 
 def load_head(run_dir: str | os.PathLike[str], epoch: int | None = None, device: str | torch.device = "cpu") -> EncoderHead:

@@ -38,7 +38,7 @@ from brainalign.errors import ConfigError, MissingDatasetError
 from brainalign.models.base import LayeredModel
 from brainalign.models.files import checkpoint_epochs
 from brainalign.progress import track
-from brainalign.runs import append_jsonl, atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir, read_jsonl
+from brainalign.runs import append_jsonl, atomic_write_json, atomic_write_text, environment_info, mark_finished, open_run, read_jsonl, Run, check_run_dir
 
 STEP = "step"  # the checkpoint counter of a training from scratch (see brainalign.align.checkpoint)
 
@@ -128,7 +128,8 @@ def train_from_scratch(
     """
     config = coerce_config(ScratchTrainConfig, config, "training-from-scratch config")
     run_dir = Path(config.out_dir)
-    resuming = resume and (run_dir / "config.yaml").exists()
+    check_run_dir(run_dir, "scratch_train", force=force, resume=resume)
+    resuming = resume and not force and (run_dir / "config.yaml").exists()
     if resuming:
         check_resume_config(run_dir, config)
     data = load_classification_data(config.data)
@@ -140,11 +141,20 @@ def train_from_scratch(
             f"images; use a batch size of at most {len(data.train.stimuli)}"
         )
     schedule = checkpoint_steps(config.schedule, steps_per_epoch)
+    with open_run(run_dir, "scratch_train", force=force, resume=resume) as run:
+        _train(config, data, schedule, steps_per_epoch, run, resuming, stop_after)
+    return run_dir
+
+
+def _train(config: ScratchTrainConfig, data: ClassificationData, schedule: list[int], steps_per_epoch: int, run: Run,
+           resuming: bool, stop_after: int | None) -> None:
+    """The body of :func:`train_from_scratch` inside its open run folder."""
+    run_dir, settings = Path(config.out_dir), config.training
     total = schedule[-1]
-    prepare_run_dir(run_dir, force=force, resume=resume)
     if not resuming:
         atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
         atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
+    run.keep()  # from here on a failure leaves the run for --resume
     device = settings.torch_device()
     model = initial_model(config, data.num_classes).to(device)
     optimizer = _optimizer(settings, model)
@@ -175,10 +185,9 @@ def train_from_scratch(
             record(step + 1, model, optimizer, losses)
             losses = []
             if stop_after is not None and step + 1 >= stop_after and step + 1 < total:
-                return run_dir
+                return
     final = read_jsonl(run_dir / METRICS_JSONL)[-1]
     mark_finished(run_dir, {"steps": total, "steps_per_epoch": steps_per_epoch, "final": final})
-    return run_dir
 
 
 class _Checkpointer:

@@ -6,9 +6,10 @@ Each job writes its own run directory ``out_dir/<subject>/<label>_seed<seed>`` (
 results (the beta appended only when the sweep has several betas). ``control_beta0`` never sees neural data,
 so when every subject has the same training images (the simulated observer, or a ``train_stimuli`` path
 without ``{subject}``) it is one network per seed, trained once into ``out_dir/control_beta0_seed<seed>``
-and listed in ``sweep.json`` under every subject (:attr:`SweepJob.subjects`). Finished jobs are skipped on a
-re-run and unfinished ones resume from their last checkpoint.
-On Ray each job is a task asking for the
+and listed in ``sweep.json`` under every subject (:attr:`SweepJob.subjects`). The sweep folder is a
+brainalign run (:mod:`brainalign.runs`) that a re-run always continues: finished jobs are skipped and
+unfinished ones resume from their last checkpoint; ``force`` removes what the sweep wrote and runs every
+job afresh. On Ray each job is a task asking for the
 sweep's ``resources`` (CPUs, possibly fractional GPUs); a job whose worker dies (killed, node lost) is retried
 up to :data:`MAX_RETRIES` times and resumes from its last checkpoint to the weights of an unkilled run.
 When the template pre-trains the base model, it is pre-trained once into ``out_dir/base/model.safetensors``
@@ -26,7 +27,7 @@ from brainalign.align.controls import model_label, uses_beta
 from brainalign.config import coerce_config
 from brainalign.errors import ConfigError
 from brainalign.progress import track
-from brainalign.runs import atomic_write_json, is_finished
+from brainalign.runs import atomic_write_json, check_run_dir, is_finished, open_run
 
 BASE_MODEL_FILE = Path("base") / "model.safetensors"
 MAX_RETRIES = 3  # Ray re-runs a job whose worker died this many times (each retry resumes the run)
@@ -120,18 +121,24 @@ def run_sweep(
     if backend == "ray":  # workers may start in another directory
         config = config.model_copy(update={"out_dir": str(Path(config.out_dir).resolve())})
     out_dir = Path(config.out_dir)
+    check_run_dir(out_dir, "sweep", force=force, resume=True)
     subjects = _subjects(config)
     check_sweep_data(config, subjects)
-    config = _with_shared_base(config, out_dir)
-    jobs = sweep_jobs(config, subjects)
-    entries = sorted((entry for job in jobs for entry in job.summary()), key=lambda entry: subjects.index(entry["subject"]))
-    atomic_write_json(out_dir / "sweep.json", {"jobs": entries})
-    pending = [job for job in jobs if force or not is_finished(job.config.out_dir)]
-    if backend == "local":
-        for job in track(pending, "sweep", disable=not config.train.progress or not pending):
-            run_job(job.config.model_dump(mode="json"), force)
-    elif pending:
-        _run_on_ray(pending, force, ray_address, config.resources)
+    with open_run(out_dir, "sweep", force=force, resume=True) as run:
+        run.keep()  # a sweep folder always continues (its finished jobs are kept)
+        config = _with_shared_base(config, out_dir)
+        jobs = sweep_jobs(config, subjects)
+        for job in jobs:
+            run.claim(job.config.out_dir, "run")
+        entries = sorted((entry for job in jobs for entry in job.summary()),
+                         key=lambda entry: subjects.index(entry["subject"]))
+        atomic_write_json(out_dir / "sweep.json", {"jobs": entries})
+        pending = [job for job in jobs if force or not is_finished(job.config.out_dir)]
+        if backend == "local":
+            for job in track(pending, "sweep", disable=not config.train.progress or not pending):
+                run_job(job.config.model_dump(mode="json"), force)
+        elif pending:
+            _run_on_ray(pending, force, ray_address, config.resources, str(run.path))
     return [Path(job.config.out_dir) for job in jobs]
 
 
@@ -143,14 +150,16 @@ def check_sweep_data(config: SweepConfig, subjects: list[str] | None = None) -> 
     check_alignment_data(config.train.data, _subjects(config) if subjects is None else subjects)
 
 
-def run_job(config: dict[str, Any], force: bool = False) -> str:
-    """Train one job from its config dict (resuming an unfinished run); return its run directory."""
+def run_job(config: dict[str, Any], force: bool = False, parent: str | None = None) -> str:
+    """Train one job from its config dict (resuming an unfinished run); return its run directory.
+    ``parent``: the sweep folder when the sweep runs in another process (Ray)."""
     from brainalign.align.trainer import train
 
-    return str(train(config, resume=not force, force=force))
+    return str(train(config, resume=not force, force=force, parent=parent))
 
 
-def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None, resources: JobResources) -> None:
+def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None, resources: JobResources,
+                parent: str) -> None:
     try:
         import ray
     except ImportError:
@@ -159,7 +168,7 @@ def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None, resource
         ray.init(address=address or os.environ.get("RAY_ADDRESS"))
     task = ray.remote(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_retries=MAX_RETRIES)(run_job)
     quiet = [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
-    ray.get([task.remote(config, force) for config in quiet])
+    ray.get([task.remote(config, force, parent) for config in quiet])
 
 
 def _with_shared_base(config: SweepConfig, out_dir: Path) -> SweepConfig:

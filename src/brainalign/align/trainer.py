@@ -48,8 +48,10 @@ from brainalign.runs import (
     atomic_write_json,
     atomic_write_text,
     environment_info,
+    Run,
+    check_run_dir,
     mark_finished,
-    prepare_run_dir,
+    open_run,
     read_jsonl,
 )
 
@@ -65,25 +67,38 @@ def train(
     resume: bool = False,
     force: bool = False,
     stop_after: int | None = None,
+    parent: str | None = None,
 ) -> Path:
     """Run one alignment training; return its run directory (``config.out_dir``).
 
     ``config``: a :class:`TrainConfig`, a dict of the same keys, or a YAML path. ``resume`` continues an
     unfinished run from its last checkpoint; ``force`` overwrites a finished one. ``stop_after`` ends
     the run after that epoch without marking it finished (as if it were killed; resume continues it).
+    ``parent``: the run folder this run is nested in when that run is open in another process (a sweep's
+    Ray workers; see :func:`brainalign.runs.open_run`).
     """
     config = coerce_config(TrainConfig, config, "training config")
     run_dir = Path(config.out_dir)
-    resuming = resume and (run_dir / "config.yaml").exists()
+    check_run_dir(run_dir, "train", force=force, resume=resume, parent=parent)
+    resuming = resume and not force and (run_dir / "config.yaml").exists()
     if resuming:
         check_resume_config(run_dir, config)
     data = load_alignment_data(config.data)  # bad data fails here, before anything is written
-    acceleration = config.training.acceleration()  # and a bad device or precision
-    prepare_run_dir(run_dir, force=force, resume=resume)
+    config.training.acceleration()  # a bad device or precision fails here too, before anything is written
+    with open_run(run_dir, "train", force=force, resume=resume, parent=parent) as run:
+        _train(config, data, run, resuming, stop_after)
+    return run_dir
+
+
+def _train(config: TrainConfig, data: AlignmentData, run: Run, resuming: bool, stop_after: int | None) -> None:
+    """The body of :func:`train` inside its open run folder."""
+    run_dir = Path(config.out_dir)
     if not resuming:
         atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
         atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
         data.target.save(run_dir / TARGET_FILE)  # maps predictions back to channels x times / voxels
+    run.keep()  # from here on a failure leaves the run for --resume
+    acceleration = config.training.acceleration()
     device = acceleration.device
     model = acceleration.prepare(_base_model(config, data, run_dir, device))
     images = ImageBank(data.train_stimuli, config.data.image_size)
@@ -122,10 +137,9 @@ def train(
         save_checkpoint(run_dir, epoch, model, head, config.model.name, state)
         prune_checkpoints(run_dir, config.training.keep_checkpoints)
         if stop_after is not None and epoch >= stop_after and epoch < epochs:
-            return run_dir
+            return
     metrics = read_jsonl(run_dir / METRICS_JSONL)
     mark_finished(run_dir, {"epochs": epochs, "subject": data.subject, "final": metrics[-1] if metrics else {}})
-    return run_dir
 
 
 def predict_responses(

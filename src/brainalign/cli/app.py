@@ -20,6 +20,10 @@ app = typer.Typer(
 
 error_console = Console(stderr=True)
 
+FORCE_HELP = ("Redo the brainalign run in the output folder: removes only the files brainalign wrote there "
+              "(a folder brainalign did not write is never touched).")
+RESUME_HELP = "Continue an unfinished run in the output folder (its finished parts are kept)."
+
 
 def _print_version(value: bool) -> None:
     if value:

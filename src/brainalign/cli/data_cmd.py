@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from brainalign.cli.app import app
+from brainalign.cli.app import FORCE_HELP, app
 
 
 @app.command("fetch")
@@ -46,9 +46,12 @@ def simulate_command(
     val_per_category: int = typer.Option(10, help="Held-out labelled images per training category (val_stimuli.csv)."),
     individual_brains: float = typer.Option(0.5, help="How much each subject's brain differs from the shared one (0 = identical)."),
     novel_test_values: bool = typer.Option(True, help="Hold one colour and one shape out of training (test categories carry them)."),
-    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Write a simulated experiment (the demo's default data) as ordinary files into --out."""
+    from brainalign.runs import check_run_dir
+
+    check_run_dir(out, "simulate", force=force, resumable=False)  # before the heavy imports and the simulation
     from brainalign.data.simulation import simulate
 
     dataset = simulate(
@@ -71,11 +74,13 @@ def convert_things_eeg2_command(
     subject: list[int] = typer.Option([1], "--subject", "-s", help="Subject number(s); repeat the option for several."),
     trust: bool = typer.Option(False, "--trust", help="Allow unpickling the published files (only for files you trust)."),
     metadata: Optional[Path] = typer.Option(None, help="image_metadata.npy (default: found under ROOT)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
-    """Re-save pickled THINGS-EEG2 files as pickle-free .npz (then load them without --trust)."""
+    """Re-save pickled THINGS-EEG2 files as pickle-free .npz (then load them without --trust); convert all
+    subjects into one --out in one call (repeat --subject)."""
     from brainalign.data.things_eeg2 import convert_things_eeg2
 
-    for path in convert_things_eeg2(root, out, subjects=subject, allow_pickle=trust, metadata=metadata):
+    for path in convert_things_eeg2(root, out, subjects=subject, allow_pickle=trust, metadata=metadata, force=force):
         typer.echo(str(path))
 
 
@@ -86,11 +91,12 @@ def convert_kamitani_command(
     split: Optional[str] = typer.Option(None, help="train | test | imagery (default: by DataType, else from the file name)."),
     roi: Optional[list[str]] = typer.Option(None, "--roi", help="Region to keep; repeat the option (default: V1 V2 V3 V4 LOC VC)."),
     subject: Optional[str] = typer.Option(None, help="Subject name stored in the files (default: the sub-XX of the file name)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Convert bdpy fMRI files to Responses .npz: every repetition, whole visual cortex (VC) and each ROI."""
     from brainalign.data.kamitani import ROIS, convert_kamitani
 
-    for written in convert_kamitani(paths, out, split=split, rois=roi or ROIS, subject=subject):
+    for written in convert_kamitani(paths, out, split=split, rois=roi or ROIS, subject=subject, force=force):
         typer.echo(str(written))
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from brainalign.cli.app import app
+from brainalign.cli.app import FORCE_HELP, app
 
 if TYPE_CHECKING:
     from brainalign.models.loader import ModelSource
@@ -48,17 +48,18 @@ def features_command(
     seed: int = typer.Option(0, help=SEED_HELP),
     batch_size: int = typer.Option(32, help="Images per forward pass."),
     device: str = typer.Option("cpu", help=DEVICE_HELP),
-    force: bool = typer.Option(False, "--force", help="Overwrite features already in --out."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Extract layer activations (n_stimuli, n_features) of MODEL for IMAGES into --out, with the model's
     provenance (weights file + sha256, seed, preprocessing, version) in features.json."""
+    from brainalign.runs import check_run_dir, mark_finished, open_run
+
+    check_run_dir(out, "features", force=force, resumable=False)  # before the heavy imports
     from brainalign.data.stimuli import Stimuli
-    from brainalign.errors import RunExistsError, ValidationError
-    from brainalign.measure.features import INDEX_FILE, extract
+    from brainalign.errors import ValidationError
+    from brainalign.measure.features import extract
     from brainalign.models.loader import load
 
-    if (out / INDEX_FILE).exists() and not force:
-        raise RunExistsError(f"{out} already holds extracted features ({INDEX_FILE}); pass --force to overwrite")
     if images.suffix.lower() == ".csv":
         if order is not None:
             raise ValidationError(f"--order {order} goes with a folder of images; {images} is a CSV, whose rows "
@@ -69,8 +70,10 @@ def features_command(
     network, source = load(model, weights=weights, epoch=epoch, device=device, seed=seed)
     warn_if_random(source)
     chosen = None if layers is None else [name.strip() for name in layers.split(",") if name.strip()]
-    features = extract(network, stimuli, chosen, batch_size=batch_size, device=device, image_size=image_size,
-                       out_dir=out, pool=pool, pool_size=pool_size, source=source)
+    with open_run(out, "features", force=force, resumable=False):
+        features = extract(network, stimuli, chosen, batch_size=batch_size, device=device, image_size=image_size,
+                           out_dir=out, pool=pool, pool_size=pool_size, source=source)
+        mark_finished(out, {"layers": list(features)})
     for layer, array in features.items():
         typer.echo(f"{layer}: {array.shape[0]} stimuli x {array.shape[1]} features -> {out / (layer + '.npy')}")
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from brainalign.cli.app import app
+from brainalign.cli.app import FORCE_HELP, app
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,18 +41,21 @@ def rdm_command(
     permutations: int = typer.Option(5, help="Decoding: pseudo-trial permutations."),
     memory: float = typer.Option(1.0, help="Features: GB of working memory (feature panels and products); "
                                            "RDMs larger than this are written to a scratch file beside --out."),
-    force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
+    force: bool = typer.Option(False, "--force", help="Overwrite --out and its preview if brainalign wrote them "
+                                                      "(a file brainalign did not write is never replaced)."),
 ) -> None:
     """Compute RDMs from features or neural responses and save them (condensed, with descriptors)."""
     import tempfile
 
-    from brainalign.errors import RunExistsError, ValidationError
-    from brainalign.report.quicklook import plot_rdms
+    from brainalign.data.rdms import is_rdms_file
+    from brainalign.errors import ValidationError
+    from brainalign.report.quicklook import is_quicklook_figure, plot_rdms
+    from brainalign.runs import check_output_file
 
     if out.suffix != ".npz":
         raise ValidationError(f"--out {out}: must end in .npz")
-    if out.exists() and not force:
-        raise RunExistsError(f"{out} exists; pass --force to overwrite it or choose another --out")
+    check_output_file(out, force, is_rdms_file)
+    check_output_file(out.with_suffix(".png"), force, is_quicklook_figure)
     if memory <= 0:
         raise ValidationError(f"--memory {memory}: must be > 0 (GB of working memory)")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,24 +107,24 @@ def rsa_command(
     eeg: str = typer.Option("decoding", help="EEG responses: decoding or correlation RDMs."),
     classifier: str = typer.Option("lda", help="Decoding classifier for EEG responses: lda, shared_lda or ncm."),
     permutations: int = typer.Option(5, help="Decoding: pseudo-trial permutations."),
-    force: bool = typer.Option(False, "--force", help="Overwrite results already in --out."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Similarity of every model RDM with every neural RDM -> OUT/rsa.csv; across subjects per model RDM and
     target (time point or ROI): mean, SEM, two-sided t-test against 0 and noise ceiling -> OUT/rsa_summary.csv,
     printed, and drawn in OUT/rsa.png."""
+    from brainalign.runs import atomic_write_text, check_run_dir, mark_finished, open_run
+
+    check_run_dir(out, "rsa", force=force, resumable=False)
     from brainalign.data.order import read_order
     from brainalign.data.rdms import RDMs
-    from brainalign.errors import RunExistsError, ValidationError
+    from brainalign.errors import ValidationError
     from brainalign.measure.rsa.across_subjects import subject_statistics
     from brainalign.measure.rsa.comparison import METHODS
     from brainalign.measure.rsa.readouts import similarity_table
     from brainalign.measure.rsa.sources import paired_rdms
     from brainalign.measure.statistics import CORRECTIONS
     from brainalign.report.quicklook import plot_similarity
-    from brainalign.runs import atomic_write_text
 
-    if (out / "rsa.csv").exists() and not force:
-        raise RunExistsError(f"{out / 'rsa.csv'} exists; pass --force to overwrite it or choose another --out")
     if method not in METHODS:
         raise ValidationError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
     if correction not in CORRECTIONS:
@@ -140,10 +143,11 @@ def rsa_command(
     neural_rdms = RDMs.concat(stacks)
     table = similarity_table(models, neural_rdms, method)
     statistics = subject_statistics(models, neural_rdms, method, subject_column=subject, correction=correction)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "rsa.csv", table.to_csv(index=False))
-    atomic_write_text(out / "rsa_summary.csv", statistics.to_csv(index=False))
-    figure = plot_similarity(statistics, out / "rsa.png", method=method)
+    with open_run(out, "rsa", force=force, resumable=False):
+        atomic_write_text(out / "rsa.csv", table.to_csv(index=False))
+        atomic_write_text(out / "rsa_summary.csv", statistics.to_csv(index=False))
+        figure = plot_similarity(statistics, out / "rsa.png", method=method)
+        mark_finished(out, {"comparisons": len(table)})
     for line in statistics_lines(statistics):
         typer.echo(line)
     typer.echo(f"{len(table)} comparisons -> {out / 'rsa.csv'}; across units -> {out / 'rsa_summary.csv'}, {figure}")

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from brainalign.cli.app import app
+from brainalign.cli.app import FORCE_HELP, app
 from brainalign.cli.features_cmd import DEVICE_HELP, EPOCH_HELP, MODEL_HELP, warn_if_random
 
 NO_WEIGHTS = "-"
@@ -39,10 +39,13 @@ def robustness_command(
     seed: int = typer.Option(0, help="Seed of the image subset, of PGD's random start and of a random "
                                      "initialisation (a model name without --weights); recorded."),
     device: str = typer.Option("cpu", help=DEVICE_HELP),
-    force: bool = typer.Option(False, "--force", help="Overwrite a finished result in --out."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Top-1/top-5 accuracy of each MODEL under white-box L-inf attacks at each epsilon (perturbations in
     pixel space before normalisation); writes robustness.csv and the raw + baseline-aligned curves."""
+    from brainalign.runs import check_run_dir
+
+    check_run_dir(out, "robustness", force=force, resumable=False)  # before the heavy imports
     import numpy as np
 
     from brainalign.errors import ValidationError
@@ -51,7 +54,7 @@ def robustness_command(
     from brainalign.models.files import is_run_folder
     from brainalign.models.loader import load
     from brainalign.report.figures import plot_robustness
-    from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
+    from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, open_run
 
     unknown = [name for name in attack if name not in ATTACKS]
     if unknown:
@@ -77,18 +80,19 @@ def robustness_command(
         warn_if_random(source)
         sources.append(source.to_dict())
         networks[source.label if source.label not in networks else f"{source.label}#{position + 1}"] = network
-    out_dir = prepare_run_dir(out, force=force)
-    table = compare_robustness(
-        networks, stimuli, labels, eps_values, attack,
-        steps=steps, batch_size=batch_size, image_size=image_size, device=device, seed=seed,
-    )
-    atomic_write_text(out_dir / "robustness.csv", table.to_csv(index=False))
-    plot_robustness(out_dir / "robustness.csv", out_dir / "robustness")
-    atomic_write_json(
-        out_dir / "environment.json",
-        {**environment_info(seed), "models": model, "weights": weight_list, "sources": sources, "images": str(images),
-         "n_images": len(stimuli)},
-    )
-    mark_finished(out_dir, {"models": list(networks), "attacks": attack, "eps": eps_values})
+    with open_run(out, "robustness", force=force, resumable=False) as run:
+        out_dir = run.path
+        table = compare_robustness(
+            networks, stimuli, labels, eps_values, attack,
+            steps=steps, batch_size=batch_size, image_size=image_size, device=device, seed=seed,
+        )
+        atomic_write_text(out_dir / "robustness.csv", table.to_csv(index=False))
+        plot_robustness(out_dir / "robustness.csv", out_dir / "robustness")
+        atomic_write_json(
+            out_dir / "environment.json",
+            {**environment_info(seed), "models": model, "weights": weight_list, "sources": sources,
+             "images": str(images), "n_images": len(stimuli)},
+        )
+        mark_finished(out_dir, {"models": list(networks), "attacks": attack, "eps": eps_values})
     typer.echo(table.to_string(index=False, float_format=lambda value: f"{value:.4f}"))
-    typer.echo(f"wrote {out_dir / 'robustness.csv'} and {out_dir / 'robustness.png'} (+ .svg)")
+    typer.echo(f"wrote {out / 'robustness.csv'} and {out / 'robustness.png'} (+ .svg)")

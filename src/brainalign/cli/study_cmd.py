@@ -6,32 +6,37 @@ from pathlib import Path
 
 import typer
 
-from brainalign.cli.app import app
+from brainalign.cli.app import FORCE_HELP, RESUME_HELP, app
 
 
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run directory to write."),
-    force: bool = typer.Option(False, "--force", help="Overwrite a finished run in --out."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """Run the whole method on the simulated observer (a few minutes on 2 CPU cores) and write a report."""
     from brainalign.studies.demo import run_demo
 
-    _print_result(run_demo(out, force=force))
+    _print_result(run_demo(out, force=force, resume=resume))
 
 
 @app.command()
 def study(
     config: Path = typer.Argument(..., help="Study config YAML (see configs/)."),
     out: Path = typer.Option(None, "--out", help="Run directory (default: out_dir of the config)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite a finished run."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
     resume: bool = typer.Option(False, "--resume", help="Keep an unfinished run and skip its finished jobs."),
 ) -> None:
     """Run a study (data check, alignment sweep, measurement, statistics, figures, report); a config with
     ``study: scratch_trajectory`` runs the training-from-scratch trajectory study instead."""
-    from brainalign.studies.scratch_trajectory import is_scratch_study
+    from brainalign.runs import check_run_dir
+    from brainalign.studies.config import planned_run
 
-    if is_scratch_study(config):
+    kind, folder = planned_run(config, out)
+    if folder is not None:
+        check_run_dir(folder, kind, force=force, resume=resume)  # before the heavy imports
+    if kind == "scratch_study":
         _run_scratch_study(config, out, force, resume)
         return
     from brainalign.studies.pipeline import run_study
@@ -54,9 +59,12 @@ def _run_scratch_study(config: Path, out: Path | None, force: bool, resume: bool
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="Run directory written by a study or the demo.")) -> None:
     """Rebuild RUN_DIR/report.html (and its figures) from the run's result files alone."""
-    from brainalign.report import build_report
+    from brainalign.runs import reopen_run
 
-    typer.echo(f"report: {build_report(run_dir)}")
+    with reopen_run(run_dir, "brainalign report"):
+        from brainalign.report import build_report
+
+        typer.echo(f"report: {build_report(run_dir)}")
 
 
 def _print_result(run_dir: Path) -> None:

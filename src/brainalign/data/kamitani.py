@@ -82,6 +82,7 @@ def convert_kamitani(
     split: str | None = None,
     rois: Sequence[str] = ROIS,
     subject: str | None = None,
+    force: bool = False,
 ) -> list[Path]:
     """Write the splits of one or more BData files of a subject as ``out_dir/<split>.npz`` Responses
     (every repetition, the union of ``rois``' voxels with each region's indices); return the written paths.
@@ -90,8 +91,12 @@ def convert_kamitani(
     default; a file without ``DataType`` (Shen 2019) is one split, named by ``split`` or by its file name
     (``...Training...`` -> ``train``, ``...Test...`` -> ``test``), so a subject's Training and Test files
     convert together. ``subject`` defaults to the file name's ``sub-XX`` prefix (else its stem). Every
-    file and split is read and checked before the first file is written.
+    file and split is read and checked before the first file is written; ``out_dir`` is a run folder
+    (:func:`brainalign.runs.open_run`: new or empty, or with ``force`` a conversion to redo).
     """
+    from brainalign.runs import check_run_dir, mark_finished, open_run
+
+    check_run_dir(out_dir, "convert-kamitani", force=force, resumable=False)
     sources = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(path) for path in paths]
     if split is not None and split not in DATATYPES:
         raise ValidationError(f"split={split!r}; choose one of {sorted(DATATYPES)}")
@@ -104,7 +109,10 @@ def convert_kamitani(
                     f"subject's Training and Test files together, or name the split with --split"
                 )
             loaded[label] = responses
-    return [responses.save(Path(out_dir) / f"{label}.npz") for label, responses in loaded.items()]
+    with open_run(out_dir, "convert-kamitani", force=force, resumable=False):
+        written = [responses.save(Path(out_dir) / f"{label}.npz") for label, responses in loaded.items()]
+        mark_finished(out_dir, {"splits": list(loaded)})
+    return written
 
 
 def _file_splits(source: Path, split: str | None, rois: Sequence[str], subject: str | None) -> dict[str, Responses]:

@@ -318,6 +318,16 @@ class RDMs:
         return cls(matrices[:, rows, cols], descriptors={"name": names})
 
 
+def is_rdms_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is an RDMs file written by :meth:`RDMs.save` (read without loading the RDMs)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"])) if "meta" in archive.files else None
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError, AttributeError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == _FORMAT
+
+
 def _frame_meta(name: str, frame: pd.DataFrame) -> dict[str, Any]:
     """A descriptor frame as JSON records plus its column order."""
     return {name: json.loads(frame.to_json(orient="records")), f"{name}_columns": [str(c) for c in frame.columns]}

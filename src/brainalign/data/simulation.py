@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -51,10 +49,11 @@ from brainalign.data.labelled import LabelledImages
 from brainalign.data.procedural import COLOURS, SHAPES, TEXTURES, Category, all_categories, render
 from brainalign.data.responses import Responses
 from brainalign.data.stimuli import Stimuli
-from brainalign.errors import RunExistsError, ValidationError
+from brainalign.errors import ValidationError
 
 if TYPE_CHECKING:
     import torch
+    from PIL.Image import Image as PILImage
 
 SFREQ = 100.0
 TIMES = np.arange(20) / SFREQ  # 0 .. 0.19 s, the ReAlnet window
@@ -131,7 +130,8 @@ class SimulatedDataset:
         return LabelledImages(stimuli=self.val_stimuli, labels=self.val_labels)
 
     def save(self, out_dir: str | os.PathLike[str], force: bool = False) -> Path:
-        """Write the dataset as ordinary files; the folder appears only when complete.
+        """Write the dataset as ordinary files into the run folder ``out_dir`` (:func:`brainalign.runs.open_run`:
+        a new or empty folder, or with ``force`` a simulate run to redo); ``DONE`` marks it complete.
 
         Layout: ``images/<id>.png``; ``{train,test,pretrain,val}_stimuli.csv`` (id, path, concept; the
         pretrain and val tables add ``label``, so ``load_labelled_images(".../val_stimuli.csv")`` reads
@@ -140,19 +140,12 @@ class SimulatedDataset:
         subject's individual brain, float32); ``simulation.json`` (parameters, held-out values);
         ``classes.json`` (the training categories in label order, a class index for accuracy).
         """
+        from brainalign.runs import mark_finished, open_run
+
         target = Path(out_dir)
-        if target.exists() and any(target.iterdir()) and not force:
-            raise RunExistsError(f"{target} exists and is not empty; pass --force (force=True) or choose another folder")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-        try:
-            _write_dataset(self, staging)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+        with open_run(target, "simulate", force=force, resumable=False):
+            _write_dataset(self, target)
+            mark_finished(target, {"seed": self.params.get("seed")})
         return target
 
 
@@ -422,8 +415,7 @@ class _FMRIObserver:
 def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
     from PIL import Image
 
-    (folder / "images").mkdir()
-    (folder / "responses").mkdir()
+    from brainalign.runs import atomic_write_text, atomic_write_with
     splits = {"train": dataset.train_stimuli, "test": dataset.test_stimuli, "pretrain": dataset.pretrain_stimuli,
               "val": dataset.val_stimuli}
     labels = {"pretrain": dataset.pretrain_labels, "val": dataset.val_labels}
@@ -431,10 +423,11 @@ def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
         pixels = (cast("torch.Tensor", stimuli.images).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
         rows = ["id,path,concept" + (",label" if split in labels else "")]
         for index, (stimulus_id, concept) in enumerate(zip(stimuli.ids, stimuli.concepts or [""] * len(stimuli))):
-            Image.fromarray(pixels[index]).save(folder / "images" / f"{stimulus_id}.png")
+            atomic_write_with(folder / "images" / f"{stimulus_id}.png",
+                              partial(_save_png, Image.fromarray(pixels[index])))
             label = f",{labels[split][index]}" if split in labels else ""
             rows.append(f"{stimulus_id},images/{stimulus_id}.png,{concept}{label}")
-        (folder / f"{split}_stimuli.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        atomic_write_text(folder / f"{split}_stimuli.csv", "\n".join(rows) + "\n")
     for subject in dataset.subjects:
         dataset.train[subject].save(folder / "responses" / f"{subject}_train.npz")
         dataset.test[subject].save(folder / "responses" / f"{subject}_test.npz")
@@ -444,11 +437,15 @@ def _write_dataset(dataset: SimulatedDataset, folder: Path) -> None:
     for split, every in (("train", truth.subject_train_features), ("test", truth.subject_test_features)):
         features.update({f"{subject}/{split}/{s}": v.astype(np.float32)
                          for subject, stages in every.items() for s, v in stages.items()})
-    np.savez_compressed(folder / "ground_truth.npz", **features)
+    atomic_write_with(folder / "ground_truth.npz", lambda temp: np.savez_compressed(temp, **features))
     summary = {
         "params": dataset.params, "subjects": dataset.subjects,
         "train_categories": dataset.train_categories, "test_categories": dataset.test_categories,
         "unseen_values": dataset.unseen_values, "stages": list(truth.stages),
     }
-    (folder / "simulation.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    (folder / "classes.json").write_text(json.dumps(dataset.train_categories) + "\n", encoding="utf-8")
+    atomic_write_text(folder / "simulation.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(folder / "classes.json", json.dumps(dataset.train_categories) + "\n")
+
+
+def _save_png(image: "PILImage", path: Path) -> None:
+    image.save(path, format="PNG")

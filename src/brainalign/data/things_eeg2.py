@@ -144,18 +144,26 @@ def convert_things_eeg2(
     allow_pickle: bool = False,
     metadata: str | os.PathLike[str] | None = None,
     test_concepts_csv: str | os.PathLike[str] | None = None,
+    force: bool = False,
 ) -> list[Path]:
     """Re-save the pickled files of ``subjects`` as ``out_dir/sub-XX/{train,test}.npz`` (Responses, no pickle).
 
-    Needs ``allow_pickle=True`` (read the module docstring). Each file is written atomically.
-    Returns the written paths. :func:`load_things_eeg2` reads ``out_dir`` without any opt-in.
+    Needs ``allow_pickle=True`` (read the module docstring). ``out_dir`` is a run folder
+    (:func:`brainalign.runs.open_run`: new or empty, or with ``force`` a conversion to redo); a failure
+    removes what was written. Returns the written paths. :func:`load_things_eeg2` reads ``out_dir``
+    without any opt-in.
     """
+    from brainalign.runs import check_run_dir, mark_finished, open_run
+
+    check_run_dir(out_dir, "convert-things-eeg2", force=force, resumable=False)
+    folders = [_subject_folder(Path(root), subject) for subject in subjects]
     written = []
-    for subject in subjects:
-        folder = _subject_folder(Path(root), subject)
-        for split in FILES:
-            responses = _read_split(folder, Path(root), split, allow_pickle, metadata, test_concepts_csv)
-            written.append(responses.save(Path(out_dir) / folder.name / f"{split}.npz"))
+    with open_run(out_dir, "convert-things-eeg2", force=force, resumable=False):
+        for folder in folders:
+            for split in FILES:
+                responses = _read_split(folder, Path(root), split, allow_pickle, metadata, test_concepts_csv)
+                written.append(responses.save(Path(out_dir) / folder.name / f"{split}.npz"))
+        mark_finished(out_dir, {"subjects": [folder.name for folder in folders]})
     return written
 
 

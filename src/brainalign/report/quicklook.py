@@ -12,15 +12,32 @@ from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from brainalign import __version__
 from brainalign.data.rdms import RDMs
 from brainalign.report.figures import CEILING_COLOUR, STYLE
 from brainalign.runs import atomic_path
 
 
+SOFTWARE = "brainalign"
+
+
 def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``figure`` as a PNG whose ``Software`` text names brainalign (:func:`is_quicklook_figure`)."""
     with atomic_path(path) as temp:
-        figure.savefig(temp, dpi=120, bbox_inches="tight")
+        figure.savefig(temp, dpi=120, bbox_inches="tight", metadata={"Software": f"{SOFTWARE} {__version__}"})
     return Path(path)
+
+
+def is_quicklook_figure(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a PNG brainalign drew here (its ``Software`` text names brainalign)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            software = getattr(image, "text", {}).get("Software", "")
+    except (OSError, ValueError, SyntaxError):
+        return False
+    return isinstance(software, str) and software.split(" ")[0] == SOFTWARE
 
 
 def plot_rdms(rdms: RDMs, path: str | os.PathLike[str], max_rdms: int = 8) -> Path:

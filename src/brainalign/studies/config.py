@@ -237,3 +237,31 @@ def check_regions(config: StudyConfig) -> None:
 def _inside(path: str, folder: str) -> bool:
     """Whether ``path`` is ``folder`` or lies under it (a missing listed dataset already covers it)."""
     return Path(path) == Path(folder) or Path(folder) in Path(path).parents
+
+
+SCRATCH_STUDY: Literal["scratch_trajectory"] = "scratch_trajectory"
+
+
+def _raw_yaml(path: str | os.PathLike[str]) -> dict[str, object]:
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}  # the ordinary loader reports unreadable files
+    return raw if isinstance(raw, dict) else {}
+
+
+def is_scratch_study(path: str | os.PathLike[str]) -> bool:
+    """Whether the YAML config at ``path`` is a training-from-scratch study (``study: scratch_trajectory``)."""
+    return _raw_yaml(path).get("study") == SCRATCH_STUDY
+
+
+def planned_run(path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None) -> tuple[str, str | None]:
+    """The kind of run (``study`` or ``scratch_study``) the config at ``path`` starts and its folder (``out_dir``,
+    else the config's ``out_dir``; None when neither names one), read from the raw YAML so that the command
+    line checks the folder before its heavy imports."""
+    raw = _raw_yaml(path)
+    folder = out_dir if out_dir is not None else raw.get("out_dir")
+    kind = "scratch_study" if raw.get("study") == SCRATCH_STUDY else "study"
+    return kind, str(folder) if isinstance(folder, (str, os.PathLike)) else None

@@ -46,8 +46,13 @@ def demo_config(out_dir: str | Path = "runs/demo") -> StudyConfig:
     return parse_study_config({**DEMO_CONFIG, "out_dir": str(out_dir)}, "demo config")
 
 
-def run_demo(out_dir: str | Path = "runs/demo", force: bool = False, progress: bool = True) -> Path:
-    """Run the demo into ``out_dir``; return the run directory (report.html, summary.json inside)."""
+def run_demo(out_dir: str | Path = "runs/demo", force: bool = False, progress: bool = True,
+             resume: bool = False) -> Path:
+    """Run the demo into ``out_dir``; return the run directory (report.html, summary.json inside).
+    ``resume`` continues an unfinished demo (finished training jobs are kept)."""
+    from brainalign.runs import check_run_dir
+
+    check_run_dir(out_dir, "study", force=force, resume=resume)  # before the heavy imports
     from brainalign.studies.pipeline import run_study
 
-    return run_study(demo_config(out_dir), force=force, progress=progress)
+    return run_study(demo_config(out_dir), force=force, resume=resume, progress=progress)

@@ -26,7 +26,7 @@ from brainalign.align.sweep import check_sweep_data
 from brainalign.config import coerce_config
 from brainalign.report import build_report
 from brainalign.report.results import typed
-from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, mark_finished, prepare_run_dir
+from brainalign.runs import atomic_write_json, atomic_write_text, Run, check_run_dir, environment_info, mark_finished, open_run
 from brainalign.studies import evaluate as ev
 from brainalign.studies.analyses import ANALYSES, Analysis
 from brainalign.studies.config import StudyConfig, check_datasets, check_regions
@@ -40,13 +40,23 @@ def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], 
     return the run directory. A finished run is kept unless ``force``; ``resume`` keeps an unfinished
     one and skips its finished training jobs."""
     config = coerce_config(StudyConfig, config, "study config")
+    check_run_dir(out_dir or config.out_dir, "study", force=force, resume=resume)
     check_datasets(config)
     check_sweep_data(config.alignment)  # ids, channels, window, regions, PCA size: before anything is written
     check_regions(config)
-    run_dir = prepare_run_dir(out_dir or config.out_dir, force=force, resume=resume)
+    run_dir = Path(out_dir or config.out_dir)
+    with open_run(run_dir, "study", force=force, resume=resume) as run:
+        _run(config, run, progress)
+    return run_dir
+
+
+def _run(config: StudyConfig, run: Run, progress: bool) -> None:
+    """The body of :func:`run_study` inside its open run folder."""
+    run_dir = run.path
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(resolved(config, run_dir).model_dump(mode="json"),
                                                               sort_keys=False))
     atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
+    run.keep()  # from here on a failure leaves the run for --resume
     timings: dict[str, float] = {}
     sweep = config.alignment.model_copy(update={
         "out_dir": str(run_dir / "alignment"),
@@ -55,7 +65,7 @@ def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], 
     with _timed(timings, "alignment (base pre-training + sweep)"):
         from brainalign.align import run_sweep
 
-        run_sweep(sweep)
+        run_sweep(sweep)  # a sweep folder always continues: a resumed study skips its finished jobs
     sweep_dir = Path(sweep.out_dir)
     context = StudyContext(config, sweep, sweep_dir, ev.base_model(sweep, sweep_dir), ev.trained_models(sweep_dir),
                            progress)
@@ -70,7 +80,6 @@ def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], 
     timings["total"] = round(timings.pop("total before report") + timings["report"], 2)
     atomic_write_json(run_dir / "timings.json", timings)  # the page shows every step but the report's own
     mark_finished(run_dir, {"summary": summary["models"]})
-    return run_dir
 
 
 def resolved(config: StudyConfig, run_dir: Path) -> StudyConfig:

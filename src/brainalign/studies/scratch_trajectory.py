@@ -32,7 +32,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -43,9 +43,13 @@ from brainalign.align.config import ScratchTrainConfig
 from brainalign.config import Strict, coerce_config
 from brainalign.data import RDMs, Stimuli
 from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
-from brainalign.studies.config import DatasetRequirement, raise_missing_datasets
+from brainalign.studies.config import SCRATCH_STUDY, DatasetRequirement, raise_missing_datasets
+from brainalign.studies.config import is_scratch_study as is_scratch_study  # re-exported (read before heavy imports)
 
-STUDY_KIND: Literal["scratch_trajectory"] = "scratch_trajectory"
+if TYPE_CHECKING:
+    from brainalign.runs import Run
+
+STUDY_KIND = SCRATCH_STUDY
 FIGURE = "scratch_trajectory"
 
 
@@ -128,15 +132,6 @@ class TargetRDMs:
     rdms: RDMs
 
 
-def is_scratch_study(path: str | os.PathLike[str]) -> bool:
-    """Whether the YAML config at ``path`` is a training-from-scratch study (``study: scratch_trajectory``)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return False  # the ordinary loader reports unreadable files
-    return isinstance(raw, dict) and raw.get("study") == STUDY_KIND
-
-
 def load_targets(config: ScratchStudyConfig) -> list[TargetRDMs]:
     """Every target set's group RDMs, checked (windows inside the recording, ROIs present, images there)."""
     return [_target_rdms(target, config) for target in config.targets]
@@ -148,18 +143,30 @@ def run_scratch_study(config: ScratchStudyConfig | Mapping[str, Any] | str | os.
     """Run the study ``config`` (object, dict or YAML path) into ``out_dir`` (default ``config.out_dir``);
     return the run directory. Data and targets are checked before anything is written; ``resume`` keeps
     an unfinished study, skips finished seeds and resumes an interrupted one from its last checkpoint."""
-    from brainalign.align.scratch import train_from_scratch
-    from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, is_finished, mark_finished, prepare_run_dir
+    from brainalign.runs import check_run_dir, open_run
 
     config = coerce_config(ScratchStudyConfig, config, "scratch-trajectory study config")
+    check_run_dir(out_dir or config.out_dir, "scratch_study", force=force, resume=resume)
     raise_missing_datasets(config.name, [dataset for dataset in config.datasets if not Path(dataset.path).exists()])
     targets = load_targets(config)
     from brainalign.align.scratch import load_classification_data
 
     load_classification_data(config.train.data)  # the task's images are checked before training starts
-    run_dir = prepare_run_dir(out_dir or config.out_dir, force=force, resume=resume)
+    run_dir = Path(out_dir or config.out_dir)
+    with open_run(run_dir, "scratch_study", force=force, resume=resume) as run:
+        _run(config, targets, run, progress)
+    return run_dir
+
+
+def _run(config: ScratchStudyConfig, targets: list[TargetRDMs], run: "Run", progress: bool) -> None:
+    """The body of :func:`run_scratch_study` inside its open run folder."""
+    from brainalign.align.scratch import train_from_scratch
+    from brainalign.runs import atomic_write_json, atomic_write_text, environment_info, is_finished, mark_finished
+
+    run_dir = run.path
     atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
     atomic_write_json(run_dir / "environment.json", environment_info(config.seeds[0]))
+    run.keep()  # from here on a failure leaves the run for --resume
     timings: dict[str, float] = {}
     runs = {seed: run_dir / "training" / f"seed_{seed}" for seed in config.seeds}
     with _timed(timings, "training from scratch"):
@@ -174,7 +181,6 @@ def run_scratch_study(config: ScratchStudyConfig | Mapping[str, Any] | str | os.
     timings["total"] = round(sum(timings.values()), 2)
     atomic_write_json(run_dir / "timings.json", timings)
     mark_finished(run_dir, {"peaks": summary["best_layers"]})
-    return run_dir
 
 
 def measure_checkpoints(config: ScratchStudyConfig, runs: Mapping[int, Path], targets: list[TargetRDMs],
