@@ -168,7 +168,10 @@ def test_killed_process_resumes_to_the_same_weights(tiny_config, tmp_path):
     process.wait()
     run_dir = reference.parent / "killed"
     assert first_checkpoint.exists() and not is_finished(run_dir)
+    orphan = first_checkpoint.parent / ".state.pt.k1ll3d.pt"  # what a kill during the checkpoint write leaves
+    orphan.write_bytes(b"half a checkpoint")
     train(config, resume=True)
+    assert not orphan.exists()
     _assert_same_weights(reference, run_dir, 2)
     assert _metrics(reference) == _metrics(run_dir)
 
@@ -191,3 +194,16 @@ def test_fp16_needs_a_gpu_and_fails_before_writing(tiny_config):
     with pytest.raises(ConfigError, match="training.amp: amp fp16 needs a CUDA device"):
         train(config)
     assert not os.path.exists(config["out_dir"])
+
+
+def test_a_run_failing_before_its_first_epoch_leaves_no_debris(tiny_config):
+    """A config error found after the run folder was opened (an unknown layer) removes what it wrote."""
+    from pathlib import Path
+
+    from brainalign.errors import BrainAlignError
+
+    config = tiny_config("bad_layer", epochs=1)
+    config["model"]["layers"] = ["V9"]
+    with pytest.raises(BrainAlignError, match="V9"):
+        train(config)
+    assert not Path(config["out_dir"]).exists()

@@ -154,7 +154,6 @@ def _train(config: ScratchTrainConfig, data: ClassificationData, schedule: list[
     if not resuming:
         atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
         atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
-    run.keep()  # from here on a failure leaves the run for --resume
     device = settings.torch_device()
     model = initial_model(config, data.num_classes).to(device)
     optimizer = _optimizer(settings, model)
@@ -164,6 +163,7 @@ def _train(config: ScratchTrainConfig, data: ClassificationData, schedule: list[
     images = ImageBank(data.train.stimuli, config.data.image_size)
     labels = torch.as_tensor(data.train.labels, dtype=torch.long)
     record = _Checkpointer(config, data, run_dir, steps_per_epoch, device)
+    run.keep()  # from here on a failure leaves the run for --resume (before, it removes what it wrote)
     if not saved:
         record(0, model, optimizer, losses=[])  # the untrained network
     losses: list[float] = []

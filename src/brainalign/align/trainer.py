@@ -97,10 +97,11 @@ def _train(config: TrainConfig, data: AlignmentData, run: Run, resuming: bool, s
         atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
         atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
         data.target.save(run_dir / TARGET_FILE)  # maps predictions back to channels x times / voxels
-    run.keep()  # from here on a failure leaves the run for --resume
     acceleration = config.training.acceleration()
     device = acceleration.device
     model = acceleration.prepare(_base_model(config, data, run_dir, device))
+    if (run_dir / BASE_MODEL).exists():
+        run.keep()  # a pre-trained base model is kept for --resume whatever fails next
     images = ImageBank(data.train_stimuli, config.data.image_size)
     pseudo_labels = _pseudo_labels(model, images, run_dir, config.training.eval_batch_size, device)
     layers = model.check_layers(config.model.layers)
@@ -116,6 +117,7 @@ def _train(config: TrainConfig, data: AlignmentData, run: Run, resuming: bool, s
             scaler.load_state_dict(load_state(run_dir, start)[GRAD_SCALER])
     epochs = config.training.epochs or DEFAULT_EPOCHS[data.modality]
     test_images = None if data.test_stimuli is None else ImageBank(data.test_stimuli, config.data.image_size)
+    run.keep()  # from here on a failure leaves the run for --resume (before, it removes what it wrote)
     for epoch in range(start + 1, epochs + 1):
         started = time.perf_counter()
         model.train()
