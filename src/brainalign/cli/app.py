@@ -6,6 +6,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from brainalign import __version__
 from brainalign.errors import BrainAlignError
@@ -51,7 +52,7 @@ def run(argv: list[str] | None = None) -> int:
         error_console.print("[red]Interrupted; finished parts are kept (re-run with --resume where offered).[/red]")
         return 130
     except BrainAlignError as error:
-        error_console.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        error_console.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
     return 0
 

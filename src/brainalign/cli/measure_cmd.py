@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 import typer
 
@@ -21,12 +21,13 @@ KEY_HELP = "Array/variable of a plain .npz/.mat RDM file to read (default: every
 
 
 def _rdms(path: Path, key: str | None, metric: str, eeg: str, classifier: str, permutations: int,
-          memory_limit: int | None = None, scratch: Path | None = None) -> "RDMs":
-    """RDMs of a command-line input (:func:`brainalign.measure.rdms_from_path`)."""
+          memory_limit: int | None = None, scratch: Path | None = None, npy: Literal["features", "rdms"] = "features",
+          ) -> "RDMs":
+    """RDMs of a command-line input (:func:`brainalign.measure.rdms_from_path`; a ``.npy`` holds ``npy``)."""
     from brainalign.measure.rsa.sources import rdms_from_path
 
     return rdms_from_path(path, key=key, metric=metric, eeg_method=eeg, memory_limit=memory_limit, scratch=scratch,
-                          classifier=classifier, n_permutations=permutations)
+                          npy=npy, classifier=classifier, n_permutations=permutations)
 
 
 @app.command("rdm")
@@ -133,7 +134,7 @@ def rsa_command(
     model_stack = _rdms(model_rdms, None, "correlation", eeg, classifier, permutations)
     stacks = []
     for path in neural:
-        models, rdms, warnings = paired_rdms(model_stack, _rdms(path, key, "correlation", eeg, classifier, permutations),
+        models, rdms, warnings = paired_rdms(model_stack, _rdms(path, key, "correlation", eeg, classifier, permutations, npy="rdms"),
                                              stimulus_order, model_source=str(model_rdms), neural_source=str(path))
         for warning in warnings:
             typer.echo(f"warning: {warning}", err=True)

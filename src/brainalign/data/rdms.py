@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, Union
@@ -39,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from brainalign.errors import DataFormatError, ValidationError
+from brainalign.inputs import about, existing_file, json_object, load_array, reading, required_fields
 from brainalign.provenance import Provenance
 from brainalign.runs import atomic_path
 
@@ -288,26 +288,19 @@ class RDMs:
         """Read any supported RDM file (see the module docstring); ``key`` picks one array/variable of a
         plain ``.npz``/``.mat``. Raises :class:`DataFormatError` / :class:`ValidationError` naming the
         file and what is wrong (not an RDM, not symmetric, a similarity matrix, truncated)."""
-        source = Path(path)
-        if not source.is_file():
-            raise DataFormatError(f"RDM file {source} does not exist; check the path")
+        source = existing_file(path, "RDM file")
         suffix = source.suffix.lower()
         readers = {".npy": _read_npy, ".npz": _read_npz, ".mat": _read_mat}
         if suffix not in readers:
             raise DataFormatError(f"RDM file {source} has suffix {suffix!r}; use .npz, .npy or .mat")
-        try:
+        with reading(source, "RDM file", _RECREATE), about(source):
             stacks = readers[suffix](source, key)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as error:
-            if isinstance(error, ValidationError):
-                raise
-            raise DataFormatError(
-                f"RDM file {source} is truncated or unreadable ({error}); re-create or download it again"
-            ) from None
         if isinstance(stacks, RDMs):
             return stacks
         if not stacks:
-            raise DataFormatError(f"{source} holds no square matrices or condensed RDMs"
-                                  + (f" under key {key!r}" if key else ""))
+            raise DataFormatError(f"RDM file {source} holds no square matrices or condensed RDMs of numbers"
+                                  + (f" under key {key!r}" if key else "")
+                                  + "; give RDMs as (n, n) or (n_rdms, n, n) matrices or condensed upper triangles")
         sizes = {matrices.shape[-1] for matrices, _ in stacks}
         if len(sizes) > 1:
             raise DataFormatError(f"{source} holds RDMs of different sizes {sorted(sizes)}; pick one with key=...")
@@ -340,17 +333,20 @@ def _frame(meta: dict[str, Any], name: str) -> pd.DataFrame | None:
 
 def _saved_rdms(path: Path, archive: Mapping[str, np.ndarray]) -> RDMs:
     """The RDMs of a file written by :meth:`RDMs.save` (format version 1 or 2)."""
-    meta = json.loads(str(archive["meta"]))
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT or "dissimilarities" not in archive:
-        kind = meta.get("format") if isinstance(meta, dict) else None
+    meta = json_object(str(archive["meta"]), f"RDM file {path}: array 'meta'", _RECREATE)
+    if meta.get("format") != _FORMAT or "dissimilarities" not in archive:
         raise DataFormatError(
-            f"{path} is not an RDMs file (format {kind!r}); compute RDMs from responses with "
+            f"{path} is not an RDMs file (format {meta.get('format')!r}); compute RDMs from responses with "
             "`brainalign rdm` (brainalign.measure.neural_rdms), or re-create the file with RDMs.save"
         )
+    required_fields(meta, {"stimulus_ids": list}, f"RDM file {path}: array 'meta'", _RECREATE)
     record = meta.get("provenance")
     return RDMs(archive["dissimilarities"], meta["stimulus_ids"], _frame(meta, "descriptors"),
                 meta.get("dissimilarity_measure"), _frame(meta, "stimulus_descriptors"),
                 None if record is None else Provenance.from_dict(record, str(path)))
+
+
+_RECREATE = "re-create or download it again"
 
 
 def _as_stack(array: np.ndarray, name: str, names: Any = None, matlab: bool = False) -> tuple[np.ndarray, list[str]] | None:
@@ -385,7 +381,7 @@ Stacks = list[tuple[np.ndarray, list[str]]]
 
 
 def _read_npy(path: Path, key: str | None) -> Stacks:
-    stack = _as_stack(np.load(path, allow_pickle=False), path.stem)
+    stack = _as_stack(load_array(path, "RDM file", _RECREATE), path.stem)
     return [stack] if stack else []
 
 
@@ -411,7 +407,7 @@ def _read_mat(path: Path, key: str | None) -> Stacks:
 
     try:
         content = loadmat(path, squeeze_me=True, struct_as_record=False)
-    except (MatReadError, TypeError) as error:
+    except (MatReadError, TypeError, NotImplementedError) as error:
         raise DataFormatError(f"{path} is not a readable MATLAB file ({error})") from None
     variables = {name: value for name, value in content.items() if not name.startswith("__")}
     if key is not None and key not in variables:

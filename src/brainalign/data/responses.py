@@ -25,6 +25,15 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from brainalign.errors import DataFormatError, ValidationError
+from brainalign.inputs import (
+    READ_ERRORS,
+    existing_file,
+    json_object,
+    npy_header,
+    numeric_dtype,
+    reading,
+    required_fields,
+)
 from brainalign.runs import atomic_write_with
 
 if TYPE_CHECKING:
@@ -215,11 +224,15 @@ class Responses:
     def load(cls, path: str | os.PathLike[str]) -> "Responses":
         """Read a file written by :meth:`save` (never unpickles)."""
         layout, data = _read_file(Path(path), with_data=True)
-        return cls(
-            data=data, stimulus_ids=layout.stimulus_ids, modality=layout.modality, subject=layout.subject,
-            channels=layout.channels, times=layout.times, sfreq=layout.sfreq, rois=layout.rois,
-            allow_nan=layout.allow_nan, info=layout.info,
-        )
+        try:
+            return cls(
+                data=data, stimulus_ids=layout.stimulus_ids, modality=layout.modality, subject=layout.subject,
+                channels=layout.channels, times=layout.times, sfreq=layout.sfreq, rois=layout.rois,
+                allow_nan=layout.allow_nan, info=layout.info,
+            )
+        except ValidationError as error:
+            raise DataFormatError(f"responses file {path} holds invalid responses ({error}); fix the file: "
+                                  f"{_RECREATE}") from None
 
 
 @dataclass(frozen=True)
@@ -256,44 +269,60 @@ def read_layout(path: str | os.PathLike[str]) -> ResponsesLayout:
     return _read_file(Path(path), with_data=False)[0]
 
 
+_RECREATE = ("re-create it with brainalign (convert-things-eeg2, convert-kamitani, simulate) or "
+             "Responses(...).save in Python")
+_META_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "format": str, "modality": str, "subject": str, "sfreq": (int, float, type(None)), "allow_nan": bool,
+    "info": dict, "roi_names": (list, type(None)),
+}
+
+
 def _read_file(source: Path, with_data: bool) -> tuple[ResponsesLayout, np.ndarray | None]:
     """Every array of a Responses ``.npz`` but ``data`` (read only when ``with_data``) and its shape."""
-    if not source.is_file():
-        raise DataFormatError(f"responses file {source} does not exist; check the path")
-    try:
-        with np.load(source, allow_pickle=False) as archive:
-            if "meta" not in archive.files or "data" not in archive.files or "stimulus_ids" not in archive.files:
-                raise DataFormatError(
-                    f"{source} lacks the arrays data/stimulus_ids/meta of a Responses file; re-create it with "
-                    f"Responses.save"
-                )
-            arrays = {key: archive[key] for key in archive.files if key != "data"}
-            data = archive["data"] if with_data else None
-            shape = data.shape if data is not None else _stored_shape(archive.zip, "data.npy")
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as error:
-        raise DataFormatError(
-            f"responses file {source} is truncated or not a Responses .npz ({error}); re-create it with Responses.save"
-        ) from None
-    meta = json.loads(str(arrays["meta"]))
-    if meta.get("format") != _FORMAT:
-        raise DataFormatError(f"{source} has format {meta.get('format')!r}, expected {_FORMAT!r}")
+    existing_file(source, "responses file")
+    with reading(source, "responses file", _RECREATE), np.load(source, allow_pickle=False) as archive:
+        if "meta" not in archive.files or "data" not in archive.files or "stimulus_ids" not in archive.files:
+            raise DataFormatError(
+                f"responses file {source} lacks the arrays data/stimulus_ids/meta of a Responses file "
+                f"(it has {sorted(archive.files)[:8]}); {_RECREATE}"
+            )
+        arrays = {key: archive[key] for key in archive.files if key != "data"}
+        data = archive["data"] if with_data else None
+        shape, dtype = (data.shape, data.dtype) if data is not None else _stored_header(archive.zip, "data.npy")
+    numeric_dtype(dtype, f"responses file {source}: array 'data'", _RECREATE)
+    meta = _meta(source, arrays["meta"])
     roi_names = meta["roi_names"]
+    missing = [f"roi_{i}" for i in range(len(roi_names or [])) if f"roi_{i}" not in arrays]
+    if missing or arrays["stimulus_ids"].ndim != 1:
+        problem = f"lacks the arrays {missing}" if missing else "has stimulus_ids that are not a list"
+        raise DataFormatError(f"responses file {source} {problem}; {_RECREATE}")
     layout = ResponsesLayout(
-        path=source, shape=tuple(int(n) for n in shape), stimulus_ids=arrays["stimulus_ids"].tolist(),
+        path=source, shape=tuple(int(n) for n in shape), stimulus_ids=[str(i) for i in arrays["stimulus_ids"].tolist()],
         modality=meta["modality"], subject=meta["subject"],
         channels=arrays["channels"].tolist() if "channels" in arrays else None, times=arrays.get("times"),
-        sfreq=meta["sfreq"], rois=None if roi_names is None else {name: arrays[f"roi_{i}"] for i, name in enumerate(roi_names)},
+        sfreq=meta["sfreq"], rois=None if roi_names is None else {str(name): arrays[f"roi_{i}"] for i, name in enumerate(roi_names)},
         allow_nan=meta["allow_nan"], info=meta["info"],
     )
     return layout, data
 
 
-def _stored_shape(archive: zipfile.ZipFile, member: str) -> tuple[int, ...]:
-    """Shape of the ``.npy`` ``member`` of a zip archive, from its header (nothing else is decompressed)."""
+def _meta(source: Path, stored: np.ndarray) -> dict[str, Any]:
+    """The checked ``meta`` record of a Responses file (a JSON string array)."""
+    where = f"responses file {source}: array 'meta'"
+    if stored.dtype.kind != "U" or stored.ndim != 0:
+        raise DataFormatError(f"{where} is not a JSON string (dtype {stored.dtype}); {_RECREATE}")
+    meta = json_object(str(stored), where, _RECREATE)
+    if meta.get("format") != _FORMAT:
+        raise DataFormatError(f"{source} has format {meta.get('format')!r}, expected {_FORMAT!r}; {_RECREATE}")
+    required_fields(meta, _META_FIELDS, where, _RECREATE)
+    return meta
+
+
+def _stored_header(archive: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Shape and dtype of the ``.npy`` ``member`` of a zip archive, from its header (nothing else is
+    decompressed)."""
     with archive.open(member) as handle:
-        version = np.lib.format.read_magic(handle)
-        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        return tuple(reader(handle)[0])
+        return npy_header(handle)
 
 
 def time_window(times: np.ndarray, start: float, stop: float) -> np.ndarray:
@@ -303,12 +332,18 @@ def time_window(times: np.ndarray, start: float, stop: float) -> np.ndarray:
 
 
 def is_responses_file(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is a file written by :meth:`Responses.save` (reads its layout, not its data)."""
+    """True when ``path`` is an ``.npz`` whose ``meta`` says it was written by :meth:`Responses.save`
+    (only ``meta`` is read; a damaged Responses file is still one, and :meth:`Responses.load` says what
+    is wrong with it)."""
     try:
-        read_layout(path)
-    except DataFormatError:
+        loaded = np.load(path, mmap_mode="r", allow_pickle=False)  # a .npy is mapped, not read
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            return False
+        with loaded as archive:
+            meta = json.loads(str(archive["meta"])) if "meta" in archive.files else None
+    except READ_ERRORS:
         return False
-    return True
+    return isinstance(meta, dict) and meta.get("format") == _FORMAT
 
 
 # ---------------------------------------------------------------- validation

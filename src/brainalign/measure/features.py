@@ -3,15 +3,15 @@ optionally pooled over space, with the provenance of the model and preprocessing
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Sequence, cast
 
 import numpy as np
 
 from brainalign.errors import DataFormatError, ValidationError
+from brainalign.inputs import load_array, read_json, required_fields
 from brainalign.progress import track
 from brainalign.provenance import Provenance
 from brainalign.runs import atomic_path, atomic_write_json
@@ -88,7 +88,7 @@ def extract(
 def read_provenance(folder: str | os.PathLike[str]) -> Provenance | None:
     """The :class:`~brainalign.provenance.Provenance` in ``folder/features.json`` (None when it has none)."""
     index_path = Path(folder) / INDEX_FILE
-    record = json.loads(index_path.read_text()).get("provenance") if index_path.is_file() else None
+    record = read_json(index_path, "features index", _REEXTRACT).get("provenance") if index_path.is_file() else None
     return None if record is None else Provenance.from_dict(record, str(index_path))
 
 
@@ -119,15 +119,43 @@ def pool_outputs(output: torch.Tensor, pool: str, size: int) -> torch.Tensor:
 
 
 def load_features(folder: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read features written by :func:`extract` with ``out_dir``: ``{layer: memmap (n_stimuli, n_features)}``."""
+    """Read features written by :func:`extract` with ``out_dir``: ``{layer: memmap (n_stimuli, n_features)}``.
+    Raises :class:`DataFormatError` naming the file when the index or a layer file is missing or damaged."""
+    index = read_feature_index(folder)
+    features = {}
+    for layer in index["layers"]:
+        path = Path(folder) / index["files"][layer]
+        array = load_array(path, f"features of layer {layer!r}", _REEXTRACT, mmap=True)
+        if array.ndim != 2 or len(array) != len(index["stimulus_ids"]):
+            raise DataFormatError(
+                f"features of layer {layer!r} {path} have shape {array.shape}, but {INDEX_FILE} lists "
+                f"{len(index['stimulus_ids'])} stimuli: expected ({len(index['stimulus_ids'])}, n_features); "
+                f"{_REEXTRACT}"
+            )
+        features[layer] = array
+    return features
+
+
+def read_feature_index(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``features.json`` of a features folder, checked: ``stimulus_ids`` (list), ``layers`` (list of
+    names) and ``files`` (layer -> file name in the folder)."""
     index_path = Path(folder) / INDEX_FILE
     if not index_path.is_file():
         raise DataFormatError(
             f"{folder} holds no {INDEX_FILE}: not a complete feature set (write one with `brainalign features` "
             "or extract(..., out_dir=...))"
         )
-    index = json.loads(index_path.read_text())
-    return {layer: np.load(Path(folder) / index["files"][layer], mmap_mode="r") for layer in index["layers"]}
+    where = f"features index {index_path}"
+    index = read_json(index_path, "features index", _REEXTRACT)
+    required_fields(index, {"stimulus_ids": list, "layers": list, "files": dict}, where, _REEXTRACT)
+    unnamed = [layer for layer in index["layers"]
+               if not isinstance(layer, str) or not isinstance(index["files"].get(layer), str)]
+    if unnamed or not index["layers"]:
+        raise DataFormatError(f"{where}: layers {unnamed or '[]'} have no file under 'files'; {_REEXTRACT}")
+    return index
+
+
+_REEXTRACT = "extract the features again with `brainalign features`"
 
 
 def _stream(

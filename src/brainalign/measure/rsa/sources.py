@@ -3,16 +3,16 @@ RDM file, and two such inputs put on the same stimuli in the same order. The com
 ``rsa`` read their inputs through :func:`rdms_from_path`; ``rsa`` pairs them with :func:`paired_rdms`."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Literal, NamedTuple, Sequence
 
 import numpy as np
 
 from brainalign.data.rdms import RDMs
 from brainalign.data.responses import Responses, is_responses_file
-from brainalign.errors import ValidationError
+from brainalign.errors import DataFormatError, ValidationError
+from brainalign.inputs import about, load_array
 from brainalign.measure.rsa.gram import DEFAULT_MEMORY_LIMIT
 from brainalign.measure.rsa.rdm import compute_rdms
 
@@ -24,38 +24,56 @@ def rdms_from_path(
     eeg_method: str = "decoding",
     memory_limit: int | None = None,
     scratch: str | os.PathLike[str] | None = None,
+    npy: Literal["features", "rdms"] = "features",
     **decoding: Any,
 ) -> RDMs:
     """RDMs of ``path``:
 
-    - a features folder (``brainalign features``, :func:`brainalign.measure.features.extract`) or a
-      ``.npy`` feature matrix ``(n_stimuli, n_features)``: one ``metric`` RDM per layer
+    - a features folder (``brainalign features``, :func:`brainalign.measure.features.extract`) or, with
+      ``npy="features"``, a ``.npy`` feature matrix ``(n_stimuli, n_features)``: one ``metric`` RDM per layer
       (:func:`~brainalign.measure.compute_rdms`; a folder's provenance goes with them), streamed from the memory-mapped files with
       ``memory_limit`` bytes of working memory; RDMs larger than that are written to ``scratch`` (a
       ``.npy``) as they are produced, when given, instead of being held in memory;
     - a Responses ``.npz``: :func:`~brainalign.measure.neural_rdms` (EEG: one RDM per time point,
       ``eeg_method`` and ``**decoding``; fMRI: one per ROI);
     - any RDM file :meth:`brainalign.data.RDMs.load` reads (``key``: the array/variable of a plain
-      ``.npz``/``.mat``).
+      ``.npz``/``.mat``), including a ``.npy`` with ``npy="rdms"``.
+
+    Raises :class:`~brainalign.errors.DataFormatError` / :class:`~brainalign.errors.ValidationError`
+    naming the file when it is missing, damaged or holds no usable numbers.
     """
-    from brainalign.measure.features import INDEX_FILE, load_features, read_provenance
+    from brainalign.measure.features import load_features, read_feature_index, read_provenance
     from brainalign.measure.rsa.neural import neural_rdms
 
     source = Path(path)
-    if source.is_dir() or source.suffix == ".npy":
-        index = source / INDEX_FILE
-        ids = json.loads(index.read_text())["stimulus_ids"] if index.is_file() else None
-        features = load_features(source) if source.is_dir() else np.load(source, mmap_mode="r")
+    if source.is_dir() or (source.suffix == ".npy" and npy == "features"):
+        if source.is_dir():
+            features: dict[str, np.ndarray] | np.ndarray = load_features(source)
+            ids = read_feature_index(source)["stimulus_ids"]
+        else:
+            features, ids = _feature_matrix(source), None
         layers = list(features.values()) if isinstance(features, dict) else [features]
         n = layers[0].shape[0]
         limit = memory_limit or DEFAULT_MEMORY_LIMIT
         out = scratch if scratch is not None and 8 * len(layers) * n * (n - 1) // 2 > limit else None
-        rdms = compute_rdms(features, metric=metric, stimulus_ids=ids, memory_limit=limit, out=out)
+        with about(source):
+            rdms = compute_rdms(features, metric=metric, stimulus_ids=ids, memory_limit=limit, out=out)
         rdms.provenance = read_provenance(source) if source.is_dir() else None
         return rdms
     if is_responses_file(source):
-        return neural_rdms(Responses.load(source), eeg_method=eeg_method, metric=metric, **decoding)
+        responses = Responses.load(source)
+        with about(source):
+            return neural_rdms(responses, eeg_method=eeg_method, metric=metric, **decoding)
     return RDMs.load(source, key=key)
+
+
+def _feature_matrix(source: Path) -> np.ndarray:
+    """The ``(n_stimuli, n_features)`` matrix of a ``.npy`` file (memory-mapped)."""
+    fix = "save the features as one numeric (n_stimuli, n_features) array with np.save"
+    features = load_array(source, "feature matrix", fix, mmap=True)
+    if features.ndim != 2:
+        raise DataFormatError(f"feature matrix {source} has shape {features.shape}; {fix}")
+    return features
 
 
 class PairedRDMs(NamedTuple):
