@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping, TypeVar, get_args
+from typing import Annotated, Any, Mapping, TypeVar, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from brainalign.errors import ConfigError
+from brainalign.inputs import read_text
 
 class Strict(BaseModel):
-    """Base of every config section: unknown keys are errors, values are frozen."""
+    """Base of every config section: unknown keys are errors, numbers are finite (``.inf``/``.nan`` are
+    refused), values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: A random seed: numpy and torch take 0 <= seed < 2**32 everywhere brainalign passes one.
+MAX_SEED = 2**32 - 1
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description=f"random seed, 0..{MAX_SEED}")]
 
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
@@ -44,10 +51,13 @@ def load_config(kind: type[ConfigT], path: str | os.PathLike[str]) -> ConfigT:
     if not file.is_file():
         raise ConfigError(f"config file {file} does not exist; pass the path of a YAML config")
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(read_text(file, "config file", "save it as UTF-8 YAML"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{file}: not valid YAML ({error}); fix the syntax at the position shown") from None
-    return parse_config(kind, raw if raw is not None else {}, str(file))
+    if raw is None:
+        raise ConfigError(f"config file {file} holds no settings (empty or only comments); write the keys to use "
+                          "(see configs/ for examples), a config never runs on defaults alone")
+    return parse_config(kind, raw, str(file))
 
 
 def coerce_config(

@@ -26,6 +26,10 @@ class DownloadError(BrainAlignError):
     """A download failed, was partial, or its checksum did not match."""
 
 
+class TrainingError(BrainAlignError):
+    """Training cannot go on (e.g. the loss stopped being finite); the message says which setting to change."""
+
+
 class RunExistsError(BrainAlignError):
     """An output path cannot be used as it is: a folder brainalign did not write, a finished or unfinished run
     (without --force/--resume), a run of another kind, a run held by another process, a file where a folder

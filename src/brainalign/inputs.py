@@ -10,13 +10,15 @@ Torch-free and cheap to import.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import tokenize
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterator, Sequence
 
 import numpy as np
 
@@ -73,6 +75,18 @@ def about(source: str | os.PathLike[str]) -> Iterator[None]:
         raise ValidationError(f"{source}: {error}") from None
 
 
+@contextlib.contextmanager
+def for_field(key: str) -> Iterator[None]:
+    """Name config field ``key`` (e.g. ``data.test_responses``) in a brainalign error raised inside the
+    block, so a message about one of several files says which setting points at it."""
+    try:
+        yield
+    except BrainAlignError as error:
+        if str(error).startswith(key):
+            raise
+        raise type(error)(f"{key}: {error}") from None
+
+
 def read_text(path: str | os.PathLike[str], what: str, fix: str = "save it as UTF-8 text") -> str:
     """The text of file ``path`` (UTF-8, an initial byte-order mark dropped)."""
     source = existing_file(path, what)
@@ -108,6 +122,29 @@ def required_fields(record: dict[str, Any], fields: dict[str, type | tuple[type,
             names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
             raise DataFormatError(f"{where}: field {key!r} is {type(record[key]).__name__} {record[key]!r:.60}, "
                                   f"expected {names}; {fix}")
+
+
+def read_csv_rows(path: str | os.PathLike[str], what: str, required: Sequence[str],
+                  fix: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows (column -> text, stripped) of CSV file ``path``. Raises naming the file when
+    it is missing, empty or not UTF-8, lacks a ``required`` column, has no rows, or a row leaves a
+    ``required`` column empty (with the line numbers)."""
+    text = read_text(path, what, fix)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    with reading(path, what, fix):
+        columns = [str(name).strip() for name in reader.fieldnames or []]
+        reader.fieldnames = columns
+        rows = [{key: (value or "").strip() for key, value in row.items() if isinstance(key, str)} for row in reader]
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise DataFormatError(f"{what} {path} lacks column(s) {missing} (its header is {columns}); {fix}")
+    if not rows:
+        raise DataFormatError(f"{what} {path} has a header but no rows; {fix}")
+    for name in required:
+        empty = [line for line, row in enumerate(rows, start=2) if not row.get(name)]
+        if empty:
+            raise DataFormatError(f"{what} {path}: column '{name}' is empty on line(s) {empty[:5]}; {fix}")
+    return columns, rows
 
 
 def load_array(path: str | os.PathLike[str], what: str, fix: str, mmap: bool = False) -> np.ndarray:

@@ -9,11 +9,12 @@ paths ``{subject}`` is replaced by the subject name (so one sweep config covers 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
 from brainalign.align.controls import Control
+from brainalign.config import Seed
 from brainalign.config import Strict as _Strict
 from brainalign.config import load_config
 from brainalign.errors import ConfigError
@@ -114,7 +115,7 @@ class TrainingConfig(_Strict):
     lr: float = Field(2e-5, gt=0)
     beta: float = Field(1.0, ge=0, description="weight of the neural terms (MSE + contrastive)")
     control: Control = Field("none", description="none | a control model (brainalign.align.controls)")
-    unpaired_seed: int = Field(0, description="seed of the response shuffle in control_unpaired")
+    unpaired_seed: Seed = Field(0, description="seed of the response shuffle in control_unpaired")
     unpaired_shuffle: Literal["every_epoch", "fixed"] = Field(
         "every_epoch", description="control_unpaired: draw a new shuffle of the image-response pairs every epoch "
         "(from unpaired_seed, the run's seed and the epoch: no image keeps a fixed target, so nothing image-specific "
@@ -149,7 +150,7 @@ class TrainConfig(_Strict):
     """One alignment run: one base model, one subject, one beta/control, one seed."""
 
     out_dir: str = Field("runs/train", description="run directory")
-    seed: int = 0
+    seed: Seed = 0
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
@@ -177,9 +178,10 @@ class SweepConfig(_Strict):
     out_dir: str = "runs/sweep"
     resources: JobResources = Field(default_factory=JobResources, description="per job, on Ray")
     subjects: Optional[list[str]] = Field(None, description="default: every simulated subject / data.subject")
-    betas: list[float] = Field(default_factory=lambda: [1.0], min_length=1)
+    betas: list[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: [1.0], min_length=1, description="weights of the neural terms, each >= 0")
     controls: list[Control] = Field(default_factory=lambda: list[Control](["none"]), min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
     train: TrainConfig = Field(default_factory=TrainConfig, description="template of every job")
 
 
@@ -260,7 +262,7 @@ class ScratchTrainConfig(_Strict):
     """One training from random initialisation: one architecture, one classification task, one seed."""
 
     out_dir: str = Field("runs/scratch", description="run directory")
-    seed: int = Field(0, description="initialisation seed (also orders the training images)")
+    seed: Seed = Field(0, description="initialisation seed (also orders the training images)")
     model: ScratchModelConfig = Field(default_factory=ScratchModelConfig)
     data: ScratchDataConfig = Field(default_factory=ScratchDataConfig)
     training: ScratchOptimizerConfig = Field(default_factory=ScratchOptimizerConfig)

@@ -16,6 +16,7 @@ from brainalign.data import Responses, Stimuli
 from brainalign.data.image_cache import ImageCache, available_cores, normalise, prefetch
 from brainalign.data.responses import read_layout
 from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
+from brainalign.inputs import for_field
 
 if TYPE_CHECKING:
     from brainalign.data.simulation import SimulatedDataset
@@ -138,11 +139,22 @@ def check_alignment_data(config: DataConfig, subjects: Sequence[str]) -> None:
     for subject in subjects or [config.subject or ""]:
         for split in ("train", "test") if config.test_responses is not None else ("train",):
             stimuli, path, key = _split_files(config, subject, split)
-            layout = read_layout(path)
+            with for_field(key):
+                layout = read_layout(path)
             _matched_ids(layout.stimulus_ids, stimuli, f"{key} {path}", f"data.{split}_stimuli")
             check_pattern(layout, config.target, f"{key} {path}")
             if split == "train":
                 check_pca(layout.n_stimuli, pattern_size(layout, config.target), config.target, f"{key} {path}")
+
+
+def held_out_ids(config: DataConfig, subject: str) -> list[str]:
+    """Stimulus ids of ``subject``'s held-out images (the simulated observer's test images, or the images of
+    ``data.test_stimuli``), read without any responses; [] when the config names no held-out images."""
+    if config.source == "simulated":
+        return list(simulated_observer(config.simulate).test_stimuli.ids)
+    if config.test_stimuli is None:
+        return []
+    return list(_split_files(config, subject, "test")[0].ids)
 
 
 def _simulated(config: DataConfig) -> AlignmentData:
@@ -182,7 +194,7 @@ def _simulate_cached(options_json: str) -> SimulatedDataset:
 
     try:
         return simulate(**json.loads(options_json))
-    except TypeError as error:
+    except (TypeError, ValidationError) as error:
         raise ConfigError(f"data.simulate: {error}; see help(brainalign.data.simulate) for the options") from None
 
 
@@ -209,7 +221,8 @@ def _from_files(config: DataConfig) -> AlignmentData:
 def _split(config: DataConfig, subject: str, split: str) -> tuple[Stimuli, Responses, str]:
     """``(images, responses in image order, "data.<split>_responses <path>")`` of one split."""
     stimuli, path, key = _split_files(config, subject, split)
-    responses = Responses.load(path)
+    with for_field(key):
+        responses = Responses.load(path)
     source = f"{key} {path}"
     order = _matched_ids(responses.stimulus_ids, stimuli, source, f"data.{split}_stimuli")
     return stimuli, responses.subset(order), source
@@ -217,7 +230,8 @@ def _split(config: DataConfig, subject: str, split: str) -> tuple[Stimuli, Respo
 
 def _split_files(config: DataConfig, subject: str, split: str) -> tuple[Stimuli, Path, str]:
     key = f"data.{split}_responses"
-    stimuli = _stimuli(_path(getattr(config, f"{split}_stimuli"), subject, f"data.{split}_stimuli"))
+    with for_field(f"data.{split}_stimuli"):
+        stimuli = _stimuli(_path(getattr(config, f"{split}_stimuli"), subject, f"data.{split}_stimuli"))
     return stimuli, _path(getattr(config, f"{split}_responses"), subject, key), key
 
 

@@ -10,6 +10,7 @@ with ``resume=True`` ends with exactly the weights of an uninterrupted run.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -38,6 +39,7 @@ from brainalign.align.optim import adam
 from brainalign.align.pretrain import build_base, predicted_classes, save_base
 from brainalign.align.config import DEFAULT_EPOCHS, TrainConfig
 from brainalign.config import coerce_config, config_to_yaml
+from brainalign.errors import TrainingError
 from brainalign.models.base import LayeredModel
 from brainalign.models.device import Acceleration, backward_step
 from brainalign.models.files import MODEL_FILE, load_model_file
@@ -217,9 +219,16 @@ def _train_epoch(
             correlation=settings.correlation,
             strength=settings.soft_rank_strength,
         )
+        values = terms.as_floats()
+        if not math.isfinite(values["total"]):
+            raise TrainingError(
+                f"training diverged in epoch {epoch}: the loss is {values} (not finite), so this epoch was not saved; "
+                f"lower training.lr (now {settings.lr}) or training.beta (now {settings.beta}) in the config and "
+                "train again"
+            )
         optimizer.zero_grad(set_to_none=True)
         backward_step(terms.total, optimizer, scaler)
-        for name, value in terms.as_floats().items():
+        for name, value in values.items():
             sums[name] += value
     return {name: value / max(1, len(batches)) for name, value in sums.items()}
 

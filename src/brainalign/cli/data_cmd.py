@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from brainalign.cli.app import FORCE_HELP, app
+from brainalign.config import MAX_SEED
 
 
 @app.command("fetch")
@@ -35,11 +36,11 @@ def fetch_command(
 @app.command("simulate")
 def simulate_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (images, stimulus CSVs, responses .npz, ground truth)."),
-    seed: int = typer.Option(0, help="Random seed; the same seed gives identical files."),
+    seed: int = typer.Option(0, min=0, max=MAX_SEED, help="Random seed; the same seed gives identical files."),
     modality: str = typer.Option("eeg", help="eeg (17 channels x 20 times) or fmri (ROIs V1..LOC, VC)."),
-    subjects: int = typer.Option(3, help="Number of simulated subjects."),
+    subjects: int = typer.Option(3, min=1, help="Number of simulated subjects."),
     snr: float = typer.Option(0.5, help="Single-trial signal-to-noise variance ratio."),
-    image_size: int = typer.Option(64, help="Image side in pixels."),
+    image_size: int = typer.Option(64, min=32, help="Image side in pixels."),
     train_per_category: int = typer.Option(20, help="Training images per category (16 categories)."),
     test_per_category: int = typer.Option(10, help="Test images per category (8 new categories)."),
     pretrain_per_category: int = typer.Option(40, help="Pretraining images per training category."),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from brainalign.cli.app import FORCE_HELP, app
+from brainalign.config import MAX_SEED
 
 if TYPE_CHECKING:
     from brainalign.models.loader import ModelSource
@@ -41,12 +42,12 @@ def features_command(
     layers: Optional[str] = typer.Option(None, help="Comma-separated layers (default: the model's read-out layers)."),
     weights: Optional[str] = typer.Option(None, help=WEIGHTS_HELP),
     epoch: Optional[int] = typer.Option(None, help=EPOCH_HELP),
-    image_size: int = typer.Option(224, help="Images are resized to this many pixels per side."),
+    image_size: int = typer.Option(224, min=32, help="Images are resized to this many pixels per side."),
     pool: str = typer.Option("none", help="Spatial pooling of each layer's maps (channels, height, width): none, "
                                           "avg or max, down to --pool-size x --pool-size per channel."),
-    pool_size: int = typer.Option(1, help="With --pool: the pooled grid's side (1 = one value per channel)."),
-    seed: int = typer.Option(0, help=SEED_HELP),
-    batch_size: int = typer.Option(32, help="Images per forward pass."),
+    pool_size: int = typer.Option(1, min=1, help="With --pool: the pooled grid's side (1 = one value per channel)."),
+    seed: int = typer.Option(0, min=0, max=MAX_SEED, help=SEED_HELP),
+    batch_size: int = typer.Option(32, min=1, help="Images per forward pass."),
     device: str = typer.Option("cpu", help=DEVICE_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:

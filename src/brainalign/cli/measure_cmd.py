@@ -39,7 +39,7 @@ def rdm_command(
     eeg: str = typer.Option("decoding", help="EEG RDMs: decoding (pairwise decoding accuracy) or correlation."),
     classifier: str = typer.Option("lda", help="Decoding classifier: lda (sklearn-exact shrinkage LDA), "
                                                "shared_lda or ncm (fast)."),
-    permutations: int = typer.Option(5, help="Decoding: pseudo-trial permutations."),
+    permutations: int = typer.Option(5, min=1, help="Decoding: pseudo-trial permutations."),
     memory: float = typer.Option(1.0, help="Features: GB of working memory (feature panels and products); "
                                            "RDMs larger than this are written to a scratch file beside --out."),
     force: bool = typer.Option(False, "--force", help="Overwrite --out and its preview if brainalign wrote them "
@@ -107,7 +107,7 @@ def rsa_command(
                                                 "bonferroni or none."),
     eeg: str = typer.Option("decoding", help="EEG responses: decoding or correlation RDMs."),
     classifier: str = typer.Option("lda", help="Decoding classifier for EEG responses: lda, shared_lda or ncm."),
-    permutations: int = typer.Option(5, help="Decoding: pseudo-trial permutations."),
+    permutations: int = typer.Option(5, min=1, help="Decoding: pseudo-trial permutations."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Similarity of every model RDM with every neural RDM -> OUT/rsa.csv; across subjects per model RDM and

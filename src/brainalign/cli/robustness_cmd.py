@@ -9,6 +9,7 @@ import typer
 
 from brainalign.cli.app import FORCE_HELP, app
 from brainalign.cli.features_cmd import DEVICE_HELP, EPOCH_HELP, MODEL_HELP, warn_if_random
+from brainalign.config import MAX_SEED
 
 NO_WEIGHTS = "-"
 
@@ -32,11 +33,11 @@ def robustness_command(
     class_index: Optional[Path] = typer.Option(None, help="Class-index JSON/CSV mapping class folders or names to indices."),
     out: Path = typer.Option(Path("robustness"), "--out", "-o", help="Output folder (robustness.csv, .png, .svg)."),
     epoch: Optional[int] = typer.Option(None, help=EPOCH_HELP),
-    image_size: int = typer.Option(224, help="Images are resized to this many pixels per side."),
-    batch_size: int = typer.Option(32, help="Images per attacked batch."),
-    steps: int = typer.Option(10, help="PGD steps (step size 2.5 * eps / steps)."),
-    limit: Optional[int] = typer.Option(None, help="Use a random subset of this many images (seeded)."),
-    seed: int = typer.Option(0, help="Seed of the image subset, of PGD's random start and of a random "
+    image_size: int = typer.Option(224, min=32, help="Images are resized to this many pixels per side."),
+    batch_size: int = typer.Option(32, min=1, help="Images per attacked batch."),
+    steps: int = typer.Option(10, min=1, help="PGD steps (step size 2.5 * eps / steps)."),
+    limit: Optional[int] = typer.Option(None, min=1, help="Use a random subset of this many images (seeded)."),
+    seed: int = typer.Option(0, min=0, max=MAX_SEED, help="Seed of the image subset, of PGD's random start and of a random "
                                      "initialisation (a model name without --weights); recorded."),
     device: str = typer.Option("cpu", help=DEVICE_HELP),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -107,6 +108,9 @@ def fetch(
     sources with no direct URL.
     """
     entry = _lookup(source)
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise ValidationError(f"--sha256 {sha256!r} is not a SHA-256 checksum: give all 64 hex digits (a prefix would "
+                              "accept other files); `brainalign fetch` prints the full checksum of a downloaded file")
     expected = sha256 or entry.sha256
     target = Path(cache_dir) / entry.filename
     if target.is_file():
@@ -191,7 +195,7 @@ def _verify(path: Path, entry: Source, sha256: str | None, where: str) -> None:
         return
     digest = file_sha256(path)
     expected = str(sha256 or entry.sha256_prefix)
-    if not digest.startswith(expected.lower()):
+    if not (digest == expected.lower() if sha256 else digest.startswith(expected.lower())):
         if where == "cached file":
             raise DownloadError(f"{path} has SHA-256 {digest}, expected {expected}...; delete it and fetch again")
         raise DownloadError(f"checksum mismatch for the {where}: SHA-256 {digest}, expected {expected}...; nothing was saved")

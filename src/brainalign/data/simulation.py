@@ -256,6 +256,8 @@ def simulate(
 
 
 def _check_arguments(arguments: dict[str, Any]) -> None:
+    if not isinstance(arguments["seed"], (int, np.integer)) or not 0 <= arguments["seed"] < 2**32:
+        raise ValidationError(f"seed={arguments['seed']!r} must be an integer in 0..{2**32 - 1}")
     if arguments["modality"] not in ("eeg", "fmri"):
         raise ValidationError(f"modality={arguments['modality']!r}; choose 'eeg' or 'fmri'")
     for name in ("n_subjects", "n_train_categories", "n_test_categories", "train_per_category", "test_per_category",

@@ -6,7 +6,6 @@ anti-aliasing, no crop) and normalise with the ImageNet mean/std.
 """
 from __future__ import annotations
 
-import csv
 import os
 import re
 from collections import Counter
@@ -19,6 +18,7 @@ from torch.nn import functional as F
 
 from brainalign.data.order import read_order
 from brainalign.errors import DataFormatError, ValidationError
+from brainalign.inputs import read_csv_rows
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -84,20 +84,8 @@ class Stimuli:
     def from_csv(cls, path: str | os.PathLike[str]) -> "Stimuli":
         """A CSV with columns ``id``, ``path`` and optional ``concept``; relative paths are relative to the CSV."""
         csv_path = Path(path)
-        if not csv_path.is_file():
-            raise DataFormatError(f"stimulus table {csv_path} does not exist")
-        with open(csv_path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = reader.fieldnames or []
-            rows = list(reader)
-        missing_columns = [c for c in ("id", "path") if c not in columns]
-        if missing_columns:
-            raise DataFormatError(
-                f"stimulus table {csv_path} lacks column(s) {missing_columns} (has {columns}); "
-                "it needs a header 'id,path' and optionally 'concept'"
-            )
-        if not rows:
-            raise DataFormatError(f"stimulus table {csv_path} has a header but no rows")
+        columns, rows = read_csv_rows(csv_path, "stimulus table", ("id", "path"),
+                                      "it needs a header 'id,path' (optionally 'concept') and one image per row")
         paths = [_resolve(csv_path.parent, row["path"]) for row in rows]
         absent = [str(p) for p in paths if not p.is_file()]
         if absent:
@@ -243,6 +231,10 @@ def _read_image(path: Path) -> torch.Tensor:
             rgb = np.asarray(image.convert("RGB"))
     except FileNotFoundError:
         raise DataFormatError(f"image file {path} does not exist (was it moved after the stimuli were listed?)") from None
+    except Image.DecompressionBombError as error:
+        raise DataFormatError(
+            f"image file {path} is too large to decode safely ({error}); resize it to a few megapixels first"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise DataFormatError(
             f"could not decode image file {path} ({error}); replace it with a valid PNG/JPEG or remove it"

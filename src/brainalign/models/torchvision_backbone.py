@@ -10,7 +10,7 @@ from typing import Sequence, cast
 
 from torch import nn
 
-from brainalign.errors import ValidationError
+from brainalign.errors import DownloadError, ValidationError
 from brainalign.models.base import LayeredModel, classifier_head
 from brainalign.models.catalogue import TORCHVISION_CLASSIFIERS
 
@@ -42,6 +42,14 @@ def backbone(
         raise ValidationError(
             f"weights {weights!r} are not available for torchvision model {name!r} ({error}); "
             "use 'DEFAULT', a name from torchvision.models.get_model_weights(name), or None"
+        ) from None
+    except OSError as error:  # offline (URLError), or a damaged file in the cache
+        from torch.hub import get_dir
+
+        raise DownloadError(
+            f"torchvision weights {weights!r} of {name!r} are not in the torch hub cache ({get_dir()}/checkpoints) "
+            f"and could not be downloaded ({error}); connect once to download them, copy the file into that folder, "
+            "or give a weights file (.pth/.safetensors) instead"
         ) from None
     head_path, head = classifier_head(net)
     if num_classes is not None and num_classes != head.out_features:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -22,8 +21,17 @@ import numpy as np
 import pandas as pd
 
 from brainalign.errors import DataFormatError
+from brainalign.inputs import read_text
 from brainalign.report import figures
-from brainalign.report.results import PREDICTIONS_FILE, RESULTS_DIR, read_predictions, read_table, table_path
+from brainalign.report.results import (
+    PREDICTIONS_FILE,
+    RESULTS_DIR,
+    TABLES,
+    read_predictions,
+    read_run_json,
+    read_table,
+    table_path,
+)
 from brainalign.runs import atomic_write_text
 
 REPORT_FILE = "report.html"
@@ -284,20 +292,22 @@ def build_report(run_dir: str | os.PathLike[str], title: str | None = None) -> P
     root = Path(run_dir)
     if not root.is_dir():
         raise DataFormatError(f"run directory {root} does not exist; pass the folder a study or demo wrote")
+    summary, timings, environment = (read_run_json(root / name)
+                                     for name in ("summary.json", "timings.json", "environment.json"))
+    check_result_files(root)  # every input is read before the first figure is drawn
     drawn = draw_figures(root)
     if not drawn and not (root / "summary.json").exists():
         raise DataFormatError(
             f"{root} holds no result files (neither summary.json nor {RESULTS_DIR}/*.csv); "
             "pass the folder a study or `brainalign demo` wrote"
         )
-    summary = _read_json(root / "summary.json")
     sections = [_caveat(summary), _summary_section(summary)]
     for section in SECTIONS:
         specs = [spec for spec in FIGURES if spec.section == section.key and spec.name in drawn]
         if specs:
             sections.append(_section(section, [_figure_block(root, spec, drawn[spec.name]) for spec in specs]))
-    sections += [_tables_section(root), _timings_section(_read_json(root / "timings.json")),
-                 _environment_section(_read_json(root / "environment.json")), _config_section(root / "config.yaml")]
+    sections += [_tables_section(root), _timings_section(timings), _environment_section(environment),
+                 _config_section(root / "config.yaml")]
     heading = title or summary.get("title") or f"brainalign report: {root.resolve().name}"
     page = _PAGE.format(title=html.escape(heading), created=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                         body="\n".join(section for section in sections if section))
@@ -308,13 +318,13 @@ def _source_path(root: Path, spec: FigureSpec) -> Path:
     return root / RESULTS_DIR / PREDICTIONS_FILE if spec.source == PREDICTIONS_FILE else table_path(root, spec.source)
 
 
-def _read_json(path: Path) -> dict:
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DataFormatError(f"{path} is not valid JSON ({error}); re-run the study that writes it") from None
+def check_result_files(root: Path) -> None:
+    """Read every result table and the predictions of run folder ``root`` (raises naming a damaged one)."""
+    for kind in TABLES:
+        if table_path(root, kind).exists():
+            read_table(table_path(root, kind), kind)
+    if (root / RESULTS_DIR / PREDICTIONS_FILE).exists():
+        read_predictions(root / RESULTS_DIR / PREDICTIONS_FILE)
 
 
 def _caveat(summary: dict) -> str:
@@ -462,7 +472,7 @@ def _environment_section(environment: dict) -> str:
 def _config_section(path: Path) -> str:
     if not path.exists():
         return ""
-    text = html.escape(path.read_text(encoding="utf-8"))
+    text = html.escape(read_text(path, "config file", "re-run the study that writes it"))
     return ('<section id="config"><h2>Configuration</h2><p>The resolved study config (re-run it with '
             "<code>brainalign study config.yaml</code>); each training job writes into "
             "<code>alignment/&lt;subject&gt;/&lt;label&gt;_seed&lt;seed&gt;</code>, which overrides "

@@ -25,12 +25,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Optional
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
 
 from brainalign.errors import DataFormatError
+from brainalign.inputs import existing_file, read_json, reading
 from brainalign.runs import atomic_write_with
 
 RESULTS_DIR = "results"
@@ -230,6 +233,74 @@ SUMMARY_KEYS: dict[str, str] = {
 }
 
 
+class _Open(BaseModel):
+    """A record of a run's JSON file: the named fields are checked, others are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class _ModelSummary(_Open):
+    mean: Optional[float]
+    sem: Optional[float]
+
+
+class _Readout(_Open):
+    improvement_ratio: Optional[float]
+    improvement: Optional[float]
+    n: int
+    p_value: Optional[float]
+    time_ms: Optional[float] = None
+    ratio_ci: list[Optional[float]] = [None, None]
+    improvement_ci: list[Optional[float]] = [None, None]
+
+
+class _Test(_Open):
+    model: str
+    n: int
+    mean_difference: Optional[float]
+    n_better: int
+
+
+class _Summary(_Open):
+    title: Optional[str] = None
+    caveat: Optional[str] = None
+    measure: Optional[str] = None
+    models: dict[str, _ModelSummary] = {}
+    readouts: dict[str, dict[str, dict[str, dict[str, _Readout]]]] = {}
+    tests: list[_Test] = []
+    notes: list[str] = []
+
+
+class _Environment(_Open):
+    versions: dict[str, str] = {}
+
+
+_RUN_JSON: dict[str, type[BaseModel]] = {"summary.json": _Summary, "environment.json": _Environment}
+
+
+def read_run_json(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A run's ``summary.json`` (see :data:`SUMMARY_KEYS`), ``environment.json`` or ``timings.json`` (step ->
+    seconds); {} when absent. Raises :class:`DataFormatError` naming the file and the field when it is
+    not UTF-8 JSON of the expected layout."""
+    source = Path(path)
+    if not source.exists():
+        return {}
+    fix = "re-run the study that writes it (or delete the file)"
+    content = read_json(source, "result file", fix)
+    schema = _RUN_JSON.get(source.name)
+    try:
+        if schema is not None:
+            schema.model_validate(content)
+        elif source.name == "timings.json":
+            TypeAdapter(dict[str, float]).validate_python(content)
+    except PydanticValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise DataFormatError(f"result file {source}: field '{field}' {first['msg'].lower()} "
+                              f"(got {first.get('input')!r:.60}); {fix}") from None
+    return content
+
+
 def describe_tables() -> str:
     """Every result table's file, row and columns (dtype, required, meaning) as Markdown."""
     lines = []
@@ -269,12 +340,11 @@ def read_table(path: str | os.PathLike[str], kind: str) -> pd.DataFrame:
     missing columns."""
     source = Path(path)
     strings = {column.name: str for column in _format(kind).schema if column.dtype == "str"}
-    try:
-        table = pd.read_csv(source, dtype=strings, keep_default_na=False, na_values=[""])
-    except FileNotFoundError:
-        raise DataFormatError(f"result file {source} does not exist; re-run the study that writes it") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise DataFormatError(f"result file {source} is not a readable CSV ({error}); re-run the study") from None
+    if not source.is_file():
+        raise DataFormatError(f"result file {source} does not exist; re-run the study that writes it")
+    existing_file(source, "result file")
+    with reading(source, "result file", "re-run the study that writes it"):
+        table = pd.read_csv(source, dtype=strings, keep_default_na=False, na_values=[""], encoding="utf-8")
     if table.empty:
         _check_columns(table, kind, str(source))
         raise DataFormatError(f"result file {source} has no rows; re-run the study that writes it")
@@ -299,13 +369,10 @@ def write_predictions(path: str | os.PathLike[str], real: np.ndarray, predicted:
 def read_predictions(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a ``predictions.npz`` (see the module docstring); raise DataFormatError when malformed."""
     source = Path(path)
-    try:
-        with np.load(source, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise DataFormatError(f"result file {source} does not exist; re-run the study that writes it") from None
-    except (OSError, ValueError) as error:
-        raise DataFormatError(f"result file {source} is not a readable .npz ({error}); re-run the study") from None
+    if not source.is_file():
+        raise DataFormatError(f"result file {source} does not exist; re-run the study that writes it")
+    with reading(source, "result file", "re-run the study that writes it"), np.load(source, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
     missing = [key for key in ("real", "predicted", "stimulus_ids") if key not in arrays]
     if missing or arrays.get("real", np.empty(0)).shape != arrays.get("predicted", np.empty(1)).shape:
         raise DataFormatError(

@@ -22,9 +22,11 @@ from typing import Any, Literal, Optional, Union
 from pydantic import Field, model_validator
 
 from brainalign.align.config import SweepConfig
+from brainalign.config import Seed
 from brainalign.config import Strict as _Strict
 from brainalign.config import load_config, parse_config
-from brainalign.errors import DataFormatError, MissingDatasetError
+from brainalign.errors import ConfigError, DataFormatError, MissingDatasetError
+from brainalign.inputs import for_field
 
 
 class DatasetRequirement(_Strict):
@@ -163,7 +165,7 @@ class StudyConfig(_Strict):
     name: str
     title: Optional[str] = None
     out_dir: str = "runs/study"
-    seed: int = 0
+    seed: Seed = 0
     datasets: list[DatasetRequirement] = Field(default_factory=list)
     alignment: SweepConfig = Field(default_factory=SweepConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
@@ -232,6 +234,42 @@ def check_regions(config: StudyConfig) -> None:
         if missing:
             raise DataFormatError(f"{key}: {path} has no region(s) {missing} (it has {sorted(regions)}); list regions "
                                   f"of the file, or convert it again with these regions (brainalign convert-kamitani --roi)")
+
+
+def check_evaluation(config: StudyConfig) -> None:
+    """Raise one :class:`ConfigError` naming the key, before anything is written or trained, when the
+    evaluation could not run: the training data name no held-out images and responses,
+    ``evaluation.layers`` names a layer the model lacks, ``evaluation.headline_layer`` is not a compared
+    layer, or ``evaluation.dimensions`` names a CSV that cannot be read (its rows are matched to the
+    held-out images by :func:`brainalign.studies.analyses.dimensions.dimension_targets`). The model's layers
+    come from an untrained model of the configured architecture (nothing is downloaded)."""
+    from brainalign.errors import BrainAlignError
+    from brainalign.models.registry import build_model
+    from brainalign.align.data import held_out_ids
+    from brainalign.studies.analyses.dimensions import dimension_rows, read_dimension_table
+
+    data = config.alignment.train.data
+    if data.source == "files" and data.test_responses is None:
+        raise ConfigError("alignment.train.data names no test_responses and test_stimuli; a study evaluates every "
+                          "model on held-out images and responses: add both")
+    model = config.alignment.train.model
+    try:
+        options: dict[str, Any] = {} if model.num_classes is None else {"num_classes": model.num_classes}
+        layers = build_model(model.name, **options).check_layers(config.evaluation.layers)
+    except BrainAlignError as error:
+        key = "evaluation.layers" if config.evaluation.layers else "alignment.train.model.name"
+        raise ConfigError(f"{key}: {error}") from None
+    headline = config.evaluation.headline_layer
+    if headline is not None and headline not in layers:
+        raise ConfigError(f"evaluation.headline_layer {headline!r} is not one of the compared layers {layers} "
+                          "(evaluation.layers, default the model's read-out layers); name one of them, or leave it "
+                          f"out for the last ({layers[-1]})")
+    source = config.evaluation.dimensions
+    if source not in (None, "simulated"):
+        with for_field("evaluation.dimensions"):
+            table = read_dimension_table(source)
+        for subject in config.alignment.subjects or [data.subject or ""]:
+            dimension_rows(table, held_out_ids(data, subject), source)
 
 
 def _inside(path: str, folder: str) -> bool:

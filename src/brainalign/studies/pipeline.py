@@ -29,7 +29,7 @@ from brainalign.report.results import typed
 from brainalign.runs import atomic_write_json, atomic_write_text, Run, check_run_dir, environment_info, mark_finished, open_run
 from brainalign.studies import evaluate as ev
 from brainalign.studies.analyses import ANALYSES, Analysis
-from brainalign.studies.config import StudyConfig, check_datasets, check_regions
+from brainalign.studies.config import StudyConfig, check_datasets, check_evaluation, check_regions
 from brainalign.studies.context import StudyContext
 from brainalign.studies.summary import build_summary
 
@@ -44,6 +44,7 @@ def run_study(config: StudyConfig | Mapping[str, Any] | str | os.PathLike[str], 
     check_datasets(config)
     check_sweep_data(config.alignment)  # ids, channels, window, regions, PCA size: before anything is written
     check_regions(config)
+    check_evaluation(config)
     run_dir = Path(out_dir or config.out_dir)
     with open_run(run_dir, "study", force=force, resume=resume) as run:
         _run(config, run, progress)

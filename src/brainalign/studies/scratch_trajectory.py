@@ -40,7 +40,7 @@ import yaml
 from pydantic import Field, model_validator
 
 from brainalign.align.config import ScratchTrainConfig
-from brainalign.config import Strict, coerce_config
+from brainalign.config import Seed, Strict, coerce_config
 from brainalign.data import RDMs, Stimuli
 from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
 from brainalign.studies.config import SCRATCH_STUDY, DatasetRequirement, raise_missing_datasets
@@ -110,7 +110,7 @@ class ScratchStudyConfig(Strict):
     title: Optional[str] = None
     out_dir: str = "runs/scratch_trajectory"
     datasets: list[DatasetRequirement] = Field(default_factory=list)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1, description="initialisation seeds")
+    seeds: list[Seed] = Field(default_factory=lambda: [0, 1, 2], min_length=1, description="initialisation seeds")
     train: ScratchTrainConfig = Field(default_factory=ScratchTrainConfig, description="template of every seed's run")
     targets: list[TargetSet] = Field(..., min_length=1)
     evaluation: ScratchEvaluation = Field(default_factory=ScratchEvaluation)

@@ -37,6 +37,10 @@ PGD_STEPS = 10
 PGD_STEP_FRACTION = 2.5  # PGD step size alpha = 2.5 * eps / steps (Madry et al. 2018)
 
 
+#: The most epsilons one grid may hold (each one attacks every image).
+MAX_EPSILONS = 100
+
+
 def parse_eps(spec: str) -> list[float]:
     """Parse an epsilon grid: ``"start:stop:step"`` (stop included, e.g. ``"0:0.06:0.01"``) or ``"0,0.01,0.03"``."""
     try:
@@ -45,10 +49,17 @@ def parse_eps(spec: str) -> list[float]:
             if step <= 0 or stop < start:
                 raise ValueError
             count = int(math.floor((stop - start) / step + 1e-9)) + 1
+            if count > MAX_EPSILONS:
+                raise ValidationError(
+                    f"--eps {spec!r} makes {count} epsilons; at most {MAX_EPSILONS} are allowed (each is an attack on "
+                    "every image): use a larger step, e.g. 0:0.06:0.01"
+                )
             values = [round(start + step * i, 10) for i in range(count)]
         else:
             values = [float(part) for part in spec.split(",") if part.strip()]
-    except ValueError:
+    except (ValueError, OverflowError) as error:
+        if isinstance(error, ValidationError):
+            raise
         raise ValidationError(
             f"--eps {spec!r} is not an epsilon grid; write start:stop:step (e.g. 0:0.06:0.01) or a list (0,0.01,0.03)"
         ) from None
@@ -60,6 +71,9 @@ def check_eps(eps: float | Sequence[float]) -> list[float]:
     values = [float(e) for e in (np.atleast_1d(np.asarray(eps, dtype=float)))]
     if not values:
         raise ValidationError("eps is empty; give at least one epsilon, e.g. [0, 0.01, 0.02]")
+    if len(values) > MAX_EPSILONS:
+        raise ValidationError(f"eps lists {len(values)} epsilons; at most {MAX_EPSILONS} are allowed (each is an "
+                              "attack on every image)")
     bad = [e for e in values if not (0.0 <= e <= 1.0)]
     if bad:
         raise ValidationError(f"eps value {bad[0]} is outside [0, 1]; epsilons are L-infinity budgets in pixel units")

@@ -8,6 +8,7 @@ generative factors.
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import numpy as np
@@ -17,6 +18,8 @@ from brainalign.align.config import DataConfig
 from brainalign.align.data import simulated_observer
 from brainalign.data.rdms import RDMs
 from brainalign.data.stimuli import Stimuli
+from brainalign.errors import DataFormatError
+from brainalign.inputs import existing_file, reading
 from brainalign.measure import dimension_rdms, partial_correlations, rank_rows
 from brainalign.studies.analyses.base import Analysis
 from brainalign.studies.context import StudyContext
@@ -57,8 +60,7 @@ def dimension_targets(source: str, data_config: DataConfig, stimuli: Stimuli) ->
                                   "x position": factors["position"][:, 0], "y position": factors["position"][:, 1]})
         levels = {name: factors[name] for name in ("shape", "texture", "colour")}
     else:
-        embedding = pd.read_csv(source, index_col=0).astype(float)
-        embedding = embedding.set_axis(embedding.index.astype(str)).loc[ids].reset_index(drop=True)
+        embedding = dimension_rows(read_dimension_table(source), ids, source)
         levels = {}
     continuous = dimension_rdms(embedding.to_numpy(), list(embedding.columns), ids)
     upper = np.triu_indices(len(ids), 1)
@@ -67,6 +69,33 @@ def dimension_targets(source: str, data_config: DataConfig, stimuli: Stimuli) ->
     labels = [*continuous.descriptors["dimension"], *(f"different {name}" for name in levels)]
     keep = _independent_rows(rank_rows(stack))
     return RDMs(stack[keep], ids, pd.DataFrame({"dimension": [labels[i] for i in keep]}))
+
+
+def read_dimension_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A dimensions CSV: stimulus ids (first column, as the index) x one numeric column per dimension."""
+    fix = "give a CSV whose first column holds stimulus ids and each other column one numeric dimension"
+    existing_file(path, "dimensions table")
+    with reading(path, "dimensions table", fix):
+        table = pd.read_csv(path, index_col=0, encoding="utf-8")
+    table.index = table.index.astype(str)
+    numeric = table.apply(pd.to_numeric, errors="coerce")
+    bad = [str(column) for column in table.columns if numeric[column].isna().any() or not np.isfinite(numeric[column]).all()]
+    if table.empty or bad or len(table.columns) == 0:
+        raise DataFormatError(f"dimensions table {path}: "
+                              + (f"column(s) {bad[:5]} hold non-numbers or empty cells" if bad else "no rows or no dimension columns")
+                              + f"; {fix}")
+    if table.index.duplicated().any():
+        raise DataFormatError(f"dimensions table {path} repeats stimulus ids {list(table.index[table.index.duplicated()][:3])}; {fix}")
+    return numeric.astype(float)
+
+
+def dimension_rows(table: pd.DataFrame, ids: list[str], source: str) -> pd.DataFrame:
+    """The rows of dimensions ``table`` (read from ``source``) for stimulus ``ids``, in that order."""
+    missing = [i for i in ids if i not in table.index]
+    if missing:
+        raise DataFormatError(f"evaluation.dimensions: {source} has no row for {len(missing)} of the {len(ids)} "
+                              f"held-out images (e.g. {missing[:3]}); its first column must hold their stimulus ids")
+    return table.loc[ids].reset_index(drop=True)
 
 
 def _independent_rows(values: np.ndarray) -> list[int]:
