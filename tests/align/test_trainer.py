@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +208,25 @@ def test_a_run_failing_before_its_first_epoch_leaves_no_debris(tiny_config):
     with pytest.raises(BrainAlignError, match="V9"):
         train(config)
     assert not Path(config["out_dir"]).exists()
+
+
+def test_a_non_finite_loss_stops_training_with_a_clear_error(tiny_config, monkeypatch):
+    """A diverged loss (NaN) stops the run with one error naming the settings to change; the epoch is not
+    saved and the run is never marked finished."""
+    import dataclasses
+
+    from brainalign.align import trainer
+    from brainalign.errors import TrainingError
+
+    real_loss = trainer.alignment_loss
+
+    def diverging(*args, **kwargs):
+        terms = real_loss(*args, **kwargs)
+        return dataclasses.replace(terms, total=terms.total * float("nan"))
+
+    monkeypatch.setattr(trainer, "alignment_loss", diverging)
+    config = tiny_config("diverged")
+    with pytest.raises(TrainingError, match=r"epoch 1.*not finite.*training\.lr.*training\.beta"):
+        train(config)
+    run_dir = Path(config["out_dir"])
+    assert not is_finished(run_dir) and not (run_dir / "checkpoints").exists()

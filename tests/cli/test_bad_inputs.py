@@ -471,3 +471,16 @@ def test_report_refuses_damaged_result_files(case: str, synthetic_run: Path, tmp
     before = sorted(run_dir.rglob("*"))
     refused(["report", run_dir], capsys, run_dir / name, named)
     assert sorted(run_dir.rglob("*")) == before  # no figure drawn, no report written
+
+
+@pytest.mark.parametrize("content, named", [(b"id\n\xff\xfe\n", "UTF-8"), (b"", "empty"), (b"name\nx\n", "'id'")])
+def test_rsa_refuses_bad_order_files(content: bytes, named: str, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "model.npy", rng.standard_normal((N, 5)))
+    np.save(tmp_path / "neural.npy", squareform(pdist(rng.standard_normal((N, 3)))))
+    order = tmp_path / "order.csv"
+    order.write_bytes(content)
+    refused(["rsa", tmp_path / "model.npy", tmp_path / "neural.npy", "--order", order, "--out", tmp_path / "rsa"],
+            capsys, order, named)
+    assert not (tmp_path / "rsa").exists()

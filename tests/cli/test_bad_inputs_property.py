@@ -70,7 +70,7 @@ def _clean_exit(argv: list[str | Path], capsys: pytest.CaptureFixture[str]) -> N
         assert sum(line.startswith("error:") for line in text.splitlines()) == 1, text
 
 
-SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -100,3 +100,58 @@ def test_rdm_on_corrupt_features_folder(data: st.DataObject, which: str, templat
     for name, content in files.items():
         (folder / name).write_bytes(content)
     _clean_exit(["rdm", folder, "--out", folder.parent / f"{folder.name}.npz"], capsys)
+
+
+# A study config whose every prefix and every small overwrite is refused or stops at a missing file
+# (datasets first, the required name last), so no example starts a training.
+STUDY_YAML = b"""datasets:
+- {name: absent, path: /nonexistent/brainalign/data, source: nowhere, fetch: nothing}
+alignment:
+  train:
+    data: {source: files, train_responses: /nonexistent/r.npz, train_stimuli: /nonexistent/s.csv}
+evaluation: {image_size: 32, headline_layer: IT}
+name: corrupt
+"""
+
+
+@SETTINGS
+@given(data=st.data())
+def test_study_on_corrupt_configs(data: st.DataObject, tmp_path_factory: pytest.TempPathFactory,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path_factory.mktemp("study")
+    config = folder / "study.yaml"
+    config.write_bytes(_corrupt(STUDY_YAML, data))
+    _clean_exit(["study", config, "--out", folder / "run"], capsys)
+    assert not (folder / "run").exists()
+
+
+@SETTINGS
+@given(data=st.data(), which=st.sampled_from(["summary.json", "timings.json", "results/noise_ceiling.csv"]))
+def test_report_on_corrupt_result_files(data: st.DataObject, which: str, tmp_path_factory: pytest.TempPathFactory,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path_factory.mktemp("report")
+    (run_dir / "results").mkdir()
+    files = {
+        "summary.json": json.dumps({"title": "t", "models": {"base": {"mean": 0.1, "sem": 0.01, "n": 3}},
+                                    "tests": [], "notes": ["n"]}).encode(),
+        "timings.json": b'{"analyses": 1.5, "total": 2.0}',
+        "results/noise_ceiling.csv": b"readout,target,lower,upper,n\nwhole response,whole response,0.1,0.2,3\n",
+    }
+    files[which] = _corrupt(files[which], data)
+    for name, content in files.items():
+        (run_dir / name).write_bytes(content)
+    _clean_exit(["report", run_dir], capsys)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_features_on_corrupt_stimulus_tables(data: st.DataObject, tmp_path_factory: pytest.TempPathFactory,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("stimuli")
+    for index in range(2):
+        Image.new("RGB", (32, 32), (index * 100, 50, 50)).save(folder / f"img{index}.png")
+    table = folder / "stimuli.csv"
+    table.write_bytes(_corrupt(b"id,path\na,img0.png\nb,img1.png\n", data))
+    _clean_exit(["features", "cornet_z", table, "--image-size", "32", "--out", folder / "features"], capsys)

@@ -9,11 +9,13 @@ sub-folders (ids ``concept/stem``). Torch-free, so commands that only read RDM f
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections import Counter
 from pathlib import Path, PurePath
 
 from brainalign.errors import DataFormatError
+from brainalign.inputs import read_text, reading
 
 ID_COLUMN = "id"
 PATH_COLUMNS = ("file", "path")
@@ -28,8 +30,8 @@ def read_order(path: str | os.PathLike[str]) -> list[str]:
     source = Path(path)
     if not source.is_file():
         raise DataFormatError(f"order file {source} does not exist; give a CSV with an '{ID_COLUMN}' column")
-    with open(source, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(read_text(source, "order file"), newline=""))
+    with reading(source, "order file", f"give a CSV with an '{ID_COLUMN}' column"):
         columns = [str(name) for name in reader.fieldnames or []]
         rows = list(reader)
     column = next((name for name in (ID_COLUMN, *PATH_COLUMNS) if name in columns), None)
