@@ -61,6 +61,7 @@ def test_two_processes_build_once(image_folder, monkeypatch):
         thread.start()
     for thread in threads:
         thread.join()
+    assert len(opened) == 3  # no opener took the folder another was creating for a foreign one
     assert len(builds) == 1 and len({cache.path for cache in opened}) == 1
 
 

@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import queue
+import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -268,17 +269,25 @@ def _decode_resized(path: Path, size: int) -> tuple[str, np.ndarray]:
 
 
 def _claim_folder(root: Path) -> None:
-    """Create the cache folder with its tag, or check that an existing one is brainalign's."""
+    """Create the cache folder with its tag, or check that an existing one is brainalign's.
+
+    A new folder appears with its tag already inside (made under a temporary name, then renamed), so a
+    process or thread opening the cache at the same moment never sees it untagged and takes it for foreign."""
     tag = root / CACHEDIR_TAG
-    if root.exists() and not tag.exists():
+    if not root.exists():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+        (staging / CACHEDIR_TAG).write_text(_TAG_TEXT)
+        try:
+            staging.rename(root)
+        except OSError:  # another opener created it first: drop our empty twin and check theirs
+            (staging / CACHEDIR_TAG).unlink()
+            staging.rmdir()
+    if not tag.exists():
         raise ValidationError(
             f"image cache folder {root} exists but was not made by brainalign (no {CACHEDIR_TAG}); brainalign "
             f"does not write into other folders: move it away, or set {CACHE_ENV} to another folder"
         )
-    root.mkdir(parents=True, exist_ok=True)
-    if not tag.exists():
-        with atomic_path(tag) as temp:
-            temp.write_text(_TAG_TEXT)
 
 
 @contextmanager
