@@ -86,20 +86,20 @@ def train(
     if resuming:
         check_resume_config(run_dir, config)
     data = load_alignment_data(config.data)  # bad data fails here, before anything is written
-    config.training.acceleration()  # a bad device or precision fails here too, before anything is written
+    acceleration = config.training.acceleration()  # a bad device or precision fails here too, before anything is written
     with open_run(run_dir, "train", force=force, resume=resume, parent=parent) as run:
-        _train(config, data, run, resuming, stop_after)
+        _train(config, data, acceleration, run, resuming, stop_after)
     return run_dir
 
 
-def _train(config: TrainConfig, data: AlignmentData, run: Run, resuming: bool, stop_after: int | None) -> None:
+def _train(config: TrainConfig, data: AlignmentData, acceleration: Acceleration, run: Run, resuming: bool,
+           stop_after: int | None) -> None:
     """The body of :func:`train` inside its open run folder."""
     run_dir = Path(config.out_dir)
     if not resuming:
         atomic_write_text(run_dir / "config.yaml", config_to_yaml(config))
         atomic_write_json(run_dir / "environment.json", environment_info(config.seed))
         data.target.save(run_dir / TARGET_FILE)  # maps predictions back to channels x times / voxels
-    acceleration = config.training.acceleration()
     device = acceleration.device
     model = acceleration.prepare(_base_model(config, data, run_dir, device))
     if (run_dir / BASE_MODEL).exists():
