@@ -222,7 +222,7 @@ def test_force_on_finished_study_train_and_sweep_runs_keeps_foreign_files(tmp_pa
         monkeypatch.setattr(pipeline, name, lambda *args: None)
     monkeypatch.setattr(pipeline, "_run", lambda config, opened, progress: stub(opened))
     monkeypatch.setattr(trainer, "load_alignment_data", lambda data: None)
-    monkeypatch.setattr(trainer, "_train", lambda config, data, opened, resuming, stop_after: stub(opened))
+    monkeypatch.setattr(trainer, "_train", lambda config, data, acceleration, opened, resuming, stop_after: stub(opened))
     monkeypatch.setattr(sweep_module, "_subjects", lambda config: ["sub-01"])
     monkeypatch.setattr(sweep_module, "check_sweep_data", lambda config, subjects=None: None)
     monkeypatch.setattr(sweep_module, "_with_shared_base", lambda config, out_dir: config)
