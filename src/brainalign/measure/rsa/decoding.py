@@ -32,7 +32,7 @@ Classifiers:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence, cast
 
 import numpy as np
 
@@ -208,6 +208,8 @@ def _many_subjects(subjects: list[Any], options: tuple[Any, ...], progress: bool
 
 def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutations: int, shrinkage: float,
                    noise_normalisation: bool, seed: int, time_chunk: int, device: str, progress: bool) -> RDMs:
+    import torch
+
     from brainalign.progress import track
 
     if classifier not in CLASSIFIERS:
@@ -219,17 +221,19 @@ def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutation
     if classifier == "lda" and n_pseudo < 3:
         raise ValidationError("n_pseudo: 'lda' needs n_pseudo >= 3 (>= 2 training pseudo-trials per class)")
     folds = pseudo_trial_folds(trials, n_pseudo, n_permutations, noise_normalisation, seed)
-    total = np.zeros((n, n, n_times)) if classifier != "lda" else np.zeros((n * (n - 1) // 2, n_times))
     n_folds = n_pseudo * n_permutations
-    for train, test in track(folds, "decoding RDMs (folds)", total=n_folds, disable=not progress):
-        if classifier == "lda":
-            total += pairwise_lda_accuracy(train, test, shrinkage, time_chunk=time_chunk, device=device)
-        else:
+    folds = track(folds, "decoding RDMs (folds)", total=n_folds, disable=not progress)
+    if classifier == "lda":
+        plan = _PairPlan.make(n, n_pseudo - 2, device)
+        counts = torch.zeros((n_times, plan.n_pairs), dtype=torch.float64, device=device)
+        for train, test in folds:
+            _count_lda_correct(counts, plan, train, test, shrinkage, time_chunk)
+        condensed = plan.squareform(counts, 0.5 / n_folds)
+    else:
+        total = np.zeros((n, n, n_times))
+        for train, test in folds:
             total += nearest_mean_accuracy(train, test, shrinkage if classifier == "shared_lda" else None,
                                            device=device)
-    if classifier == "lda":
-        condensed = (total / n_folds).T
-    else:
         rows, cols = np.triu_indices(n, k=1)
         condensed = (total[rows, cols] / n_folds).T
     descriptors = {"time_index": np.arange(n_times), **fields}
@@ -257,25 +261,44 @@ def pairwise_lda_accuracy(
     """
     import torch
 
-    n, m, d, n_times = train.shape
-    k = m - 1
-    woodbury, small, base = _pair_index(n, k, device)
+    n, m, _, n_times = train.shape
+    plan = _PairPlan.make(n, m - 1, device)
+    counts = torch.zeros((n_times, plan.n_pairs), dtype=torch.float64, device=device)
+    _count_lda_correct(counts, plan, train, test, shrinkage, time_chunk)
+    return plan.squareform(counts, 0.5).T
+
+
+def _count_lda_correct(counts: "torch.Tensor", plan: "_PairPlan", train: np.ndarray, test: np.ndarray,
+                       shrinkage: float, time_chunk: int) -> None:
+    """Add to ``counts (n_times, n_pairs)`` (the plan's pair order) the number of correctly decoded test
+    pseudo-trials (0, 1 or 2) of each pair and time point (method: :func:`pairwise_lda_accuracy`)."""
+    import torch
+
+    n, _, d, n_times = train.shape
+    k, n_pairs, device = plan.k, plan.n_pairs, counts.device
     grid = torch.empty(n * n + 2 * n * k * n + (n * k) ** 2, dtype=torch.float64, device=device)
-    result = torch.empty((n_times, n * (n - 1) // 2), dtype=torch.float64, device=device)
+    # gather buffers, reused: the pairs' grid values, then their per-stimulus values (one row per quantity)
+    scores = torch.empty((2, n_pairs), dtype=torch.float64, device=device)
+    values = torch.empty(len(plan.woodbury) + len(plan.small), dtype=torch.float64, device=device)
+    from_grid, per_stimulus = values[: len(plan.woodbury)], values[len(plan.woodbury):]
+    rows = values.view(-1, n_pairs).unbind(0)
+    correct = torch.empty((2, n_pairs), dtype=torch.bool, device=device)
     for t0 in range(0, n_times, time_chunk):
         t1 = min(n_times, t0 + time_chunk)
         patterns = torch.as_tensor(train[..., t0:t1], dtype=torch.float64, device=device).permute(3, 0, 1, 2)
         tests = torch.as_tensor(test[..., t0:t1], dtype=torch.float64, device=device).permute(2, 0, 1)
-        factors = _grid_factors(patterns, tests, shrinkage)
+        factors = _grid_factors(patterns.contiguous(), tests.contiguous(), shrinkage)
         for t in range(t1 - t0):
             _fill_grid(grid, [factor[t] for factor in factors[:-1]])
-            scores = torch.index_select(grid, 0, base).view(2, -1)
+            torch.index_select(grid, 0, plan.base, out=scores.view(-1))
             if shrinkage < 1:
-                values = torch.cat([torch.index_select(grid, 0, woodbury), torch.index_select(factors[-1][t], 0, small)])
-                _woodbury_scores(values.view(-1, scores.shape[1]).unbind(0), scores, k)
+                torch.index_select(grid, 0, plan.woodbury, out=from_grid)
+                torch.index_select(factors[-1][t], 0, plan.small, out=per_stimulus)
+                _woodbury_scores(rows, scores, k)
             # test i is correct when predicted i (decision <= 0), test j when predicted j (-decision < 0)
-            result[t0 + t].copy_(scores[0] <= 0).add_(scores[1] < 0)
-    return (0.5 * result).T.cpu().numpy()
+            torch.le(scores[0], 0, out=correct[0])
+            torch.lt(scores[1], 0, out=correct[1])
+            counts[t0 + t].add_(correct[0]).add_(correct[1])
 
 
 def _grid_factors(patterns: "torch.Tensor", tests: "torch.Tensor", shrinkage: float) -> list["torch.Tensor"]:
@@ -321,7 +344,7 @@ def _grid_factors(patterns: "torch.Tensor", tests: "torch.Tensor", shrinkage: fl
 
 
 def _fill_grid(grid: "torch.Tensor", factors: list["torch.Tensor"]) -> None:
-    """Write one time point's grid (layout: :func:`_grid_factors`, :func:`_pair_index`) into ``grid``."""
+    """Write one time point's grid (layout: :func:`_grid_factors`, :class:`_PairPlan`) into ``grid``."""
     import torch
 
     n = factors[0].shape[0]
@@ -334,34 +357,57 @@ def _fill_grid(grid: "torch.Tensor", factors: list["torch.Tensor"]) -> None:
     torch.mm(flat, flat.T, out=grid[n * n + 2 * rows * n:].view(rows, rows))
 
 
-def _pair_index(n: int, k: int, device: str) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
-    """Positions of every pair's values, squareform pair order, for :func:`_woodbury_scores`.
+class _PairPlan(NamedTuple):
+    """Where every pair's values are, for :func:`_woodbury_scores`, in the plan's pair order.
 
-    Returns ``(woodbury, small, base)``. woodbury, in the grid (:func:`_fill_grid`), per pair (i, j):
-    ``v_i[a] = V[i, a, j]``, ``V[j, b, i]``, ``Wc[i, a, j]``, ``Wc[j, b, i]`` (k rows each) and ``cross[i, a,
-    j, b]`` (k^2 rows, a major). small, in the per-stimulus values: ``E[i, a]``, ``E[j, b]`` (k rows each),
-    ``ridge_i``, ``ridge_j``, ``beta[i, a]``, ``beta[j, b]`` (k rows each). base, in the grid: ``base[i, j]``
-    and ``base[j, i]``. Each row covers all pairs."""
-    import torch
+    Pairs (i < j) are visited in tiles of ``tile x tile`` stimuli, so that the gathers of (i, j) and of
+    (j, i) values both read short runs of nearby memory (cache-friendly); :meth:`squareform` puts counts
+    back in squareform order. woodbury, in the grid (:func:`_fill_grid`), per pair (i, j): ``v_i[a] =
+    V[i, a, j]``, ``V[j, b, i]``, ``Wc[i, a, j]``, ``Wc[j, b, i]`` (k rows each) and ``cross[i, a, j, b]``
+    (k^2 rows, a major). small, in the per-stimulus values: ``E[i, a]``, ``E[j, b]`` (k rows each),
+    ``ridge_i``, ``ridge_j``, ``beta[i, a]``, ``beta[j, b]`` (k rows each). base, in the grid: ``base[i,
+    j]`` and ``base[j, i]``. Each row covers all pairs; int32 indices (half the bytes streamed per gather).
+    """
 
-    rows, cols = (torch.as_tensor(a, device=device) for a in np.triu_indices(n, k=1))
+    k: int
+    n_pairs: int
+    woodbury: "torch.Tensor"
+    small: "torch.Tensor"
+    base: "torch.Tensor"
+    to_squareform: "torch.Tensor"  # column p of the result = plan pair to_squareform[p]
 
-    def two(first: Any, second: Any, c: int, block: int) -> Any:  # [first, c, block, second] after base
-        return n * n + ((first * k + c) * 2 + block) * n + second
+    @classmethod
+    def make(cls, n: int, k: int, device: str, tile: int = 16) -> "_PairPlan":
+        import torch
 
-    woodbury = []
-    for block in range(2):
-        woodbury += [two(rows, cols, a, block) for a in range(k)] + [two(cols, rows, b, block) for b in range(k)]
-    woodbury += [n * n + 2 * n * k * n + ((rows * k + a) * n + cols) * k + b for a in range(k) for b in range(k)]
-    small = [rows * k + a for a in range(k)] + [cols * k + b for b in range(k)] + [n * k + rows, n * k + cols]
-    small += [n * k + n + rows * k + a for a in range(k)] + [n * k + n + cols * k + b for b in range(k)]
-    return torch.cat(woodbury), torch.cat(small), torch.cat([rows * n + cols, cols * n + rows])
+        pairs_i, pairs_j = np.triu_indices(n, k=1)
+        order = np.lexsort((pairs_j, pairs_i, pairs_j // tile, pairs_i // tile))  # plan pair p = squareform order[p]
+        rows, cols = (torch.as_tensor(a[order], device=device) for a in (pairs_i, pairs_j))
+
+        def two(first: Any, second: Any, c: int, block: int) -> Any:  # [first, c, block, second] after base
+            return n * n + ((first * k + c) * 2 + block) * n + second
+
+        woodbury = []
+        for block in range(2):
+            woodbury += [two(rows, cols, a, block) for a in range(k)] + [two(cols, rows, b, block) for b in range(k)]
+        woodbury += [n * n + 2 * n * k * n + ((rows * k + a) * n + cols) * k + b for a in range(k) for b in range(k)]
+        small = [rows * k + a for a in range(k)] + [cols * k + b for b in range(k)] + [n * k + rows, n * k + cols]
+        small += [n * k + n + rows * k + a for a in range(k)] + [n * k + n + cols * k + b for b in range(k)]
+        return cls(k, len(order), torch.cat(woodbury).to(torch.int32), torch.cat(small).to(torch.int32),
+                   torch.cat([rows * n + cols, cols * n + rows]).to(torch.int32),
+                   torch.as_tensor(np.argsort(order), device=device))
+
+    def squareform(self, counts: "torch.Tensor", scale: float) -> np.ndarray:
+        """``counts (n_times, n_pairs)`` in the plan's order -> ``scale * counts`` in squareform order."""
+        import torch
+
+        return torch.index_select(counts, 1, self.to_squareform).mul_(scale).cpu().numpy()
 
 
 def _woodbury_scores(values: Sequence[Any], scores: "torch.Tensor", k: int) -> None:
     """Subtract the covariance term from ``scores (2, n_pairs)`` in place: row 0 the decision for test
     i, row 1 minus the decision for test j (``base``). values: the ``(n_pairs,)`` rows of
-    :func:`_pair_index`'s woodbury then small gathers (overwritten). The system ``[[D_i, C], [C^T, D_j]]
+    :class:`_PairPlan`'s woodbury then small gathers (overwritten). The system ``[[D_i, C], [C^T, D_j]]
     y = U^T v`` is solved for ``z = -y_j`` from its Schur complement on the j block, ``S z = V[j, :, i] +
     Q v_i`` with ``Q = C^T D_i^{-1}``, ``S = D_j - Q C`` (symmetric positive definite: elimination without
     pivoting), then ``y_i = D_i^{-1} (v_i + C z)``. The loops run over the basis index only."""
