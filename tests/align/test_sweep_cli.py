@@ -35,6 +35,14 @@ def test_jobs_cover_the_grid_and_beta0_runs_once(tiny_config, tmp_path):
     assert job.label == "control_unpaired_beta10"  # several betas: results tell them apart
     assert {j.label for j in jobs if j.control == "control_beta0"} == {"control_beta0"}
     assert job.config.out_dir.endswith("sub-02/control_unpaired_beta10_seed1")
+    assert {j.config.training.keep_checkpoints for j in jobs} == {None}
+
+
+def test_control_runs_can_keep_fewer_checkpoints(tiny_config, tmp_path):
+    config = parse_config(SweepConfig, _sweep(tiny_config, tmp_path, controls=["none", "control_beta0"],
+                                              control_keep_checkpoints=1))
+    kept = {job.control: job.config.training.keep_checkpoints for job in sweep_jobs(config, ["sub-01", "sub-02"])}
+    assert kept == {"none": None, "control_beta0": 1}  # the aligned runs keep every epoch for the trajectory
 
 
 def test_local_sweep_runs_jobs_and_skips_finished_ones(tiny_config, tmp_path, monkeypatch):

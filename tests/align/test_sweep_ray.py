@@ -86,11 +86,12 @@ def test_sweep_on_ray_survives_a_killed_worker(local_ray, tiny_config, tmp_path)
     assert "error" not in outcome, outcome
     assert first.exists() and not is_finished(run_dir)  # killed mid-job, after its first checkpoint
     worker = _job_worker()
-    first_written = first.stat().st_mtime_ns
+    weights = first.parent / "model.safetensors"
+    first_written = weights.stat().st_mtime_ns
     os.kill(worker, signal.SIGKILL)
     sweep.join(timeout=300)
     assert not sweep.is_alive() and outcome["run_dirs"] == [run_dir] and is_finished(run_dir)
-    assert first.stat().st_mtime_ns == first_written  # the retry resumed; it did not start over
+    assert weights.stat().st_mtime_ns == first_written  # the retry resumed; it did not start over
     reference = reference_dirs[0]
     for name in ("model", "head"):
         a = load_file(str(checkpoint_dir(reference, EPOCHS) / f"{name}.safetensors"))

@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from brainalign.align import load_head, train
 from brainalign.models import load
-from brainalign.align.checkpoint import checkpoint_dir
+from brainalign.align.checkpoint import checkpoint_dir, load_state
 from brainalign.errors import ConfigError, RunExistsError
 from brainalign.runs import is_finished, read_jsonl
 
@@ -62,10 +62,13 @@ def test_same_seed_same_numbers_and_resume_is_bit_identical(tiny_config):
     interrupted = tiny_config("c")
     run_dir = train(interrupted, stop_after=1)
     assert not is_finished(run_dir) and not checkpoint_dir(run_dir, 2).exists()
+    assert "optimizer" in load_state(run_dir, 1)  # the newest checkpoint of an unfinished run can resume
     train(interrupted, resume=True)
     assert is_finished(run_dir)
     _assert_same_weights(first, run_dir, 2)
     assert _metrics(first) == _metrics(run_dir)
+    for epoch in (1, 2):  # finished: every checkpoint keeps its weights and RNG states, not the optimizer's
+        assert set(load_state(run_dir, epoch)) == {"epoch", "torch_rng"}
 
 
 def test_contrastive_term_changes_the_encoder_weights(tiny_config):

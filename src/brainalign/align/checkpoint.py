@@ -39,6 +39,10 @@ from brainalign.models.files import (
 from brainalign.runs import atomic_write_text, atomic_write_with, make_dirs, read_jsonl, remove_written
 
 
+GRAD_SCALER = "grad_scaler"  # fp16 loss-scaler state in a checkpoint's state.pt
+RESUME_ONLY = frozenset({"optimizer", GRAD_SCALER})  # state.pt entries needed only to resume from that checkpoint
+
+
 def save_head(head: EncoderHead, path: str | os.PathLike[str]) -> Path:
     """Write the head's weights and its layer sizes / output size (metadata) to ``path``."""
     metadata = {"format": "pt", "layer_sizes": json.dumps(head.layer_sizes), "out_features": str(head.out_features)}
@@ -70,7 +74,21 @@ def save_checkpoint(
     if head is not None:
         save_head(head, folder / HEAD_FILE)
     atomic_write_with(folder / STATE_FILE, lambda temp: torch.save(state, temp))
+    for older in checkpoint_epochs(run_dir, unit)[:-1]:
+        drop_resume_state(run_dir, older, unit)
     return folder
+
+
+def drop_resume_state(run_dir: str | os.PathLike[str], epoch: int, unit: str = "epoch") -> None:
+    """Rewrite checkpoint ``epoch``'s ``state.pt`` without what only resuming from it needs (the optimizer and
+    gradient-scaler states; the RNG states and the counter stay). A run resumes from its newest checkpoint
+    only, so :func:`save_checkpoint` does this to the older ones once a newer one is complete, and a finished
+    run to its last: with Adam the optimizer state is twice the size of the weights."""
+    state = load_state(run_dir, epoch, unit)
+    if not RESUME_ONLY.intersection(state):
+        return
+    kept = {key: value for key, value in state.items() if key not in RESUME_ONLY}
+    atomic_write_with(checkpoint_dir(run_dir, epoch, unit) / STATE_FILE, lambda temp: torch.save(kept, temp))
 
 
 def load_state(run_dir: str | os.PathLike[str], epoch: int, unit: str = "epoch") -> dict[str, Any]:

@@ -182,6 +182,9 @@ class SweepConfig(_Strict):
         default_factory=lambda: [1.0], min_length=1, description="weights of the neural terms, each >= 0")
     controls: list[Control] = Field(default_factory=lambda: list[Control](["none"]), min_length=1)
     seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
+    control_keep_checkpoints: Optional[int] = Field(
+        None, ge=1, description="keep the newest N epochs of the control runs (default: train.training."
+                                "keep_checkpoints); a study's trajectory reads only the aligned runs' epochs")
     train: TrainConfig = Field(default_factory=TrainConfig, description="template of every job")
 
 

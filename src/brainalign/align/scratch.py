@@ -27,7 +27,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from brainalign.align.checkpoint import check_resume_config, restore_checkpoint, rng_state, save_checkpoint, truncate_metrics
+from brainalign.align.checkpoint import (
+    check_resume_config,
+    drop_resume_state,
+    restore_checkpoint,
+    rng_state,
+    save_checkpoint,
+    truncate_metrics,
+)
 from brainalign.align.config import CheckpointScheduleConfig, ScratchDataConfig, ScratchOptimizerConfig, ScratchTrainConfig
 from brainalign.align.data import ImageBank, simulated_observer
 from brainalign.align.optim import adam
@@ -188,6 +195,7 @@ def _train(config: ScratchTrainConfig, data: ClassificationData, schedule: list[
                 return
     final = read_jsonl(run_dir / METRICS_JSONL)[-1]
     mark_finished(run_dir, {"steps": total, "steps_per_epoch": steps_per_epoch, "final": final})
+    drop_resume_state(run_dir, checkpoint_epochs(run_dir, STEP)[-1], STEP)  # after DONE: a kill in between leaves a resumable run
 
 
 class _Checkpointer:

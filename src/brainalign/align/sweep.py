@@ -77,12 +77,15 @@ def sweep_jobs(config: SweepConfig, subjects: list[str]) -> list[SweepJob]:
                         name = f"{folder}_seed{seed}"
                     else:
                         name = f"{subject}/{folder}_seed{seed}" if subject else f"{folder}_seed{seed}"
+                    training: dict[str, object] = {"beta": beta, "control": control}
+                    if control != "none" and config.control_keep_checkpoints is not None:
+                        training["keep_checkpoints"] = config.control_keep_checkpoints
                     job_config = config.train.model_copy(
                         update={
                             "out_dir": str(Path(config.out_dir) / name),
                             "seed": seed,
                             "data": config.train.data.model_copy(update={"subject": subject or None}),
-                            "training": config.train.training.model_copy(update={"beta": beta, "control": control}),
+                            "training": config.train.training.model_copy(update=training),
                         }
                     )
                     label = model_label(control, beta, with_beta=several_betas)

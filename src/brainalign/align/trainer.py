@@ -22,7 +22,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from brainalign.align.checkpoint import (
+    GRAD_SCALER,
     check_resume_config,
+    drop_resume_state,
     load_state,
     prune_checkpoints,
     restore_checkpoint,
@@ -61,7 +63,6 @@ METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
 BASE_MODEL = Path("base") / MODEL_FILE
 PSEUDO_LABELS = "pseudo_labels.safetensors"
-GRAD_SCALER = "grad_scaler"  # fp16 loss-scaler state in a checkpoint's state.pt
 
 
 def train(
@@ -144,6 +145,7 @@ def _train(config: TrainConfig, data: AlignmentData, acceleration: Acceleration,
             return
     metrics = read_jsonl(run_dir / METRICS_JSONL)
     mark_finished(run_dir, {"epochs": epochs, "subject": data.subject, "final": metrics[-1] if metrics else {}})
+    drop_resume_state(run_dir, epochs)  # after DONE: a kill in between leaves a resumable run
 
 
 def predict_responses(

@@ -29,6 +29,7 @@ DEMO_CONFIG: dict[str, Any] = {
         "betas": [10.0],
         "controls": ["none", "control_beta0", "control_no_contrastive", "control_unpaired"],
         "seeds": [0, 1, 2],
+        "control_keep_checkpoints": 1,  # the trajectory reads the aligned runs' epochs only
         "train": {
             "model": {"name": "cornet_z", "pretrain": {"epochs": 40, "patience": 3, "lr": 0.001, "batch_size": 32}},
             "data": {"source": "simulated", "image_size": 32,
@@ -36,7 +37,8 @@ DEMO_CONFIG: dict[str, Any] = {
             "training": {"epochs": 3, "lr": 0.0001, "batch_size": 16, "beta": 10.0},
         },
     },
-    "evaluation": {"image_size": 32, "predictions": 4, "significance": "cluster", "dimensions": "simulated"},
+    "evaluation": {"image_size": 32, "predictions": 4, "significance": "cluster", "dimensions": "simulated",
+                   "robustness": {}},
     "cross_evaluation": [{"name": "sim-fmri", "modality": "fmri", "simulated": {}}],
 }
 
