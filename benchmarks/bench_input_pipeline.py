@@ -41,7 +41,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from brainalign.align.data import ImageBank
 from brainalign.data import Stimuli
-from brainalign.data.image_cache import CACHE_ENV, ImageCache, available_cores
+from brainalign.cores import available_cores
+from brainalign.data.image_cache import CACHE_ENV, ImageCache
 from brainalign.runs import atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -60,6 +60,29 @@ def test_local_sweep_runs_jobs_and_skips_finished_ones(tiny_config, tmp_path, mo
     assert len(calls) == 2
 
 
+def test_local_sweep_in_worker_processes_equals_one_thread_in_process(tiny_config, tmp_path):
+    """workers: 2 trains two jobs at once in spawned processes of 1 torch thread each (2 cores here, or
+    more); each ends with the weights of the same job trained in this process on 1 thread."""
+    import torch
+    from safetensors.torch import load_file
+
+    from brainalign.align.checkpoint import checkpoint_dir
+    from brainalign.cores import available_cores
+
+    config = _sweep(tiny_config, tmp_path, controls=["none", "control_beta0"], subjects=["sub-01"], workers=2)
+    run_dirs = run_sweep(config)
+    assert all(is_finished(d) for d in run_dirs)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, available_cores() // 2))
+    try:
+        reference = run_sweep({**config, "out_dir": str(tmp_path / "reference"), "workers": 1})
+    finally:
+        torch.set_num_threads(previous)
+    for ours, theirs in zip(run_dirs, reference):
+        a, b = (load_file(str(checkpoint_dir(d, 1) / "model.safetensors")) for d in (ours, theirs))
+        assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
 def test_job_resources_and_ray_address_are_checked(tiny_config, tmp_path, capsys):
     config = parse_config(SweepConfig, _sweep(tiny_config, tmp_path, resources={"num_cpus": 2, "num_gpus": 0.25}))
     assert config.resources.num_gpus == 0.25 and config.resources.num_cpus == 2  # four jobs share a GPU

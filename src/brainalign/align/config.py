@@ -182,6 +182,8 @@ class SweepConfig(_Strict):
         default_factory=lambda: [1.0], min_length=1, description="weights of the neural terms, each >= 0")
     controls: list[Control] = Field(default_factory=lambda: list[Control](["none"]), min_length=1)
     seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1)
+    workers: int = Field(1, ge=1, description="local backend: jobs trained at once, each in its own process "
+                                               "with an equal share of the cores as torch threads")
     control_keep_checkpoints: Optional[int] = Field(
         None, ge=1, description="keep the newest N epochs of the control runs (default: train.training."
                                 "keep_checkpoints); a study's trajectory reads only the aligned runs' epochs")

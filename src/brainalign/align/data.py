@@ -13,7 +13,8 @@ import torch
 from brainalign.align.config import DataConfig
 from brainalign.align.targets import TargetTransform, check_pattern, check_pca, fit_targets, pattern_size
 from brainalign.data import Responses, Stimuli
-from brainalign.data.image_cache import ImageCache, available_cores, normalise, prefetch
+from brainalign.cores import available_cores
+from brainalign.data.image_cache import ImageCache, normalise, prefetch
 from brainalign.data.responses import read_layout
 from brainalign.errors import ConfigError, MissingDatasetError, ValidationError
 from brainalign.inputs import for_field

@@ -25,6 +25,7 @@ from typing import Any, Literal, Mapping
 from brainalign.align.config import JobResources, SweepConfig, TrainConfig
 from brainalign.align.controls import model_label, uses_beta
 from brainalign.config import coerce_config
+from brainalign.cores import available_cores
 from brainalign.errors import ConfigError
 from brainalign.progress import track
 from brainalign.runs import atomic_write_json, check_run_dir, is_finished, open_run
@@ -111,7 +112,8 @@ def run_sweep(
 ) -> list[Path]:
     """Run every job of the sweep (skipping finished ones unless ``force``); return their run directories.
 
-    ``backend="local"`` runs jobs one after another in this process; ``"ray"`` submits them as parallel
+    ``backend="local"`` runs jobs one after another in this process, or ``config.workers`` at a time in
+    worker processes on this machine; ``"ray"`` submits them as parallel
     Ray tasks (each asking for ``config.resources``) to the cluster at ``ray_address`` (``"auto"``: the
     cluster this machine belongs to; default: ``RAY_ADDRESS`` or a new local instance), or to the Ray
     instance this process already started. Needs ``pip install 'brainalign[ray]'`` for Ray.
@@ -137,7 +139,9 @@ def run_sweep(
                          key=lambda entry: subjects.index(entry["subject"]))
         atomic_write_json(out_dir / "sweep.json", {"jobs": entries})
         pending = [job for job in jobs if force or not is_finished(job.config.out_dir)]
-        if backend == "local":
+        if backend == "local" and config.workers > 1 and len(pending) > 1:
+            _run_in_processes(pending, force, config.workers, str(run.path), config.train.progress)
+        elif backend == "local":
             for job in track(pending, "sweep", disable=not config.train.progress or not pending):
                 run_job(job.config.model_dump(mode="json"), force)
         elif pending:
@@ -159,6 +163,27 @@ def run_job(config: dict[str, Any], force: bool = False, parent: str | None = No
     from brainalign.align.trainer import train
 
     return str(train(config, resume=not force, force=force, parent=parent))
+
+
+def _run_in_processes(jobs: list[SweepJob], force: bool, workers: int, parent: str, progress: bool) -> None:
+    """Train ``jobs`` ``workers`` at a time, each in a spawned process (a fresh interpreter: no threads or
+    locks inherited) with ``cores // workers`` torch threads: small models train faster side by side than
+    one at a time on every core. The first failing job's error is raised once the others have finished."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    import torch
+
+    quiet = [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, available_cores() // workers)
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=torch.set_num_threads,
+                             initargs=(threads,)) as pool:
+        futures = [pool.submit(run_job, config, force, parent) for config in quiet]
+        for future in track(as_completed(futures), "sweep", total=len(futures), disable=not progress):
+            future.exception()  # wait for every job; errors are raised below, in job order
+    for future in futures:
+        future.result()
 
 
 def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None, resources: JobResources,

@@ -45,6 +45,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 import torch
 
+from brainalign.cores import available_cores
 from brainalign.data.stimuli import IMAGENET_MEAN, IMAGENET_STD, Stimuli
 from brainalign.errors import DataFormatError, ValidationError
 from brainalign.runs import atomic_path, atomic_write_json
@@ -169,11 +170,6 @@ def build_cache(stimuli: Stimuli, size: int, path: Path, workers: int | None = N
         "threads": threads,
         "build_seconds": round(time.perf_counter() - started, 3),
     }
-
-
-def available_cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def ordered_map(

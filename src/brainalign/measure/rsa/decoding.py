@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence,
 
 import numpy as np
 
+from brainalign.cores import available_cores
 from brainalign.errors import ValidationError
 from brainalign.data.rdms import RDMs
 from brainalign.data.responses import Responses
@@ -174,7 +175,6 @@ def decoding_rdms(
 
 def _many_subjects(subjects: list[Any], options: tuple[Any, ...], progress: bool, n_jobs: int | None) -> RDMs:
     """Decoding RDMs of several subjects, concurrently (see :func:`decoding_rdms`)."""
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     import torch
@@ -190,7 +190,7 @@ def _many_subjects(subjects: list[Any], options: tuple[Any, ...], progress: bool
             "responses: the subjects are on different stimuli (counts or ids differ); decode them on the same "
             "stimuli in the same order, or in separate calls"
         )
-    workers = max(1, min(len(subjects), n_jobs or len(os.sched_getaffinity(0))))
+    workers = max(1, min(len(subjects), n_jobs or available_cores()))
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # one torch thread per subject: no OpenMP barriers between the workers
     try:

@@ -26,13 +26,13 @@ of the shifted panels.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 import numpy as np
 
+from brainalign.cores import available_cores
 from brainalign.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -151,7 +151,7 @@ def gram_dissimilarities(
 
     steps = [(group, p) for group in plan.groups for p in range(len(plan.panels))]
     accumulator = out
-    with ThreadPoolExecutor(_cpu_count()) as pool:
+    with ThreadPoolExecutor(available_cores()) as pool:
         for (s0, s1), p in track(steps, f"RDM of {n} stimuli x {n_features} features", len(steps), not progress):
             base = condensed_offset(s0, n)
             if p == 0:
@@ -168,10 +168,6 @@ def gram_dissimilarities(
     if isinstance(out, np.memmap):
         out.flush()
     return out
-
-
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _load_panel(data: np.ndarray, s0: int, columns: tuple[int, int], p: int, buffer: np.ndarray,
