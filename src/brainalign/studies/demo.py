@@ -29,6 +29,7 @@ DEMO_CONFIG: dict[str, Any] = {
         "betas": [10.0],
         "controls": ["none", "control_beta0", "control_no_contrastive", "control_unpaired"],
         "seeds": [0, 1, 2],
+        "workers": 2,  # two jobs at a time, one torch thread each: faster than one job on both cores
         "control_keep_checkpoints": 1,  # the trajectory reads the aligned runs' epochs only
         "train": {
             "model": {"name": "cornet_z", "pretrain": {"epochs": 40, "patience": 3, "lr": 0.001, "batch_size": 32}},
