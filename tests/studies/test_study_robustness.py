@@ -48,3 +48,27 @@ def test_realnet_eeg_config_attacks_imagenet_val_with_the_paper_grid() -> None:
     robustness = config.evaluation.robustness
     assert robustness.attack == "fgsm" and robustness.images == "data/imagenet/val"
     assert np.allclose(robustness.epsilons, np.arange(0, 0.061, 0.01))
+
+
+def test_a_network_shared_by_every_subject_is_attacked_once(monkeypatch) -> None:
+    """The beta-0 run shared by the subjects: one attack, subject 'all' (not one row per subject)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from brainalign.studies.analyses import robustness as step
+    from brainalign.studies.evaluate import TrainedModel
+
+    attacked: list[object] = []
+    monkeypatch.setattr(step, "load", lambda run_dir: SimpleNamespace(model=run_dir))
+    monkeypatch.setattr(step, "attacked_accuracy", lambda network, *args: attacked.append(network) or
+                        pd.DataFrame({"eps": [0.0], "top1": [0.5]}))
+    shared = Path("control_beta0_seed0")
+    models = [TrainedModel("aligned", subject, 0, Path(subject)) for subject in ("sub-01", "sub-02")] + \
+        [TrainedModel("control_beta0", subject, 0, shared) for subject in ("sub-01", "sub-02")]
+    context = SimpleNamespace(labelled_images=lambda: "images", models=models, base="base", progress=False,
+                              evaluation=EvaluationConfig(robustness={"epsilons": [0.0, 0.01]}))
+    rows = step.robustness(context)
+    assert attacked == ["base", Path("sub-01"), Path("sub-02"), shared]
+    assert rows[["model", "subject"]].values.tolist() == [
+        ["base", "all"], ["aligned", "sub-01"], ["aligned", "sub-02"], ["control_beta0", "all"]]

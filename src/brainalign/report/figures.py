@@ -26,7 +26,7 @@ from matplotlib.typing import RcKeyType
 from scipy.stats import spearmanr
 
 from brainalign.measure.statistics import paired_difference, ratio_of_means
-from brainalign.report.results import read_predictions, read_table
+from brainalign.report.results import ALL_SUBJECTS, read_predictions, read_table
 from brainalign.runs import atomic_write_with
 
 PathLike = str | os.PathLike[str]
@@ -304,7 +304,7 @@ def plot_dimensions(dimensions_csv: PathLike, out_stem: PathLike, baseline: str 
     """Squared partial correlations per object dimension: top, bars per model (mean across subjects, SEM
     error bars); bottom, each other model minus ``baseline`` (mean of the per-subject differences, SEM)."""
     table = read_table(dimensions_csv, "dimensions")
-    table = table.assign(subject=table["subject"] if "subject" in table.columns else "all")
+    table = table.assign(subject=table["subject"] if "subject" in table.columns else ALL_SUBJECTS)
     dimensions, models = _ordered(table["dimension"]), _ordered(table["model"])
     stats = _mean_sem(table, ["model", "dimension"], "squared_partial")
     positions = np.arange(len(dimensions))

@@ -24,6 +24,7 @@ from brainalign.errors import DataFormatError
 from brainalign.inputs import read_text
 from brainalign.report import figures
 from brainalign.report.results import (
+    ALL_SUBJECTS,
     PREDICTIONS_FILE,
     RESULTS_DIR,
     TABLES,
@@ -108,10 +109,13 @@ SECTIONS: tuple[Section, ...] = (
 
 
 def _n(run_dir: Path, kind: str, column: str = "subject", **where: str) -> int:
+    """Distinct values of ``column`` (subjects: a network shared by all, subject ``all``, is not one)."""
     table = read_table(table_path(run_dir, kind), kind)
     for key, value in where.items():
         table = table[table[key] == value]
-    return int(table[column].nunique()) if column in table.columns else 0
+    if column not in table.columns:
+        return 0
+    return int(table[column][table[column] != ALL_SUBJECTS].nunique())
 
 
 def _has_rows(kind: str, column: str, values: tuple[str, ...]) -> Callable[[Path], bool]:

@@ -37,6 +37,7 @@ from brainalign.inputs import existing_file, read_json, reading
 from brainalign.runs import atomic_write_with
 
 RESULTS_DIR = "results"
+ALL_SUBJECTS = "all"  # the subject of a network shared by every subject (the base model, a shared beta-0 run)
 Dtype = Literal["str", "float", "int", "bool"]
 
 

@@ -36,12 +36,12 @@ from brainalign.errors import ConfigError, DataFormatError
 from brainalign.measure import eeg_timecourses, neural_rdms, roi_similarity
 from brainalign.models.loader import load
 from brainalign.progress import track
+from brainalign.report.results import ALL_SUBJECTS
 from brainalign.studies import evaluate as ev
 from brainalign.studies.analyses.base import Analysis
 from brainalign.studies.config import CrossDataset, EvaluationConfig
 from brainalign.studies.context import StudyContext
 
-ALL_SUBJECTS = "all"
 
 
 def cross_targets(cross: CrossDataset, evaluation: EvaluationConfig, data: DataConfig | None = None,

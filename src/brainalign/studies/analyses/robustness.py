@@ -3,10 +3,12 @@
 ReAlnet (Lu, Wang & Golomb; Results "ReAlnet is more robust to adversarial attacks"): FGSM, L-inf in pixel
 space, accuracy of the base and the aligned models as epsilon grows. The images are the study's labelled
 held-out images (:meth:`StudyContext.labelled_images`), never the images the models were aligned on.
-One seed per subject and model (the first) keeps the cost bounded.
+One seed per subject and model (the first) keeps the cost bounded; a network shared by every subject (a
+shared beta-0 run) is attacked once and counted once (subject ``all``).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -16,6 +18,7 @@ from brainalign.data.labelled import LabelledImages
 from brainalign.models.base import LayeredModel
 from brainalign.models.loader import load
 from brainalign.progress import track
+from brainalign.report.results import ALL_SUBJECTS
 from brainalign.studies.analyses.base import Analysis
 from brainalign.studies.config import RobustnessConfig
 from brainalign.studies.context import StudyContext
@@ -34,10 +37,13 @@ def robustness(context: StudyContext) -> Optional[pd.DataFrame]:
     first_seeds: dict[tuple[str, str], TrainedModel] = {}
     for model in context.models:
         first_seeds.setdefault((model.subject, model.label), model)
+    runs: dict[Path, tuple[str, str]] = {}  # each network once: (label, subject); a shared one counts once
+    for (subject, label), model in first_seeds.items():
+        runs[model.run_dir] = (label, ALL_SUBJECTS if model.run_dir in runs else subject)
     image_size = context.evaluation.image_size
-    parts = [attacked_accuracy(context.base, labelled, settings, image_size).assign(model=BASE, subject="all")]
-    for (subject, label), model in track(list(first_seeds.items()), "robustness", disable=not context.progress):
-        rows = attacked_accuracy(load(model.run_dir).model, labelled, settings, image_size)
+    parts = [attacked_accuracy(context.base, labelled, settings, image_size).assign(model=BASE, subject=ALL_SUBJECTS)]
+    for run_dir, (label, subject) in track(list(runs.items()), "robustness", disable=not context.progress):
+        rows = attacked_accuracy(load(run_dir).model, labelled, settings, image_size)
         parts.append(rows.assign(model=label, subject=subject))
     return pd.concat(parts, ignore_index=True)
 
