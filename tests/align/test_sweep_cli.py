@@ -119,3 +119,12 @@ def test_cli_sweep(tiny_config, tmp_path, capsys):
     assert "1 runs finished" in capsys.readouterr().out
     assert run(["sweep", str(config_file), "--backend", "slurm"]) == 2
     assert "'local' and 'ray'" in capsys.readouterr().err
+
+
+def test_ray_backend_without_ray_is_refused_before_anything_is_written(tiny_config, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "ray", None)  # import ray raises ImportError
+    config_file = tmp_path / "sweep.yaml"
+    config_file.write_text(yaml.safe_dump(_sweep(tiny_config, tmp_path, subjects=["sub-01"])))
+    assert run(["sweep", str(config_file), "--backend", "ray"]) == 2
+    assert "pip install 'brainalign[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()

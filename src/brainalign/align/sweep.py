@@ -124,6 +124,7 @@ def run_sweep(
     if ray_address is not None and backend != "ray":
         raise ConfigError(f"a Ray address ({ray_address}) needs backend 'ray' (--backend ray)")
     if backend == "ray":  # workers may start in another directory
+        _require_ray()  # before anything is written
         config = config.model_copy(update={"out_dir": str(Path(config.out_dir).resolve())})
     out_dir = Path(config.out_dir)
     check_run_dir(out_dir, "sweep", force=force, resume=True)
@@ -188,15 +189,21 @@ def _run_in_processes(jobs: list[SweepJob], force: bool, workers: int, parent: s
 
 def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None, resources: JobResources,
                 parent: str) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("--backend ray needs Ray; install it with pip install 'brainalign[ray]'") from None
+    ray = _require_ray()
     if not ray.is_initialized():
         ray.init(address=address or os.environ.get("RAY_ADDRESS"))
     task = ray.remote(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_retries=MAX_RETRIES)(run_job)
     quiet = [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
     ray.get([task.remote(config, force, parent) for config in quiet])
+
+
+def _require_ray() -> Any:
+    """The ``ray`` module, or one error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray; install it with pip install 'brainalign[ray]'") from None
+    return ray
 
 
 def _with_shared_base(config: SweepConfig, out_dir: Path) -> SweepConfig:
