@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -128,3 +129,33 @@ def test_ray_backend_without_ray_is_refused_before_anything_is_written(tiny_conf
     assert run(["sweep", str(config_file), "--backend", "ray"]) == 2
     assert "pip install 'brainalign[ray]'" in capsys.readouterr().err
     assert not (tmp_path / "sweep").exists()
+
+
+def test_ctrl_c_stops_a_sweep_in_worker_processes_quietly_and_it_resumes(tiny_config, tmp_path):
+    """Ctrl-C reaches the whole process group: the workers stop without tracebacks, the command says what was
+    kept (exit 130), no further job starts, and running the sweep again finishes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from brainalign.models.files import checkpoint_epochs
+
+    config = _sweep(tiny_config, tmp_path, controls=["none", "control_beta0"], subjects=["sub-01"], seeds=[0, 1],
+                    workers=2)
+    config_file = tmp_path / "sweep.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    process = subprocess.Popen([sys.executable, "-m", "brainalign", "sweep", str(config_file)], start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    jobs = [Path(job.config.out_dir) for job in sweep_jobs(parse_config(SweepConfig, config), ["sub-01"])]
+    deadline = time.monotonic() + 240
+    while process.poll() is None and time.monotonic() < deadline and not any(
+            job.is_dir() and checkpoint_epochs(job) for job in jobs):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert len(jobs) == 4 and process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not all(is_finished(job) for job in jobs)
+    assert run(["sweep", str(config_file)]) == 0 and all(is_finished(job) for job in jobs)

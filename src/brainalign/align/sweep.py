@@ -173,18 +173,31 @@ def _run_in_processes(jobs: list[SweepJob], force: bool, workers: int, parent: s
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    import torch
-
     quiet = [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
     context = multiprocessing.get_context("spawn")
     threads = max(1, available_cores() // workers)
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=torch.set_num_threads,
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_start_worker,
                              initargs=(threads,)) as pool:
         futures = [pool.submit(run_job, config, force, parent) for config in quiet]
-        for future in track(as_completed(futures), "sweep", total=len(futures), disable=not progress):
-            future.exception()  # wait for every job; errors are raised below, in job order
+        try:
+            for future in track(as_completed(futures), "sweep", total=len(futures), disable=not progress):
+                future.exception()  # wait for every job; errors are raised below, in job order
+        except BaseException:  # Ctrl-C (the workers got it too and stopped) or an error here: start no more jobs
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     for future in futures:
         future.result()
+
+
+def _start_worker(threads: int) -> None:
+    """A sweep worker process: ``threads`` torch threads; Ctrl-C (sent to the whole process group) ends it
+    at once and quietly, the parent reports it (every finished file is kept; the jobs resume)."""
+    import signal
+
+    import torch
+
+    torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
 
 
 def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None, resources: JobResources,
