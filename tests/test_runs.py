@@ -19,6 +19,7 @@ from brainalign.runs import (
     mark_finished,
     open_run,
     read_jsonl,
+    remove_written,
 )
 
 
@@ -160,6 +161,21 @@ def test_single_output_files_are_replaced_only_when_brainalign_wrote_them(tmp_pa
     check_output_file(target, force=True, ours=lambda path: True)
     with pytest.raises(RunExistsError, match="is a folder"):
         check_output_file(tmp_path, force=True, ours=lambda path: True)
+
+
+def test_remove_written_removes_only_the_recorded_files_of_a_folder(tmp_path) -> None:
+    path = tmp_path / "run"
+    with open_run(path, "train") as run:
+        run.keep()
+        for epoch in ("epoch_001", "epoch_002"):
+            atomic_write_json(path / "checkpoints" / epoch / "deep" / "state.json", {})
+        (path / "checkpoints" / "epoch_002" / "mine.txt").write_bytes(b"mine")
+        for epoch in ("epoch_001", "epoch_002"):
+            remove_written(path / "checkpoints" / epoch)
+        with pytest.raises(RunExistsError, match="not inside a run this process has open"):
+            remove_written(tmp_path / "elsewhere")
+    assert not (path / "checkpoints" / "epoch_001").exists()
+    assert sorted(p.name for p in (path / "checkpoints" / "epoch_002").iterdir()) == ["mine.txt"]
 
 
 def test_read_jsonl_ignores_a_line_cut_by_a_crash(tmp_path) -> None:

@@ -147,7 +147,7 @@ class Run:
                  created: bool) -> None:
         self.path, self.kind = path, kind
         self._lock, self._entries = lock, entries
-        self._fresh, self._created, self._kept = fresh, created, not fresh
+        self._created, self._kept = created, not fresh
 
     def claim(self, path: str | os.PathLike[str], entry: EntryType = "file") -> Path:
         """Record ``path`` (inside this run) and the folders on the way to it that do not exist yet as
@@ -253,7 +253,8 @@ def open_run(path: str | os.PathLike[str], kind: str, force: bool = False, resum
     lock = _take_lock(target)
     try:
         state = _check(target, kind, force, resume, resumable, parent_path, probe_lock=False)
-        if state == "unfinished" and resume and not force:
+        resuming = state == "unfinished" and resume and not force
+        if resuming:
             entries = _manifest(target)
             _remove_temporaries(target, entries)
             with open(target / MARKER, "a", encoding="utf-8") as handle:
@@ -267,8 +268,7 @@ def open_run(path: str | os.PathLike[str], kind: str, force: bool = False, resum
     except BaseException:
         os.close(lock)
         raise
-    run = Run(target, kind, lock, entries, fresh=not (state == "unfinished" and resume and not force),
-              created=created)
+    run = Run(target, kind, lock, entries, fresh=not resuming, created=created)
     _OPEN_RUNS.append(run)
     return run
 
@@ -277,7 +277,7 @@ def reopen_run(path: str | os.PathLike[str], command: str) -> Run:
     """Open an existing run folder to add to it (``brainalign report``); refused when ``path`` is not a
     brainalign run or another process holds it. Nothing is removed on failure."""
     target = _absolute(path)
-    if not target.is_dir() or not is_run(target):
+    if not is_run(target):
         raise RunExistsError(f"{path} is not a brainalign run folder (it has no {MARKER}); {command} writes only "
                              "into folders written by brainalign: give the folder of a study or the demo")
     lock = _take_lock(target)
@@ -328,7 +328,8 @@ def _check(path: Path, kind: str, force: bool, resume: bool, resumable: bool, pa
                 f"writes into or deletes such a folder, with or without --force: {fix}"
             )
         return "empty"
-    other = _header(path).get("brainalign_run")
+    header = _header(path)
+    other = header.get("brainalign_run")
     if other != kind:
         raise RunExistsError(f"{path} holds a brainalign {other} run, not a {kind} run; {fix} (or the command "
                              f"that wrote it)")
@@ -346,7 +347,7 @@ def _check(path: Path, kind: str, force: bool, resume: bool, resumable: bool, pa
     if force or (resume and resumable):
         return "unfinished"
     offer = "--resume to continue it or --force to start it afresh" if resumable else "--force to start it afresh"
-    raise RunExistsError(f"{path} holds an unfinished {kind} run (started {_header(path).get('started', '?')}); "
+    raise RunExistsError(f"{path} holds an unfinished {kind} run (started {header.get('started', '?')}); "
                          f"pass {offer} ({redo}), or choose another folder")
 
 
@@ -363,15 +364,9 @@ def remove_written(path: str | os.PathLike[str]) -> None:
     if run is None:
         raise RunExistsError(f"{target} is not inside a run this process has open; brainalign removes only "
                              "files it recorded writing")
-    prefix = target.relative_to(run.path).as_posix() + "/"
-    entries = {name: entry for name, entry in run._entries.items() if name.startswith(prefix)}
-    for name, entry in entries.items():
-        if entry == "file" and os.path.lexists(run.path / name) and not (run.path / name).is_dir():
-            (run.path / name).unlink()
-    _remove_temporaries(run.path, entries)
-    for name in sorted([n for n, e in entries.items() if e != "file"] + [prefix[:-1]], key=lambda n: -n.count("/")):
-        with contextlib.suppress(OSError):
-            (run.path / name).rmdir()
+    folder = target.relative_to(run.path).as_posix()
+    entries = {name: entry for name, entry in run._entries.items() if name.startswith(folder + "/")}
+    _remove_entries(run.path, entries, folder)
 
 
 def _check_parents(path: Path) -> None:
@@ -409,17 +404,27 @@ def _clean(path: Path) -> None:
     entries = _manifest(path)
     for name, entry in entries.items():
         if entry == "run" and is_run(path / name):
-            with contextlib.closing(_FileHandle(_take_lock(path / name))):
+            lock = _take_lock(path / name)
+            try:
                 _clean(path / name)
+            finally:
+                os.close(lock)
             _undo(path / name, created=True)
+    _remove_entries(path, entries)
+
+
+def _remove_entries(root: Path, entries: dict[str, EntryType], *folders: str) -> None:
+    """Remove the files of ``entries`` (paths relative to ``root``) and the temporaries of their killed
+    writes, then the other entries and ``folders``, deepest first, each only when empty (a folder holding
+    someone else's file stays)."""
     for name, entry in entries.items():
-        target = path / name
+        target = root / name
         if entry == "file" and os.path.lexists(target) and not target.is_dir():
             target.unlink()
-    _remove_temporaries(path, entries)
-    for name in sorted((n for n, e in entries.items() if e != "file"), key=lambda n: -n.count("/")):
+    _remove_temporaries(root, entries)
+    for name in sorted([n for n, e in entries.items() if e != "file"] + list(folders), key=lambda n: -n.count("/")):
         with contextlib.suppress(OSError):
-            (path / name).rmdir()  # only when empty: a folder holding someone else's file stays
+            (root / name).rmdir()
 
 
 def _remove_temporaries(path: Path, entries: dict[str, EntryType]) -> None:
@@ -441,14 +446,6 @@ def _undo(path: Path, created: bool) -> None:
     if created:
         with contextlib.suppress(OSError):
             path.rmdir()
-
-
-class _FileHandle:
-    def __init__(self, descriptor: int) -> None:
-        self.descriptor = descriptor
-
-    def close(self) -> None:
-        os.close(self.descriptor)
 
 
 def _take_lock(path: Path) -> int:
@@ -524,5 +521,5 @@ def environment_info(seed: int | None = None) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "versions": versions,
         "seed": seed,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "time": _now(),
     }
