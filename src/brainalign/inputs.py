@@ -24,11 +24,11 @@ import numpy as np
 
 from brainalign.errors import BrainAlignError, DataFormatError, ValidationError
 
-#: Exceptions a reader of a damaged file raises (numpy and its header parser, zipfile, zlib, json, the
-#: file system).
+#: Exceptions a reader of a damaged file raises (numpy and its header parser, zipfile, zlib, json, csv,
+#: the file system).
 READ_ERRORS: tuple[type[Exception], ...] = (
     OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, UnicodeDecodeError, SyntaxError,
-    tokenize.TokenError,
+    tokenize.TokenError, csv.Error,
 )
 
 

@@ -359,6 +359,7 @@ def test_features_refuses_torchvision_weights_it_cannot_download(images: Path, t
     (b"id,path\na,img\xff.png\n", "UTF-8"),
     (b"id,file\na,img0.png\n", "['path']"),
     (b"", "empty"),
+    (b'id,path\na,"' + b"x" * 200_000 + b'"\n', "field larger than field limit"),
 ])
 def test_features_refuses_bad_stimulus_tables(table: bytes, named: str, images: Path, tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
@@ -473,7 +474,8 @@ def test_report_refuses_damaged_result_files(case: str, synthetic_run: Path, tmp
     assert sorted(run_dir.rglob("*")) == before  # no figure drawn, no report written
 
 
-@pytest.mark.parametrize("content, named", [(b"id\n\xff\xfe\n", "UTF-8"), (b"", "empty"), (b"name\nx\n", "'id'")])
+@pytest.mark.parametrize("content, named", [(b"id\n\xff\xfe\n", "UTF-8"), (b"", "empty"), (b"name\nx\n", "'id'"),
+                                            (b'id\n"' + b"x" * 200_000 + b'"\n', "field larger than field limit")])
 def test_rsa_refuses_bad_order_files(content: bytes, named: str, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     rng = np.random.default_rng(2)
