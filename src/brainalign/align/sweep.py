@@ -160,7 +160,7 @@ def check_sweep_data(config: SweepConfig, subjects: list[str] | None = None) -> 
 
 def run_job(config: dict[str, Any], force: bool = False, parent: str | None = None) -> str:
     """Train one job from its config dict (resuming an unfinished run); return its run directory.
-    ``parent``: the sweep folder when the sweep runs in another process (Ray)."""
+    ``parent``: the sweep folder when the sweep runs in another process (Ray, worker processes)."""
     from brainalign.align.trainer import train
 
     return str(train(config, resume=not force, force=force, parent=parent))
@@ -173,7 +173,7 @@ def _run_in_processes(jobs: list[SweepJob], force: bool, workers: int, parent: s
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    quiet = [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
+    quiet = _worker_configs(jobs)
     context = multiprocessing.get_context("spawn")
     threads = max(1, available_cores() // workers)
     with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_start_worker,
@@ -187,6 +187,11 @@ def _run_in_processes(jobs: list[SweepJob], force: bool, workers: int, parent: s
             raise
     for future in futures:
         future.result()
+
+
+def _worker_configs(jobs: list[SweepJob]) -> list[dict[str, Any]]:
+    """The jobs' configs as plain dicts for another process, without progress bars (the sweep shows one)."""
+    return [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
 
 
 def _start_worker(threads: int) -> None:
@@ -206,7 +211,7 @@ def _run_on_ray(jobs: list[SweepJob], force: bool, address: str | None, resource
     if not ray.is_initialized():
         ray.init(address=address or os.environ.get("RAY_ADDRESS"))
     task = ray.remote(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_retries=MAX_RETRIES)(run_job)
-    quiet = [job.config.model_copy(update={"progress": False}).model_dump(mode="json") for job in jobs]
+    quiet = _worker_configs(jobs)
     ray.get([task.remote(config, force, parent) for config in quiet])
 
 
