@@ -13,6 +13,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import os
 import tokenize
 import zipfile
@@ -156,7 +157,7 @@ def load_array(path: str | os.PathLike[str], what: str, fix: str, mmap: bool = F
             shape, dtype = npy_header(handle)
             stored = source.stat().st_size - handle.tell()
         numeric_dtype(dtype, f"{what} {source}", fix)
-        if int(np.prod(shape, dtype=object)) * dtype.itemsize > stored:
+        if math.prod(shape) * dtype.itemsize > stored:
             raise DataFormatError(f"{what} {source} is truncated: its header declares shape {shape} of {dtype}, "
                                   f"more than the {stored} bytes stored; {fix}")
         return np.load(source, mmap_mode="r" if mmap else None, allow_pickle=False)
