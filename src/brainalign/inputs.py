@@ -33,11 +33,12 @@ READ_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def existing_file(path: str | os.PathLike[str], what: str) -> Path:
-    """``path`` as a Path; raise :class:`DataFormatError` unless it is an existing, non-empty file."""
+def existing_file(path: str | os.PathLike[str], what: str, fix: str = "check the path") -> Path:
+    """``path`` as a Path; raise :class:`DataFormatError` unless it is an existing, non-empty file
+    (``fix``: what to do when it does not exist)."""
     source = Path(path)
     if not source.exists():
-        raise DataFormatError(f"{what} {source} does not exist; check the path")
+        raise DataFormatError(f"{what} {source} does not exist; {fix}")
     if not source.is_file():
         raise DataFormatError(f"{what} {source} is a folder, not a file; give the path of the file itself")
     if source.stat().st_size == 0:

@@ -341,9 +341,7 @@ def read_table(path: str | os.PathLike[str], kind: str) -> pd.DataFrame:
     missing columns."""
     source = Path(path)
     strings = {column.name: str for column in _format(kind).schema if column.dtype == "str"}
-    if not source.is_file():
-        raise DataFormatError(f"result file {source} does not exist; re-run the study that writes it")
-    existing_file(source, "result file")
+    existing_file(source, "result file", "re-run the study that writes it")
     with reading(source, "result file", "re-run the study that writes it"):
         table = pd.read_csv(source, dtype=strings, keep_default_na=False, na_values=[""], encoding="utf-8")
     if table.empty:
@@ -369,9 +367,7 @@ def write_predictions(path: str | os.PathLike[str], real: np.ndarray, predicted:
 
 def read_predictions(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a ``predictions.npz`` (see the module docstring); raise DataFormatError when malformed."""
-    source = Path(path)
-    if not source.is_file():
-        raise DataFormatError(f"result file {source} does not exist; re-run the study that writes it")
+    source = existing_file(path, "result file", "re-run the study that writes it")
     with reading(source, "result file", "re-run the study that writes it"), np.load(source, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
     missing = [key for key in ("real", "predicted", "stimulus_ids") if key not in arrays]
