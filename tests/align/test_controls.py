@@ -5,6 +5,7 @@ import torch
 
 from brainalign.align.controls import (
     CONTROLS,
+    label_stem,
     model_label,
     model_rank,
     neural_weight,
@@ -28,6 +29,8 @@ def test_labels_and_their_order() -> None:
     labels = ["control_unpaired", "zeta", "aligned_beta2", "control_beta0", "base", "aligned_beta10"]
     assert sorted(labels, key=model_rank) == ["base", "aligned_beta10", "aligned_beta2", "control_beta0",
                                               "control_unpaired", "zeta"]
+    assert [label_stem(label) for label in ("aligned_beta10", "control_beta0", "control_unpaired_beta2")] == [
+        "aligned", "control_beta0", "control_unpaired"]
 
 
 def test_trainer_shuffles_targets_only_for_the_unpaired_control() -> None:

@@ -52,7 +52,12 @@ def model_label(control: str, beta: float, with_beta: bool) -> str:
     return f"{stem}_beta{beta:g}" if with_beta and uses_beta(control) else stem
 
 
+def label_stem(label: str) -> str:
+    """A model label without its ``_beta<b>`` (``aligned_beta10`` -> ``aligned``; ``control_beta0`` stays)."""
+    return label if label in MODEL_ORDER else label.split("_beta")[0]
+
+
 def model_rank(label: str) -> tuple[int, str]:
     """Sort key of a model label: the order of :data:`MODEL_ORDER`, then the label (betas, other names)."""
-    stem = label.split("_beta")[0] if label not in MODEL_ORDER else label
+    stem = label_stem(label)
     return (MODEL_ORDER.index(stem) if stem in MODEL_ORDER else len(MODEL_ORDER), label)

@@ -23,11 +23,12 @@ inference); ``summary.json`` turns the rows into a mean, confidence interval and
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
+from brainalign.align.controls import label_stem
 from brainalign.measure import compare
 from brainalign.measure.rsa.readouts import EEG_WINDOW
 from brainalign.studies import statistics as st
@@ -59,16 +60,17 @@ def comparisons(context: StudyContext) -> Optional[pd.DataFrame]:
     readout = f"{WHOLE} ({context.headline_layer})"
     aligned = [label for label in dict.fromkeys(headline["model"]) if label.startswith(st.ALIGNED)]
     truth = ground_truth_scores(context.frames["ground_truth"]) if "ground_truth" in context.frames else None
+    cross = same_subject_cross(context)  # the same for every label: built once
+    whole, hidden = _whole_response(context), _hidden_brain(context)
     parts = []
     for label in aligned:
         parts += control_rows(headline, label, readout, context.headline_layer)
-        parts.append(personalisation_rows(context, label, _whole_response(context), readout, context.headline_layer))
+        parts.append(personalisation_rows(context, label, whole, readout, context.headline_layer))
         if truth is not None:
             parts += control_rows(truth, label, TRUTH, "stages", prefix="ground truth: ",
                                   where=", on the subject's hidden brain (the noise-free ground truth)")
-            parts.append(personalisation_rows(context, label, _hidden_brain(context), TRUTH, "stages",
-                                              prefix="ground truth: "))
-        for dataset, table in same_subject_cross(context).items():
+            parts.append(personalisation_rows(context, label, hidden, TRUTH, "stages", prefix="ground truth: "))
+        for dataset, table in cross.items():
             parts += control_rows(table, label, str(table["readout"].iloc[0]), str(table["target"].iloc[0]),
                                   prefix=f"{dataset}: ", where=f", on the same subjects' {dataset} responses (another "
                                   "modality: does the alignment carry over?)")
@@ -87,8 +89,7 @@ def control_rows(table: pd.DataFrame, label: str, readout: str, target: str, pre
         if reference == st.BASE:
             continue
         pair = matrix[[label, reference]].dropna()
-        stem = reference if reference == "control_beta0" else reference.split("_beta")[0]
-        rows.append(_rows(f"{prefix}{label} - {reference}", CLAIMS[stem] + where, label, reference, readout, target,
+        rows.append(_rows(f"{prefix}{label} - {reference}", CLAIMS[label_stem(reference)] + where, label, reference, readout, target,
                           pair.index, pair[label], pair[reference]))
     return rows
 
@@ -161,8 +162,10 @@ def same_subject_cross(context: StudyContext) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _rows(comparison: str, claim: str, model: str, reference: str, readout: str, target: str, subjects,
-          model_values, reference_values) -> pd.DataFrame:
+def _rows(comparison: str, claim: str, model: str, reference: str, readout: str, target: str,
+          subjects: Sequence[str] | pd.Index, model_values: pd.Series, reference_values: pd.Series) -> pd.DataFrame:
+    """One row per subject: ``model_values`` and ``reference_values`` (aligned by position with ``subjects``)
+    and their difference, under the comparison's labels (the columns of :data:`COLUMNS`)."""
     first, second = np.asarray(model_values, dtype=float), np.asarray(reference_values, dtype=float)
     return pd.DataFrame({"comparison": comparison, "claim": claim, "model": model, "reference": reference,
                          "readout": readout, "target": target, "subject": np.asarray(subjects, dtype=str),
