@@ -142,12 +142,14 @@ def test_orphan_temporary_files_are_removed_on_resume(tmp_path) -> None:
     with open_run(path, "train") as run:
         run.keep()
         atomic_write_json(path / "checkpoints" / "epoch_001" / "state.pt", {})
-    orphan = path / "checkpoints" / "epoch_001" / ".state.pt.k1ll3d.pt"
+    folder = path / "checkpoints" / "epoch_001"
+    orphan = folder / ".state.pt.k1ll3d_x.pt"  # atomic_path's name: mkstemp's 8 random characters
     orphan.write_bytes(b"half")
-    foreign = path / "checkpoints" / "epoch_001" / "state.pt.bak"
-    foreign.write_bytes(b"mine")
+    foreign = [folder / name for name in ("state.pt.bak", ".state.pt.swp", ".state.pt.k1ll3d.pt")]
+    for file in foreign:
+        file.write_bytes(b"mine")
     with open_run(path, "train", resume=True):
-        assert not orphan.exists() and foreign.read_bytes() == b"mine"
+        assert not orphan.exists() and all(file.read_bytes() == b"mine" for file in foreign)
 
 
 def test_single_output_files_are_replaced_only_when_brainalign_wrote_them(tmp_path) -> None:

@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import socket
 import sys
 import tempfile
@@ -428,12 +429,15 @@ def _remove_entries(root: Path, entries: dict[str, EntryType], *folders: str) ->
 
 
 def _remove_temporaries(path: Path, entries: dict[str, EntryType]) -> None:
-    """Remove the temporary files :func:`atomic_path` leaves when killed (``.<name>.<random><suffix>``)."""
+    """Remove the temporary files :func:`atomic_path` leaves when killed: ``.<name>.<random><suffix>``,
+    ``<random>`` being :func:`tempfile.mkstemp`'s 8 characters and ``<suffix>`` empty or starting with a dot.
+    Only names of that form go: a user's ``.<name>.swp`` or ``.<name>.backup`` beside a recorded file stays."""
     for name, entry in entries.items():
         if entry == "file":
             target = path / name
-            for temp in target.parent.glob(f".{target.name}.*") if target.parent.is_dir() else []:
-                if temp.is_file():
+            temporary = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}(\..*)?")
+            for temp in target.parent.iterdir() if target.parent.is_dir() else []:
+                if temporary.fullmatch(temp.name) and temp.is_file():
                     temp.unlink()
 
 
