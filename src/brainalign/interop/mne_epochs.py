@@ -36,9 +36,11 @@ def to_mne_epochs(responses: Responses, ch_types: str = "eeg") -> "mne.EpochsArr
     n_stimuli, n_repetitions = responses.data.shape[:2]
     stimulus = np.repeat(np.arange(n_stimuli), n_repetitions)
     repetition = np.tile(np.arange(n_repetitions), n_stimuli)
-    data = responses.data.reshape(n_stimuli * n_repetitions, len(channels), len(times)).astype(np.float64)
-    present = ~np.isnan(data).all(axis=(1, 2))  # a missing repetition is NaN throughout
-    if np.isnan(data[present]).any():
+    # a view where the responses are float64 already: data[present] below is the one copy MNE gets
+    data = responses.data.reshape(n_stimuli * n_repetitions, len(channels), len(times)).astype(np.float64, copy=False)
+    missing = np.isnan(data)
+    present = ~missing.all(axis=(1, 2))  # a missing repetition is NaN throughout
+    if missing[present].any():
         raise ValidationError(f"responses of {responses.subject or 'this subject'} hold NaN inside recorded "
                               "epochs; MNE epochs must be finite: drop or interpolate those values first")
     info = mne.create_info(list(channels), sfreq, ch_types)
@@ -56,7 +58,7 @@ def from_mne_epochs(epochs: "mne.BaseEpochs", modality: str = "eeg") -> Response
     n_times)``: stimuli from the ``stimulus_id`` metadata column (else the event names), in order of first
     appearance; repetitions in epoch order (stimuli with fewer are padded with NaN); channels, times (s),
     ``sfreq`` and the subject (``subject_info["his_id"]``) from the epochs; ``modality`` as given."""
-    data = epochs.get_data(copy=True)
+    data = epochs.get_data(copy=False)  # only read: copied into the padded array below
     ids = _epoch_stimulus_ids(epochs)
     order = list(dict.fromkeys(ids))
     position = {stimulus_id: index for index, stimulus_id in enumerate(order)}
