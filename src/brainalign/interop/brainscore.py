@@ -14,7 +14,7 @@ environment of its own (see README, "Brain-Score").
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -37,7 +37,8 @@ class BrainScoreModel:
     ``identifier``: the model's name on Brain-Score; ``model``: the network (eval mode); ``layers``:
     read-out layers to consider; ``region_layer_map``: region -> layer (None: Brain-Score picks one per
     region among ``layers``); ``image_size``: pixels per side; ``visual_degrees``: degrees of visual angle
-    the image spans; ``source``: what :func:`brainalign.models.load` loaded.
+    the image spans; ``source``: what :func:`brainalign.models.load` loaded; ``behavioral_readout_layer``:
+    the layer Brain-Score's behavioural benchmarks read (None: ``ModelCommitment``'s default).
     """
 
     identifier: str
@@ -47,7 +48,7 @@ class BrainScoreModel:
     image_size: int
     visual_degrees: int
     source: ModelSource
-    behavioral_readout_layer: str | None = field(default=None)
+    behavioral_readout_layer: str | None = None
 
     def preprocessing(self, image_paths: Sequence[str | os.PathLike[str]]) -> np.ndarray:
         """Images at ``image_paths`` as float32 ``(n, 3, image_size, image_size)``, resized and normalised
