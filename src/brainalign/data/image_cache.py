@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from brainalign.cores import available_cores
-from brainalign.data.stimuli import IMAGENET_MEAN, IMAGENET_STD, Stimuli
+from brainalign.data.stimuli import IMAGENET_MEAN, IMAGENET_STD, Stimuli, missing_image_error
 from brainalign.errors import DataFormatError, ValidationError
 from brainalign.runs import atomic_path, atomic_write_json
 
@@ -124,8 +124,7 @@ def cache_keys(stimuli: Stimuli, size: int) -> tuple[str, str]:
         try:
             stat = path.stat()
         except FileNotFoundError:
-            raise DataFormatError(f"image file {path} does not exist (was it moved after the stimuli were listed?)") \
-                from None
+            raise missing_image_error(path) from None
         stats.append((stat.st_size, stat.st_mtime_ns))
     return _short_hash(described.encode()), _short_hash(json.dumps(stats).encode())
 
@@ -265,8 +264,7 @@ def _decode_resized(path: Path, size: int) -> tuple[str, np.ndarray]:
                 rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
             return hashlib.sha256(content).hexdigest(), np.asarray(rgb)
     except FileNotFoundError:
-        raise DataFormatError(f"image file {path} does not exist (was it moved after the stimuli were listed?)") \
-            from None
+        raise missing_image_error(path) from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise DataFormatError(
             f"could not decode image file {path} ({error}); replace it with a valid PNG/JPEG or remove it"

@@ -222,6 +222,11 @@ def _resolve(base: Path, path: str) -> Path:
     return candidate if candidate.is_absolute() else base / candidate
 
 
+def missing_image_error(path: Path) -> DataFormatError:
+    """The error for an image file listed in the stimuli but gone from disk."""
+    return DataFormatError(f"image file {path} does not exist (was it moved after the stimuli were listed?)")
+
+
 def _read_image(path: Path) -> torch.Tensor:
     """Decode an image file to float32 ``(3, h, w)`` in [0, 1] (RGB)."""
     from PIL import Image, UnidentifiedImageError
@@ -230,7 +235,7 @@ def _read_image(path: Path) -> torch.Tensor:
         with Image.open(path) as image:
             rgb = np.asarray(image.convert("RGB"))
     except FileNotFoundError:
-        raise DataFormatError(f"image file {path} does not exist (was it moved after the stimuli were listed?)") from None
+        raise missing_image_error(path) from None
     except Image.DecompressionBombError as error:
         raise DataFormatError(
             f"image file {path} is too large to decode safely ({error}); resize it to a few megapixels first"
