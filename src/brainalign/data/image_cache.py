@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
 import os
 import queue
 import tempfile
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,10 +110,9 @@ class ImageCache:
                 atomic_write_json(path.with_suffix(".json"), {**manifest, "set_key": set_key, "files_key": files_key})
         return cls(path, size)
 
-    def gather(self, indices: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """Images ``indices`` as uint8 ``(len(indices), size, size, 3)`` (into ``out`` when given)."""
-        return torch.index_select(self._tensor, 0, indices, out=out) if out is not None \
-            else torch.index_select(self._tensor, 0, indices)
+    def gather(self, indices: torch.Tensor) -> torch.Tensor:
+        """Images ``indices`` (int64 ``(b,)``) as uint8 ``(b, size, size, 3)``, a new tensor."""
+        return torch.index_select(self._tensor, 0, indices)
 
 
 def cache_keys(stimuli: Stimuli, size: int) -> tuple[str, str]:
@@ -176,17 +177,14 @@ def ordered_map(
 ) -> Iterator[Result]:
     """``function`` over ``items`` on ``threads`` threads, results in order, at most ``in_flight`` pending
     (so a long stream is never queued, or held, all at once)."""
-    pending: queue.SimpleQueue[Future[Result]] = queue.SimpleQueue()
-    waiting = 0
+    pending: deque[Future[Result]] = deque()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for item in items:
-            pending.put(pool.submit(function, item))
-            waiting += 1
-            if waiting >= in_flight:
-                yield pending.get().result()
-                waiting -= 1
-        for _ in range(waiting):
-            yield pending.get().result()
+            pending.append(pool.submit(function, item))
+            if len(pending) >= in_flight:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 NORMALISE_IMAGES = 16  # images per step of normalise: 2.4 MB of 224 px bytes, cache-resident for 3 passes
@@ -252,8 +250,6 @@ def prefetch(
 
 def _decode_resized(path: Path, size: int) -> tuple[str, np.ndarray]:
     """``(SHA-256 of the file's bytes, uint8 (size, size, 3) RGB)``; raises naming an undecodable file."""
-    import io
-
     from PIL import Image, UnidentifiedImageError
 
     try:
