@@ -199,3 +199,19 @@ def test_atomic_files_get_umask_permissions(tmp_path) -> None:
     finally:
         os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_run_marker_that_is_not_utf8_is_refused_with_one_message(tmp_path) -> None:
+    """A damaged (or foreign) marker: one error naming it, before anything is written; the CLI exits 2."""
+    from brainalign.cli import run
+    from brainalign.errors import DataFormatError
+    from brainalign.runs import MARKER
+
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    (folder / MARKER).write_bytes(b"\xff\xfe not text")
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(DataFormatError, match="not UTF-8"):
+        check_run_dir(folder, "train", force=True)
+    assert run(["demo", "--out", str(folder), "--force"]) == 2
+    assert sorted(p.name for p in folder.iterdir()) == before and (folder / MARKER).read_bytes() == b"\xff\xfe not text"

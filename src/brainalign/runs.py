@@ -32,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Iterator, Literal
 
-from brainalign.errors import RunExistsError
+from brainalign.errors import DataFormatError, RunExistsError
 
 DONE_MARKER = "DONE"
 MARKER = ".brainalign-run.jsonl"
@@ -107,9 +107,15 @@ def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Read a JSON-lines file, ignoring a last line cut off by a crash."""
+    """Read a JSON-lines file, ignoring a last line cut off by a crash; raises one error naming a file that is
+    not UTF-8 text (not written by brainalign, or damaged)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataFormatError(f"{path}: not UTF-8 text, so not a record brainalign wrote (or a damaged one); move it "
+                              f"away, or choose another folder") from None
     records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         if not line.strip():
             continue
         try:
