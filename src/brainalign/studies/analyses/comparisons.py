@@ -33,6 +33,7 @@ from brainalign.measure import compare
 from brainalign.measure.rsa.readouts import EEG_WINDOW
 from brainalign.studies import statistics as st
 from brainalign.studies.analyses.base import Analysis, always
+from brainalign.studies.analyses.improvement import WINDOW
 from brainalign.studies.analyses.similarity import WHOLE
 from brainalign.studies.analyses.ground_truth import stage_rdms
 from brainalign.studies.context import StudyContext
@@ -155,7 +156,7 @@ def same_subject_cross(context: StudyContext) -> dict[str, pd.DataFrame]:
         else:
             window = rows["time"].between(*EEG_WINDOW)
             rows = rows[window & (rows["layer"] == context.headline_layer)]
-            readout = f"{cross.name} eeg {EEG_WINDOW[0] * 1000:g}-{EEG_WINDOW[1] * 1000:g} ms"
+            readout = f"{cross.name} {WINDOW}"
             target = context.headline_layer
         averaged = rows.groupby(["model", "data_subject"], sort=False)["similarity"].mean().reset_index()
         tables[cross.name] = averaged.rename(columns={"data_subject": "subject"}).assign(readout=readout, target=target)
