@@ -105,3 +105,14 @@ def test_readouts_timecourses_roi_and_improvements() -> None:
     np.testing.assert_allclose(gains["improvement_ratio"], 1.0)
     r, p = improvement_correlation([0.1, 0.2, 0.3, 0.5], [0.0, 0.1, 0.25, 0.4])
     assert r > 0.95 and p < 0.05
+
+
+def test_eeg_window_holds_the_50_ms_sample_of_float_sample_times() -> None:
+    """THINGS-EEG2 epochs start at -200 ms at 100 Hz: sample 25 is 0.04999999999999999 s, inside 50-200 ms."""
+    import numpy as np
+
+    from brainalign.measure.rsa.readouts import in_window
+
+    times = -0.2 + np.arange(100) / 100
+    assert times[25] < 0.05 and in_window(times).sum() == 16 and in_window(times)[25] and in_window(times)[40]
+    assert not in_window(times)[24] and not in_window(times)[41]

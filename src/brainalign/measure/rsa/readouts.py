@@ -80,6 +80,13 @@ def roi_similarity(model_rdms: RDMs, fmri_rdms: RDMs, method: str = "spearman",
 
 
 EEG_WINDOW = (0.05, 0.2)  # seconds, inclusive: ReAlnet's 50-200 ms average
+
+
+def in_window(times: "np.ndarray | Sequence[float]", window: tuple[float, float] = EEG_WINDOW) -> np.ndarray:
+    """Boolean mask of ``times`` (s) inside ``window`` (inclusive, 1e-9 s tolerance: sample times such as
+    -0.2 + 25 / 100 = 0.04999999999999999 belong to the 50 ms point)."""
+    seconds = np.asarray(times, dtype=float)
+    return (seconds >= window[0] - 1e-9) & (seconds <= window[1] + 1e-9)
 # similarities compared elementwise: a float, an array or a pandas Series/DataFrame (the result has the same type)
 Improvable = TypeVar("Improvable", float, np.ndarray, pd.Series, pd.DataFrame)
 
@@ -113,7 +120,7 @@ def timecourse_readout(model: ArrayLike, reference: ArrayLike, times: ArrayLike,
     if first.ndim != 2 or first.shape != second.shape or first.shape[1] != len(seconds):
         raise ValidationError(f"model {first.shape} and reference {second.shape} must both be (n_subjects, "
                               f"n_times) with n_times = len(times) = {len(seconds)}")
-    inside = (seconds >= window[0] - 1e-9) & (seconds <= window[1] + 1e-9)
+    inside = in_window(seconds, window)
     if not inside.any():
         raise ValidationError(f"times {seconds.min():g}..{seconds.max():g} s hold no point of the window "
                               f"{window[0]:g}-{window[1]:g} s")

@@ -30,7 +30,7 @@ import pandas as pd
 
 from brainalign.align.controls import label_stem
 from brainalign.measure import compare
-from brainalign.measure.rsa.readouts import EEG_WINDOW
+from brainalign.measure.rsa.readouts import in_window
 from brainalign.studies import statistics as st
 from brainalign.studies.analyses.base import Analysis, always
 from brainalign.studies.analyses.improvement import WINDOW
@@ -154,7 +154,7 @@ def same_subject_cross(context: StudyContext) -> dict[str, pd.DataFrame]:
         if cross.modality == "fmri":
             readout, target = f"{cross.name} roi best layer, mean over ROIs", "ROIs"
         else:
-            window = rows["time"].between(*EEG_WINDOW)
+            window = in_window(rows["time"])  # with the tolerance of every EEG readout (float sample times)
             rows = rows[window & (rows["layer"] == context.headline_layer)]
             readout = f"{cross.name} {WINDOW}"
             target = context.headline_layer

@@ -15,7 +15,7 @@ import pandas as pd
 
 from brainalign.measure import improvement_correlation as correlate
 from brainalign.studies.analyses.base import Analysis, always
-from brainalign.measure.rsa.readouts import EEG_WINDOW
+from brainalign.measure.rsa.readouts import in_window
 from brainalign.studies.analyses.improvement import WINDOW
 from brainalign.studies.analyses.similarity import ROI
 from brainalign.studies.context import StudyContext
@@ -64,7 +64,7 @@ def _eeg_per_model(context: StudyContext) -> Optional[dict[str, pd.Series]]:
                           "target")
     if "cross_timecourses" in context.frames:
         courses = context.frames["cross_timecourses"]
-        window = courses[(courses["time"] >= EEG_WINDOW[0] - 1e-9) & (courses["time"] <= EEG_WINDOW[1] + 1e-9)]
+        window = courses[in_window(courses["time"])]
         means = window.groupby(["model", "subject", "data_subject", "layer"], sort=False)["similarity"].mean()
         improved = _minus_base(means.reset_index(), ["data_subject", "layer"])
         return _per_model(improved.assign(layer=improved["layer"] + " " + WINDOW.removeprefix("eeg ")), "layer")
