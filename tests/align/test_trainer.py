@@ -172,7 +172,7 @@ def test_killed_process_resumes_to_the_same_weights(tiny_config, tmp_path):
     process.wait()
     run_dir = reference.parent / "killed"
     assert first_checkpoint.exists() and not is_finished(run_dir)
-    orphan = first_checkpoint.parent / ".state.pt.k1ll3d.pt"  # what a kill during the checkpoint write leaves
+    orphan = first_checkpoint.parent / ".state.pt.k1ll3d_x.pt"  # what a kill during the checkpoint write leaves (mkstemp: 8 random characters)
     orphan.write_bytes(b"half a checkpoint")
     train(config, resume=True)
     assert not orphan.exists()
