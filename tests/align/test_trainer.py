@@ -233,3 +233,9 @@ def test_a_non_finite_loss_stops_training_with_a_clear_error(tiny_config, monkey
         train(config)
     run_dir = Path(config["out_dir"])
     assert not is_finished(run_dir) and not (run_dir / "checkpoints").exists()
+
+
+def test_keep_checkpoints_keeps_the_newest_epochs_only(tiny_config):
+    run_dir = train(tiny_config("keep", keep_checkpoints=1))
+    assert [p.name for p in (run_dir / "checkpoints").iterdir()] == ["epoch_002"]
+    assert set(load_state(run_dir, 2)) == {"epoch", "torch_rng"}  # finished: no optimizer state

@@ -65,16 +65,22 @@ def save_checkpoint(
     model_name: str,
     state: dict[str, Any],
     unit: str = "epoch",
+    keep: int | None = None,
 ) -> Path:
     """Write checkpoint ``epoch`` (of ``unit``): the model, the head when there is one, then ``state``
-    (optimizer, RNG) last, so its presence marks completion."""
+    (optimizer, RNG) last, so its presence marks completion. Then delete all but the newest ``keep``
+    checkpoints (``None`` keeps every one) and drop the resume state of the kept older ones."""
     folder = checkpoint_dir(run_dir, epoch, unit)
     make_dirs(folder)
     save_model_file(model, folder / MODEL_FILE, model_name)
     if head is not None:
         save_head(head, folder / HEAD_FILE)
     atomic_write_with(folder / STATE_FILE, lambda temp: torch.save(state, temp))
-    for older in checkpoint_epochs(run_dir, unit)[:-1]:
+    saved = checkpoint_epochs(run_dir, unit)
+    removed = saved[:-keep] if keep is not None else []
+    for older in removed:  # deleted first: no state rewritten only to be deleted
+        remove_written(checkpoint_dir(run_dir, older, unit))
+    for older in saved[len(removed):-1]:
         drop_resume_state(run_dir, older, unit)
     return folder
 
@@ -150,14 +156,6 @@ def check_resume_config(run_dir: str | os.PathLike[str], config: BaseModel) -> N
             f"{run_dir} was started with a different config ({Path(run_dir) / 'config.yaml'}); resume it with that "
             f"config, or start afresh with --force"
         )
-
-
-def prune_checkpoints(run_dir: str | os.PathLike[str], keep: int | None) -> None:
-    """Delete all but the newest ``keep`` checkpoints (``None`` keeps every epoch)."""
-    if keep is None:
-        return
-    for epoch in checkpoint_epochs(run_dir)[:-keep]:
-        remove_written(checkpoint_dir(run_dir, epoch))
 
 
 def load_head(run_dir: str | os.PathLike[str], epoch: int | None = None, device: str | torch.device = "cpu") -> EncoderHead:

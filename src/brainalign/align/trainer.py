@@ -26,7 +26,6 @@ from brainalign.align.checkpoint import (
     check_resume_config,
     drop_resume_state,
     load_state,
-    prune_checkpoints,
     restore_checkpoint,
     rng_state,
     save_checkpoint,
@@ -139,8 +138,7 @@ def _train(config: TrainConfig, data: AlignmentData, acceleration: Acceleration,
         state = {"optimizer": optimizer.state_dict(), "epoch": epoch, **rng_state()}
         if scaler is not None:
             state[GRAD_SCALER] = scaler.state_dict()
-        save_checkpoint(run_dir, epoch, model, head, config.model.name, state)
-        prune_checkpoints(run_dir, config.training.keep_checkpoints)
+        save_checkpoint(run_dir, epoch, model, head, config.model.name, state, keep=config.training.keep_checkpoints)
         if stop_after is not None and epoch >= stop_after and epoch < epochs:
             return
     metrics = read_jsonl(run_dir / METRICS_JSONL)
