@@ -48,3 +48,12 @@ def test_commands_that_need_no_model_do_not_import_torch(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", TORCH_FREE.format(commands=commands)], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[0, 0, 0, 0] []"
+
+
+def test_help_imports_neither_numpy_nor_the_config_machinery() -> None:
+    """The command table and --help need typer only: numpy and pydantic configs (0.7 s of start-up on a busy
+    machine) are imported by the commands that use them."""
+    code = ("import sys; from brainalign.cli import run; code = run(['--help']); "
+            "print(code, sorted(name for name in ('numpy', 'brainalign.config') if name in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 []"

@@ -10,4 +10,8 @@ from brainalign.errors import BrainAlignError
 
 __version__ = "0.1.0"
 
-__all__ = ["BrainAlignError", "__version__"]
+#: The largest random seed: numpy and torch take 0 <= seed < 2**32 everywhere brainalign passes one (here,
+#: not in :mod:`brainalign.config`, so the command line names it without importing pydantic and numpy).
+MAX_SEED = 2**32 - 1
+
+__all__ = ["MAX_SEED", "BrainAlignError", "__version__"]

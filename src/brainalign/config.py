@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from brainalign import MAX_SEED
 from brainalign.errors import ConfigError
 from brainalign.inputs import read_text
 
@@ -26,8 +27,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-#: A random seed: numpy and torch take 0 <= seed < 2**32 everywhere brainalign passes one.
-MAX_SEED = 2**32 - 1
+#: A random seed, 0..:data:`brainalign.MAX_SEED`.
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description=f"random seed, 0..{MAX_SEED}")]
 
 

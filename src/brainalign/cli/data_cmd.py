@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from brainalign.cli.app import FORCE_HELP, app
-from brainalign.config import MAX_SEED
+from brainalign import MAX_SEED
 
 
 @app.command("fetch")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 
 from brainalign.cli.app import FORCE_HELP, app
-from brainalign.config import MAX_SEED
+from brainalign import MAX_SEED
 
 if TYPE_CHECKING:
     from brainalign.models.loader import ModelSource

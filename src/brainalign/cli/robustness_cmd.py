@@ -9,7 +9,7 @@ import typer
 
 from brainalign.cli.app import FORCE_HELP, app
 from brainalign.cli.features_cmd import DEVICE_HELP, EPOCH_HELP, MODEL_HELP, warn_if_random
-from brainalign.config import MAX_SEED
+from brainalign import MAX_SEED
 
 NO_WEIGHTS = "-"
 
