@@ -5,6 +5,8 @@ import torch
 
 from brainalign.align.controls import (
     CONTROLS,
+    beta_suffix,
+    control_labels,
     label_stem,
     model_label,
     model_rank,
@@ -31,6 +33,15 @@ def test_labels_and_their_order() -> None:
                                               "control_unpaired", "zeta"]
     assert [label_stem(label) for label in ("aligned_beta10", "control_beta0", "control_unpaired_beta2")] == [
         "aligned", "control_beta0", "control_unpaired"]
+
+
+def test_the_controls_of_an_aligned_label_share_its_beta() -> None:
+    assert [beta_suffix(label) for label in ("aligned", "aligned_beta10", "control_beta0", "control_unpaired_beta0.5")] \
+        == ["", "_beta10", "", "_beta0.5"]
+    assert control_labels("aligned") == ["control_beta0", "control_no_contrastive", "control_unpaired"]
+    assert control_labels(model_label("none", 10.0, with_beta=True)) == [
+        "control_beta0", model_label("control_no_contrastive", 10.0, with_beta=True),
+        model_label("control_unpaired", 10.0, with_beta=True)]
 
 
 def test_trainer_shuffles_targets_only_for_the_unpaired_control() -> None:

@@ -57,6 +57,18 @@ def label_stem(label: str) -> str:
     return label if label in MODEL_ORDER else label.split("_beta")[0]
 
 
+def beta_suffix(label: str) -> str:
+    """The ``_beta<b>`` of a model label, or "" (``aligned_beta10`` -> ``_beta10``; ``control_beta0`` -> "")."""
+    return label[len(label_stem(label)):]
+
+
+def control_labels(aligned: str) -> list[str]:
+    """The labels of the controls an aligned model ``aligned`` is compared with: ``control_beta0`` and each
+    other control trained with the same beta (``aligned_beta10`` -> ``control_no_contrastive_beta10``, ...)."""
+    suffix = beta_suffix(aligned)
+    return [control if not uses_beta(control) else f"{control}{suffix}" for control in CONTROLS[1:]]
+
+
 def model_rank(label: str) -> tuple[int, str]:
     """Sort key of a model label: the order of :data:`MODEL_ORDER`, then the label (betas, other names)."""
     stem = label_stem(label)

@@ -25,6 +25,7 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 from matplotlib.typing import RcKeyType
 from scipy.stats import spearmanr
 
+from brainalign.align.controls import beta_suffix, label_stem
 from brainalign.measure.statistics import paired_difference, ratio_of_means
 from brainalign.report.results import ALL_SUBJECTS, read_predictions, read_table
 from brainalign.runs import atomic_write_with
@@ -50,7 +51,7 @@ def model_colour(model: str) -> str:
     """The colour of ``model`` in every figure: one hue per model family (base grey, aligned red, beta-0
     blue, no-contrastive orange, unpaired green); labels with ``_beta<b>`` get a shade of it, lighter for
     small and darker for large beta, never the plain hue; any other label a fixed colour from its name."""
-    stem, _, beta = model.partition("_beta") if model != "control_beta0" else (model, "", "")
+    stem, beta = label_stem(model), beta_suffix(model).removeprefix("_beta")
     if stem not in _FAMILY_COLOURS:
         return _OTHER_COLOURS[zlib.crc32(model.encode()) % len(_OTHER_COLOURS)]
     colour = np.array(mcolors.to_rgb(_FAMILY_COLOURS[stem]))

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from brainalign.align.controls import ALIGNED_LABEL, CONTROLS, uses_beta
+from brainalign.align.controls import ALIGNED_LABEL, control_labels, label_stem
 from brainalign.errors import ValidationError
 from brainalign.measure.statistics import PairedDifference, correct_p, paired_difference
 from brainalign.studies.evaluate import BASE
@@ -82,10 +82,8 @@ def references(model: str, available: Iterable[str]) -> list[str]:
     if model == BASE:
         return []
     chosen = [BASE]
-    if model.startswith(ALIGNED):
-        suffix = model[len(ALIGNED):]  # "" or "_beta<b>"
-        chosen += ["control_beta0"] + [f"{control}{suffix}" for control in CONTROLS if uses_beta(control)
-                                       and control != "none"]
+    if label_stem(model) == ALIGNED:
+        chosen += control_labels(model)
     return [name for name in chosen if name in present and name != model]
 
 
