@@ -57,3 +57,21 @@ def test_help_imports_neither_numpy_nor_the_config_machinery() -> None:
             "print(code, sorted(name for name in ('numpy', 'brainalign.config') if name in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "0 []"
+
+
+def test_every_public_name_resolves_and_the_architecture_note_says_where() -> None:
+    """Each package's lazy map (its public names) imports, and ARCHITECTURE.md's table names each name in the
+    entry of the module that defines it (one home per public name, written down)."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    note = (Path(__file__).resolve().parents[1] / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    for package in ("data", "models", "align", "measure", "studies", "report", "interop"):
+        module = importlib.import_module(f"brainalign.{package}")
+        row = next(line for line in note.splitlines() if line.startswith(f"| `brainalign.{package}`"))
+        entries = {match.group(1): match.group(2) for match in re.finditer(r"`([\w.]+)`: ([^·|]*)", row)}
+        for name, home in module._NAMES.items():
+            assert getattr(module, name) is not None
+            defined_in = home.lstrip(".")
+            assert re.search(rf"\b{name}\b", entries.get(defined_in, "")), (package, name, defined_in)

@@ -4,6 +4,12 @@ from __future__ import annotations
 from brainalign._lazy import lazy_getattr
 
 _NAMES = {
+    "TrainConfig": ".config",
+    "SweepConfig": ".config",
+    "AlignmentData": ".data",
+    "simulated_observer": ".data",
+    "adam": ".optim",
+    "train_from_scratch": ".scratch",
     "soft_spearman": ".soft_rank",
     "EncoderHead": ".head",
     "CONTROLS": ".controls",

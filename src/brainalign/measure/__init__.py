@@ -7,6 +7,9 @@ from __future__ import annotations
 from brainalign._lazy import lazy_getattr
 
 _NAMES = {
+    # features.py
+    "extract": ".features",
+    "load_features": ".features",
     # rsa/rdm.py
     "compute_rdms": ".rsa.rdm",
     # rsa/comparison.py (not compare.py: a sub-module named like its function would shadow it)

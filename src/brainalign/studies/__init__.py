@@ -9,6 +9,9 @@ _NAMES = {
     "StudyConfig": ".config",
     "load_study_config": ".config",
     "check_datasets": ".config",
+    # analyses/: the registry (analyses/__init__.py) and its entry type (analyses/base.py)
+    "ANALYSES": ".analyses",
+    "Analysis": ".analyses.base",
     # pipeline.py
     "run_study": ".pipeline",
     # demo.py
