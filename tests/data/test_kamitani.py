@@ -133,3 +133,20 @@ def test_a_subjects_training_and_test_files_convert_together(tmp_path) -> None:
     with pytest.raises(ValidationError, match="both give the train split"):
         convert_kamitani([names[0], names[0]], tmp_path / "again")
     assert not (tmp_path / "again").exists()
+
+
+def test_convert_names_a_missing_label_field_and_writes_nothing(tmp_path, capsys) -> None:
+    path = tmp_path / "sub-01_perceptionNaturalImageTest_original_VC.h5"
+    voxels = np.random.default_rng(0).normal(size=(6, N_VOXELS))
+    bdata = bdpy.BData()
+    bdata.add(voxels, "VoxelData")
+    vc = np.full(N_VOXELS, np.nan)
+    vc[:48] = 1
+    bdata.add_metadata("ROI_VC", vc, "1 = visual cortex voxel", where="VoxelData")
+    bdata.add(np.arange(6, dtype=float)[:, None], "Run")  # no stimulus_id / Label column
+    bdata.save(str(path))
+    assert run(["convert-kamitani", str(path), "--out", str(tmp_path / "out"), "--roi", "VC"]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error and str(path) in error.replace("\n", "")
+    assert "no stimulus label column" in error and "'stimulus_id', 'Label'" in error
+    assert not (tmp_path / "out").exists()

@@ -10,6 +10,7 @@ error that writes nothing for each bad layout.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -192,43 +193,78 @@ def test_finetune_trajectory_study_end_to_end(trees, tmp_path) -> None:
     assert set(pd.read_csv(study / "results" / "trajectory.csv")["epoch"]) == {0, 1}
 
 
-def _bad(trees: dict[str, Any], tmp_path: Path, case: str) -> tuple[dict[str, Any], str]:
-    """A small study config whose data cannot give the target, and the words its error must hold."""
+def _bad(trees: dict[str, Any], tmp_path: Path, case: str) -> tuple[dict[str, Any], str, str]:
+    """A small study config whose data cannot give the target, the words its error must hold (the file and
+    the problem) and the fix it must name."""
     paths = dict(trees["paths"])
     if case == "missing channel":
         things = tmp_path / "things_eeg2"
         write_things_eeg2(things, n_train=4, n_test=2, test_reps=2, channels=list(THINGS_EEG2_CHANNELS[:-1]))
         assert run(["convert-things-eeg2", str(things), "--out", str(things / "converted"), "--trust"]) == 0
         paths["things_eeg2"] = things
-        return small(shipped("realnet_eeg.yaml", paths), tmp_path / "out"), r"converted/sub-01/train.npz lacks channel\(s\) \['P2'\]"
+        return (small(shipped("realnet_eeg.yaml", paths), tmp_path / "out"),
+                r"converted/sub-01/train.npz lacks channel\(s\) \['P2'\]", "fix data.target.channels")
     if case == "window outside the epoch":
         raw = small(shipped("realnet_eeg.yaml", paths), tmp_path / "out")
         raw["alignment"]["train"]["data"]["target"]["window"] = [0.7, 0.9]
-        return raw, r"window \[0.7, 0.9\) s lies outside the epoch of data.train_responses .*train.npz"
+        return (raw, r"window \[0.7, 0.9\) s lies outside the epoch of data.train_responses .*train.npz",
+                "choose a window inside the epoch")
     if case == "fewer images than PCA components":
-        return small(shipped("realnet_fmri.yaml", paths), tmp_path / "out"), (
-            r"pca_components=1024, but data.train_responses .*sub-01/train.npz gives 12 training images")
+        return (small(shipped("realnet_fmri.yaml", paths), tmp_path / "out"),
+                r"pca_components=1024, but data.train_responses .*sub-01/train.npz gives 12 training images",
+                "lower pca_components to <= 12")
     if case == "missing evaluation region":
         raw = small(shipped("realnet_fmri.yaml", paths), tmp_path / "out")
         raw["alignment"]["train"]["data"]["target"]["pca_components"] = 8
         raw["evaluation"]["rois"] = ["V1", "V5"]
-        return raw, r"evaluation.rois: .*sub-01/test.npz has no region\(s\) \['V5'\]"
+        return (raw, r"evaluation.rois: .*sub-01/test.npz has no region\(s\) \['V5'\]",
+                "convert it again with these regions")
     things = tmp_path / "things_eeg2"  # mismatched ids: one training image missing from image_set
     write_things_eeg2(things, n_train=4, n_test=2, test_reps=2)
     assert run(["convert-things-eeg2", str(things), "--out", str(things / "converted"), "--trust"]) == 0
     next((things / "image_set" / "training_images").rglob("*.jpg")).unlink()
     paths["things_eeg2"] = things
-    return small(shipped("realnet_eeg.yaml", paths), tmp_path / "out"), (
-        r"stimulus ids of data.train_responses .*train.npz do not match the images of data.train_stimuli")
+    return (small(shipped("realnet_eeg.yaml", paths), tmp_path / "out"),
+            r"stimulus ids of data.train_responses .*train.npz do not match the images of data.train_stimuli",
+            "point data.train_stimuli at the images of these responses")
+
+
+def _files(*roots: Path) -> dict[Path, int]:
+    """Every file under ``roots`` with its modification time (ns): what a refused command must leave alone."""
+    return {path: path.stat().st_mtime_ns for root in roots for path in root.rglob("*") if path.is_file()}
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str], message: str, fix: str) -> None:
+    """The CLI exits with 2 and one error line (no traceback) holding ``message`` and ``fix``."""
+    code = run(argv)
+    output = capsys.readouterr()
+    text = output.out + output.err
+    assert code == 2, text
+    assert "Traceback" not in text and [line.startswith("error:") for line in text.splitlines()].count(True) == 1, text
+    assert re.search(message, text) and fix in text, text
 
 
 @pytest.mark.parametrize("case", ["missing channel", "window outside the epoch", "fewer images than PCA components",
                                   "mismatched ids", "missing evaluation region"])
-def test_bad_layouts_stop_with_one_message_and_write_nothing(trees, tmp_path, case) -> None:
-    raw, message = _bad(trees, tmp_path, case)
-    with pytest.raises(BrainAlignError, match=message):
+def test_bad_layouts_stop_with_one_message_and_write_nothing(trees, tmp_path, capsys, case) -> None:
+    raw, message, fix = _bad(trees, tmp_path, case)
+    before = _files(trees["root"], tmp_path)
+    with pytest.raises(BrainAlignError, match=message) as caught:
         run_study(raw, progress=False)
+    assert fix in str(caught.value)
     assert not (tmp_path / "out").exists()
-    (tmp_path / "study.yaml").write_text(yaml.safe_dump(raw))
-    assert run(["study", str(tmp_path / "study.yaml")]) == 2  # the CLI: exit 2, no traceback
+    config = tmp_path / "configs" / "study.yaml"  # outside tmp_path/out; the snapshot ignores it
+    config.parent.mkdir()
+    config.write_text(yaml.safe_dump(raw))
+    _refused(["study", str(config)], capsys, message, fix)  # the CLI: exit 2, one message, no traceback
+    if case != "missing evaluation region":  # a training layout: `train` and `sweep` refuse it too
+        train = {**raw["alignment"]["train"], "out_dir": str(tmp_path / "out" / "train")}
+        train["data"] = {**train["data"], "subject": "sub-01"}
+        (config.parent / "train.yaml").write_text(yaml.safe_dump(train))
+        _refused(["train", str(config.parent / "train.yaml")], capsys, message, fix)
+        sweep = {**raw["alignment"], "out_dir": str(tmp_path / "out" / "sweep")}
+        (config.parent / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+        _refused(["sweep", str(config.parent / "sweep.yaml")], capsys, message, fix)
     assert not (tmp_path / "out").exists()
+    after = _files(trees["root"], tmp_path)
+    assert {path: mtime for path, mtime in after.items() if config.parent not in path.parents} == before
