@@ -34,7 +34,10 @@ from brainalign.data import Stimuli
 from brainalign.data.channels import THINGS_EEG2_CHANNELS
 from brainalign.data.kamitani import imagenet_id
 from brainalign.errors import BrainAlignError
+from brainalign.studies import evaluate as ev
 from brainalign.studies import run_study
+from brainalign.studies.analyses.cross import cross_targets
+from brainalign.studies.config import parse_study_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 N_TRAIN, N_TEST = 8, 4
@@ -77,7 +80,7 @@ def trees(tmp_path_factory) -> dict[str, Any]:
     assert run(["convert-things-eeg2", str(things), "--out", str(things / "converted"), "-s", "1", "--trust"]) == 0
     shen = root / "shen2019"
     shen_train = write_shen_file(shen / "sub-01_perceptionNaturalImageTraining_original_VC.h5", SHEN_TRAIN, reps=5)
-    write_shen_file(shen / "sub-01_perceptionNaturalImageTest_original_VC.h5", SHEN_TEST, reps=24, seed=1)
+    shen_test = write_shen_file(shen / "sub-01_perceptionNaturalImageTest_original_VC.h5", SHEN_TEST, reps=24, seed=1)
     assert run(["convert-kamitani", *(str(shen / f"sub-01_perceptionNaturalImage{split}_original_VC.h5")
                                       for split in ("Training", "Test")), "--out", str(shen / "converted" / "sub-01")]) == 0
     write_imagenet_images(shen / "images" / "training", [imagenet_id(label) for label in SHEN_TRAIN])
@@ -88,7 +91,7 @@ def trees(tmp_path_factory) -> dict[str, Any]:
     (imagenet / "imagenet_class_index.json").write_text(json.dumps({"0": ["n01440764", "tench"],
                                                                       "1": ["n01443537", "goldfish"]}))
     return {"paths": {"things_eeg2": things, "shen2019": shen, "imagenet": imagenet},
-            "eeg": arrays, "shen_train": shen_train, "root": root}
+            "eeg": arrays, "shen_train": shen_train, "shen_test": shen_test, "root": root}
 
 
 def realnet_eeg_target(data: np.ndarray, ids: list[str], order: list[str]) -> np.ndarray:
@@ -144,6 +147,54 @@ def test_fmri_config_gives_1024_pca_dimensions_fitted_on_training_images(tmp_pat
     np.testing.assert_allclose(data.target.pca_mean, training_mean, rtol=1e-5, atol=1e-6)
     assert set(data.target.fitted_on["stimulus_ids"]) == {imagenet_id(label) for label in labels}
     assert not set(data.target.fitted_on["stimulus_ids"]) & set(data.test_stimuli.ids)
+
+
+def correlation_rdm(patterns: np.ndarray) -> np.ndarray:
+    """Condensed 1 - Pearson r between the rows of ``patterns`` (n, features)."""
+    return (1 - np.corrcoef(patterns.reshape(len(patterns), -1)))[np.triu_indices(len(patterns), k=1)]
+
+
+def shen_averaged(voxels: np.ndarray, trial_labels: np.ndarray, ids: list[str], columns: slice) -> np.ndarray:
+    """The written Shen file's voxels ``columns``, repetitions averaged, rows in the order of ``ids``."""
+    return np.stack([voxels[np.array([imagenet_id(label) for label in trial_labels]) == stimulus_id][:, columns].mean(0)
+                     for stimulus_id in ids])
+
+
+def test_evaluation_rdms_come_from_raw_repetition_averaged_patterns(trees) -> None:
+    """Within and across datasets, the neural RDMs are those of the recorded patterns averaged over
+    repetitions, never of the z-scored or PCA training targets (which give other RDMs)."""
+    raw = shipped("realnet_fmri.yaml", trees["paths"])
+    raw["alignment"]["train"]["data"]["target"]["pca_components"] = 8
+    fmri = parse_study_config(raw)
+    held = ev.held_out(fmri.alignment.train.data, "sub-01")
+    rdms = ev.neural_targets(held, fmri.evaluation)
+    ids = held.trials.stimulus_ids
+    voxels, labels = trees["shen_test"]
+    for roi, (start, stop) in {"V1": (0, 6), "V3": (12, 16), "LOC": (20, 26)}.items():
+        expected = correlation_rdm(shen_averaged(voxels, labels, ids, slice(start, stop)))
+        np.testing.assert_allclose(rdms["rois"].select(roi=roi).dissimilarities[0], expected, rtol=1e-5, atol=1e-6)
+    vc = correlation_rdm(shen_averaged(voxels, labels, ids, slice(0, 28)))  # whole: raw VC, not its 8 components
+    np.testing.assert_allclose(rdms["whole"].dissimilarities[0], vc, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(correlation_rdm(held.data.test_targets), vc, atol=1e-3)
+
+    raw = shipped("realnet_eeg.yaml", trees["paths"])
+    raw["evaluation"]["timecourse_rdm"] = "correlation"
+    raw["cross_evaluation"][0]["subjects"] = ["sub-01"]
+    eeg = parse_study_config(raw)
+    held = ev.held_out(eeg.alignment.train.data, "sub-01")
+    rdms = ev.neural_targets(held, eeg.evaluation)
+    metadata = np.load(trees["paths"]["things_eeg2"] / "image_set" / "image_metadata.npy", allow_pickle=True).item()
+    test_ids = [f"{c}/{Path(f).stem}" for c, f in zip(metadata["test_img_concepts"], metadata["test_img_files"])]
+    pattern = realnet_eeg_target(trees["eeg"]["test"], test_ids, held.trials.stimulus_ids)  # (n, 17, 20) raw
+    np.testing.assert_allclose(rdms["whole"].dissimilarities[0], correlation_rdm(pattern), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(correlation_rdm(held.data.test_targets), correlation_rdm(pattern), atol=1e-3)
+    at_100ms = rdms["times"].select(time_index=30)  # -0.2 s + 30 samples = 100 ms
+    assert at_100ms.descriptors["time"].item() == pytest.approx(0.1)
+    np.testing.assert_allclose(at_100ms.dissimilarities[0], correlation_rdm(pattern[..., 10]), rtol=1e-5, atol=1e-6)
+
+    stimuli, cross = cross_targets(eeg.cross_evaluation[0], eeg.evaluation, eeg.alignment.train.data)
+    expected = correlation_rdm(shen_averaged(voxels, labels, stimuli.ids, slice(16, 20)))  # hV4 -> V4
+    np.testing.assert_allclose(cross["sub-01"].select(roi="V4").dissimilarities[0], expected, rtol=1e-5, atol=1e-6)
 
 
 def _trained_run(study_dir: Path) -> Path:
