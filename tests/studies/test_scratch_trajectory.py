@@ -115,6 +115,47 @@ def test_schedule_untrained_epoch_zero_seeds_and_peaks(tiny_study_run) -> None:
         run_scratch_study(config, progress=False)
 
 
+def test_killed_study_resumes_to_the_same_results(tiny_study_run, tmp_path: Path, monkeypatch) -> None:
+    """A study killed while training seed 1 (mid-epoch, after step 3) continues with --resume: seed 0 is not
+    trained again, seed 1 resumes from its last checkpoint, and the results equal an uninterrupted study's."""
+    import brainalign.align.scratch as scratch
+
+    reference, _ = tiny_study_run
+    train = scratch.train_from_scratch
+
+    def killed(config, resume=False, force=False, stop_after=None):
+        if config.seed == 1:
+            train(config, resume=resume, force=force, stop_after=3)
+            raise RuntimeError("killed")
+        return train(config, resume=resume, force=force, stop_after=stop_after)
+
+    monkeypatch.setattr(scratch, "train_from_scratch", killed)
+    config = tiny_study(tmp_path / "study")
+    with pytest.raises(RuntimeError, match="killed"):
+        run_scratch_study(config, progress=False)
+    run_dir = tmp_path / "study"
+    assert not is_finished(run_dir) and is_finished(run_dir / "training" / "seed_0")
+    assert checkpoint_epochs(run_dir / "training" / "seed_1", STEP) == [0, 1, 3]
+    seed0 = {path: path.stat().st_mtime_ns for path in (run_dir / "training" / "seed_0").rglob("*") if path.is_file()}
+    monkeypatch.setattr(scratch, "train_from_scratch", train)
+    with pytest.raises(RunExistsError):  # an unfinished study is continued only on request
+        run_scratch_study(config, progress=False)
+    assert run(["study", str(_yaml(tmp_path, config)), "--resume"]) == 0
+    assert is_finished(run_dir)
+    assert {path: path.stat().st_mtime_ns for path in seed0} == seed0  # seed 0 was not trained again
+    resumed = read_table(table_path(run_dir, "scratch_trajectory"), "scratch_trajectory")
+    uninterrupted = read_table(table_path(reference, "scratch_trajectory"), "scratch_trajectory")
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
+
+
+def _yaml(folder: Path, config: dict) -> Path:
+    import yaml
+
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def test_bad_targets_are_refused_before_anything_is_written(tmp_path: Path) -> None:
     outside = tiny_study(tmp_path / "a")
     outside["targets"][0]["times_ms"] = [300]  # the simulated recording ends at 190 ms
