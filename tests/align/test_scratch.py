@@ -134,3 +134,18 @@ def test_batch_larger_than_the_task_is_named(tmp_path) -> None:
     with pytest.raises(ConfigError, match="batch_size=64"):
         train_from_scratch(config)
     assert not (tmp_path / "big").exists()
+
+
+def test_a_torchvision_resnet_trains_from_scratch_too(tmp_path) -> None:
+    """Any model name: a torchvision ResNet-18 (random weights, a 4-class head) trains on the same schedule."""
+    config = tiny_scratch_config(tmp_path / "resnet", epochs=1, count=1, first=1)
+    config["model"] = {"name": "resnet18"}
+    untrained = initial_model(parse_config(ScratchTrainConfig, config), num_classes=4)
+    with torch.no_grad():
+        assert untrained.eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 4)  # eval: batch norm statistics kept
+    other = initial_model(parse_config(ScratchTrainConfig, {**config, "seed": 1}), num_classes=4)
+    assert not _same(untrained.state_dict(), other.state_dict())
+    run_dir = train_from_scratch(config)
+    assert checkpoint_epochs(run_dir, STEP) == [0, 4]
+    assert _same(_weights(run_dir, 0), untrained.state_dict()) and not _same(_weights(run_dir, 0), _weights(run_dir, 4))
+    assert [record["epoch"] for record in read_jsonl(run_dir / "metrics.jsonl")] == [0.0, 1.0]
