@@ -8,7 +8,9 @@ import pytest
 
 from brainalign.errors import RunExistsError
 from brainalign.runs import (
+    TEMP_PREFIX,
     append_jsonl,
+    atomic_path,
     atomic_write_json,
     atomic_write_with,
     check_output_file,
@@ -141,15 +143,22 @@ def test_orphan_temporary_files_are_removed_on_resume(tmp_path) -> None:
     path = tmp_path / "run"
     with open_run(path, "train") as run:
         run.keep()
-        atomic_write_json(path / "checkpoints" / "epoch_001" / "state.pt", {})
+        with atomic_path(path / "checkpoints" / "epoch_001" / "state.pt") as temp:
+            temp.write_bytes(b"state")
+            written = temp.name  # the name a kill during this write leaves behind
     folder = path / "checkpoints" / "epoch_001"
-    orphan = folder / ".state.pt.k1ll3d_x.pt"  # atomic_path's name: mkstemp's 8 random characters
-    orphan.write_bytes(b"half")
-    foreign = [folder / name for name in ("state.pt.bak", ".state.pt.swp", ".state.pt.k1ll3d.pt")]
+    assert written.startswith(TEMP_PREFIX + "state.pt.")
+    orphans = [folder / written, folder / f"{TEMP_PREFIX}state.pt.k1ll3d_x.pt"]  # mkstemp: 8 random characters
+    for orphan in orphans:
+        orphan.write_bytes(b"half")
+    # a user's files, even one named like a temporary without brainalign's prefix, stay
+    foreign = [folder / name for name in ("state.pt.bak", ".state.pt.swp", ".state.pt.k1ll3d.pt", ".state.pt.k1ll3d_x.pt",
+                                          f"{TEMP_PREFIX}state.pt.bak")]
     for file in foreign:
         file.write_bytes(b"mine")
     with open_run(path, "train", resume=True):
-        assert not orphan.exists() and all(file.read_bytes() == b"mine" for file in foreign)
+        assert not any(orphan.exists() for orphan in orphans)
+        assert all(file.read_bytes() == b"mine" for file in foreign)
 
 
 def test_single_output_files_are_replaced_only_when_brainalign_wrote_them(tmp_path) -> None:

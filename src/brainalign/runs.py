@@ -37,6 +37,7 @@ from brainalign.errors import DataFormatError, RunExistsError
 DONE_MARKER = "DONE"
 MARKER = ".brainalign-run.jsonl"
 LOCK = ".brainalign-run.lock"
+TEMP_PREFIX = ".brainalign-tmp-"  # atomic_path's temporaries: .brainalign-tmp-<name>.<8 random><suffix>
 _INTERNAL = (MARKER, LOCK)
 
 RunState = Literal["new", "empty", "finished", "unfinished"]
@@ -52,7 +53,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     target = claim(path)
     make_dirs(target.parent)
     handle, temp_name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix if suffix is None else suffix
+        dir=target.parent, prefix=f"{TEMP_PREFIX}{target.name}.", suffix=target.suffix if suffix is None else suffix
     )
     os.close(handle)
     temp = Path(temp_name)
@@ -435,13 +436,14 @@ def _remove_entries(root: Path, entries: dict[str, EntryType], *folders: str) ->
 
 
 def _remove_temporaries(path: Path, entries: dict[str, EntryType]) -> None:
-    """Remove the temporary files :func:`atomic_path` leaves when killed: ``.<name>.<random><suffix>``,
-    ``<random>`` being :func:`tempfile.mkstemp`'s 8 characters and ``<suffix>`` empty or starting with a dot.
-    Only names of that form go: a user's ``.<name>.swp`` or ``.<name>.backup`` beside a recorded file stays."""
+    """Remove the temporary files :func:`atomic_path` leaves when killed:
+    ``.brainalign-tmp-<name>.<random><suffix>`` (:data:`TEMP_PREFIX`), ``<random>`` being
+    :func:`tempfile.mkstemp`'s 8 characters and ``<suffix>`` empty or starting with a dot. Only names of that
+    form go: a user's ``.<name>.swp``, ``.<name>.backup`` or ``.<name>.12345678`` beside a recorded file stays."""
     for name, entry in entries.items():
         if entry == "file":
             target = path / name
-            temporary = re.compile(re.escape(f".{target.name}.") + r"[a-z0-9_]{8}(\..*)?")
+            temporary = re.compile(re.escape(f"{TEMP_PREFIX}{target.name}.") + r"[a-z0-9_]{8}(\..*)?")
             for temp in target.parent.iterdir() if target.parent.is_dir() else []:
                 if temporary.fullmatch(temp.name) and temp.is_file():
                     temp.unlink()

@@ -10,7 +10,7 @@ from brainalign.align import load_head, train
 from brainalign.models import load
 from brainalign.align.checkpoint import checkpoint_dir, load_state
 from brainalign.errors import ConfigError, RunExistsError
-from brainalign.runs import is_finished, read_jsonl
+from brainalign.runs import TEMP_PREFIX, is_finished, read_jsonl
 
 
 def _tensors(run_dir, epoch, name):
@@ -172,7 +172,7 @@ def test_killed_process_resumes_to_the_same_weights(tiny_config, tmp_path):
     process.wait()
     run_dir = reference.parent / "killed"
     assert first_checkpoint.exists() and not is_finished(run_dir)
-    orphan = first_checkpoint.parent / ".state.pt.k1ll3d_x.pt"  # what a kill during the checkpoint write leaves (mkstemp: 8 random characters)
+    orphan = first_checkpoint.parent / f"{TEMP_PREFIX}state.pt.k1ll3d_x.pt"  # what a kill during the checkpoint write leaves
     orphan.write_bytes(b"half a checkpoint")
     train(config, resume=True)
     assert not orphan.exists()
