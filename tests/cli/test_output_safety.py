@@ -262,6 +262,18 @@ def test_rdm_never_replaces_a_file_it_did_not_write(tmp_path, capsys) -> None:
     assert out.read_bytes() == b"my archive"
 
 
+def test_rdm_refuses_a_user_png_that_pil_will_not_open(tmp_path, monkeypatch, capsys) -> None:
+    """A user's X.png beside --out X.npz that PIL refuses to open (a decompression bomb) is not brainalign's
+    preview: refused with one message, not a traceback, and kept."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 40 x 40 px is then > 2 x the limit: a "bomb"
+    np.save(tmp_path / "features.npy", np.random.default_rng(0).standard_normal((5, 4)))
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(tmp_path / "x.png")
+    mine = (tmp_path / "x.png").read_bytes()
+    assert run(["rdm", str(tmp_path / "features.npy"), "--out", str(tmp_path / "x.npz"), "--force"]) == 2
+    assert "x.png exists and was not written by brainalign" in _err(capsys)
+    assert (tmp_path / "x.png").read_bytes() == mine and not (tmp_path / "x.npz").exists()
+
+
 def test_report_writes_only_into_a_brainalign_run(tmp_path, capsys) -> None:
     _put_foreign(tmp_path / "mine")
     assert run(["report", str(tmp_path / "mine")]) == 2

@@ -79,6 +79,21 @@ def test_foreign_cache_folder_and_bad_images_are_refused(image_folder, tmp_path,
     assert not list((tmp_path / "elsewhere").glob("*.npy"))
 
 
+def test_a_decompression_bomb_is_one_clear_error_in_both_decoders(image_folder, tmp_path, monkeypatch):
+    """The image cache and Stimuli.load refuse an image PIL calls a decompression bomb with the same message."""
+    Image.new("RGB", (200, 200)).save(image_folder / "img0.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # 200 x 200 px is > 2 x the limit: a "bomb"; 40 x 48 is not
+    monkeypatch.setenv("BRAINALIGN_IMAGE_CACHE", str(tmp_path / "cache"))
+    stimuli = Stimuli.from_folder(image_folder)
+    messages = []
+    for decode in (lambda: ImageCache.open(stimuli, 16), lambda: stimuli.load([0], size=16)):
+        with pytest.raises(DataFormatError, match=r"img0\.png is too large to decode safely") as error:
+            decode()
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    assert not list((tmp_path / "cache").glob("*.npy"))
+
+
 def test_normalise_matches_the_float_path():
     pixels = torch.randint(0, 256, (4, 8, 8, 3), dtype=torch.uint8)
     mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

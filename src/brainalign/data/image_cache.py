@@ -48,8 +48,8 @@ import numpy as np
 import torch
 
 from brainalign.cores import available_cores
-from brainalign.data.stimuli import IMAGENET_MEAN, IMAGENET_STD, Stimuli, missing_image_error
-from brainalign.errors import DataFormatError, ValidationError
+from brainalign.data.stimuli import IMAGENET_MEAN, IMAGENET_STD, Stimuli, decoding_image, missing_image_error
+from brainalign.errors import ValidationError
 from brainalign.runs import atomic_path, atomic_write_json
 
 CACHE_VERSION = 1
@@ -250,21 +250,15 @@ def prefetch(
 
 def _decode_resized(path: Path, size: int) -> tuple[str, np.ndarray]:
     """``(SHA-256 of the file's bytes, uint8 (size, size, 3) RGB)``; raises naming an undecodable file."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
+    with decoding_image(path):
         content = path.read_bytes()
         with Image.open(io.BytesIO(content)) as image:
             rgb = image.convert("RGB")
             if rgb.size != (size, size):
                 rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
             return hashlib.sha256(content).hexdigest(), np.asarray(rgb)
-    except FileNotFoundError:
-        raise missing_image_error(path) from None
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataFormatError(
-            f"could not decode image file {path} ({error}); replace it with a valid PNG/JPEG or remove it"
-        ) from None
 
 
 def _claim_folder(root: Path) -> None:

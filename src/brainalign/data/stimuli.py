@@ -6,6 +6,7 @@ anti-aliasing, no crop) and normalise with the ImageNet mean/std.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections import Counter
@@ -227,13 +228,15 @@ def missing_image_error(path: Path) -> DataFormatError:
     return DataFormatError(f"image file {path} does not exist (was it moved after the stimuli were listed?)")
 
 
-def _read_image(path: Path) -> torch.Tensor:
-    """Decode an image file to float32 ``(3, h, w)`` in [0, 1] (RGB)."""
+@contextlib.contextmanager
+def decoding_image(path: Path) -> Iterator[None]:
+    """Turn a failure to read or decode the image file ``path`` inside the block (gone, not an image,
+    truncated, a decompression bomb: PIL's refusal of images above 2 x ``Image.MAX_IMAGE_PIXELS``) into one
+    :class:`DataFormatError` naming it; the one home of these messages."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            rgb = np.asarray(image.convert("RGB"))
+        yield
     except FileNotFoundError:
         raise missing_image_error(path) from None
     except Image.DecompressionBombError as error:
@@ -244,4 +247,12 @@ def _read_image(path: Path) -> torch.Tensor:
         raise DataFormatError(
             f"could not decode image file {path} ({error}); replace it with a valid PNG/JPEG or remove it"
         ) from None
+
+
+def _read_image(path: Path) -> torch.Tensor:
+    """Decode an image file to float32 ``(3, h, w)`` in [0, 1] (RGB)."""
+    from PIL import Image
+
+    with decoding_image(path), Image.open(path) as image:
+        rgb = np.asarray(image.convert("RGB"))
     return torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255.0

@@ -35,7 +35,7 @@ def is_quicklook_figure(path: str | os.PathLike[str]) -> bool:
     try:
         with Image.open(path) as image:
             software = getattr(image, "text", {}).get("Software", "")
-    except (OSError, ValueError, SyntaxError):
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):  # not an image brainalign drew
         return False
     return isinstance(software, str) and software.split(" ")[0] == SOFTWARE
 
