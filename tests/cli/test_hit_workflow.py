@@ -27,8 +27,9 @@ def test_aligned_run_folder_to_rsa_on_92_images(shared_data, tmp_path, capsys, m
     }})[0]
     features, rdms_file, rsa_dir = tmp_path / "features", tmp_path / "model_rdms.npz", tmp_path / "rsa"
     monkeypatch.chdir(tmp_path)  # a relative run folder: the provenance records the weights' absolute path
-    assert run(["features", str(run_dir.relative_to(tmp_path)), str(hit / "images"), "--out", str(features), "--layers", "V4,IT",
-                "--image-size", "32"]) == 0
+    assert run(["features", str(run_dir.relative_to(tmp_path)), str(hit / "images"), "--out", str(features), "--layers",
+                "V4,IT"]) == 0  # at the image size the model was trained at (32 px), recorded with its checkpoint
+    assert "image size 32 px: the size the model was trained at" in capsys.readouterr().err
     assert run(["rdm", str(features), "--out", str(rdms_file)]) == 0
     assert run(["rsa", str(rdms_file), str(hit / "rdms_92.npz"), "--key", "hIT_subject_session",
                 "--order", str(hit / "stimuli.csv"), "--out", str(rsa_dir)]) == 0
@@ -50,5 +51,6 @@ def test_aligned_run_folder_to_rsa_on_92_images(shared_data, tmp_path, capsys, m
 
     base = tmp_path / "sweep" / "base" / "model.safetensors"  # the demo's base model (3 classes) as --weights
     assert run(["features", "cornet_z", str(hit / "images"), "--weights", str(base), "--out", str(tmp_path / "base"),
-                "--layers", "IT", "--image-size", "32"]) == 0
-    assert json.loads((tmp_path / "base" / "features.json").read_text())["provenance"]["weights"] == str(base.resolve())
+                "--layers", "IT"]) == 0
+    base_provenance = json.loads((tmp_path / "base" / "features.json").read_text())["provenance"]
+    assert base_provenance["weights"] == str(base.resolve()) and base_provenance["image_size"] == 32

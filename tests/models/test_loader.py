@@ -39,7 +39,7 @@ def test_name_alone_is_random_seeded_and_records_it() -> None:
     assert not model.training and model.num_classes == 1000
     assert source.to_dict() == {"spec": "cornet_z", "kind": "name", "name": "cornet_z", "weights": None,
                                 "epoch": None, "num_classes": 1000, "label": "cornet_z", "weights_sha256": None,
-                                "seed": 0}
+                                "seed": 0, "image_size": None}
     assert source.random_weights
     state = torch.random.get_rng_state()
     assert _same_weights(model, load("cornet_z").model)  # seeded: the same spec gives the same model
@@ -86,6 +86,19 @@ def test_run_folder_last_or_chosen_epoch(tmp_path: Path) -> None:
         load(run_dir, epoch=9)
     with pytest.raises(ValidationError, match="not a training run folder"):
         load("cornet_z", epoch=1)
+
+
+def test_the_training_image_size_comes_from_the_model_file_or_the_runs_config(tmp_path: Path) -> None:
+    """A model file written with its training image size records it; a run folder of files written before
+    that has it in its config.yaml; a model name or an unrecorded file has none (features default to 224)."""
+    file = save_model_file(cornet_z(num_classes=3), tmp_path / "base" / "model.safetensors", "cornet_z",
+                           image_size=48)
+    assert load(file).source.image_size == 48 and load("cornet_z", weights=file).source.image_size == 48
+    run_dir, _ = _run_folder(tmp_path / "aligned_seed0")
+    assert load(run_dir).source.image_size is None  # no metadata, no config
+    (run_dir / "config.yaml").write_text("model:\n  name: cornet_z\ndata:\n  image_size: 32\n", encoding="utf-8")
+    assert load(run_dir).source.image_size == 32 and load(run_dir, epoch=1).source.image_size == 32
+    assert load("cornet_z").source.image_size is None
 
 
 def test_unknown_specs_say_what_is_accepted(tmp_path: Path) -> None:

@@ -66,13 +66,15 @@ def save_checkpoint(
     state: dict[str, Any],
     unit: str = "epoch",
     keep: int | None = None,
+    image_size: int | None = None,
 ) -> Path:
-    """Write checkpoint ``epoch`` (of ``unit``): the model, the head when there is one, then ``state``
+    """Write checkpoint ``epoch`` (of ``unit``): the model (with the training ``image_size`` in its metadata),
+    the head when there is one, then ``state``
     (optimizer, RNG) last, so its presence marks completion. Then delete all but the newest ``keep``
     checkpoints (``None`` keeps every one) and drop the resume state of the kept older ones."""
     folder = checkpoint_dir(run_dir, epoch, unit)
     make_dirs(folder)
-    save_model_file(model, folder / MODEL_FILE, model_name)
+    save_model_file(model, folder / MODEL_FILE, model_name, image_size=image_size)
     if head is not None:
         save_head(head, folder / HEAD_FILE)
     atomic_write_with(folder / STATE_FILE, lambda temp: torch.save(state, temp))

@@ -138,10 +138,10 @@ def predicted_classes(model: LayeredModel, images: ImageBank, batch_size: int, d
         return torch.cat([model(pixels).argmax(dim=1).cpu() for pixels in images.batches(batches, device)])
 
 
-def save_base(model: LayeredModel, path: str | os.PathLike[str], model_name: str, history: list[dict]) -> Path:
-    """Write the base model file to ``path`` and, when it was pre-trained, its per-epoch pre-training record
-    (:func:`pretrain`) beside it as ``pretrain.json``."""
-    saved = save_model_file(model, path, model_name)
+def save_base(model: LayeredModel, path: str | os.PathLike[str], config: TrainConfig, history: list[dict]) -> Path:
+    """Write the base model file of ``config`` (its architecture and training image size) to ``path`` and,
+    when it was pre-trained, its per-epoch pre-training record (:func:`pretrain`) beside it as ``pretrain.json``."""
+    saved = save_model_file(model, path, config.model.name, image_size=config.data.image_size)
     if history:
         atomic_write_json(Path(path).parent / PRETRAIN_RECORD, {"epochs": history})
     return saved
@@ -159,4 +159,4 @@ def pretrain_base(config: TrainConfig, path: str | os.PathLike[str], data: Align
     device = config.training.torch_device()
     history: list[dict] = []
     model = build_base(config, data or load_alignment_data(config.data), device, history)
-    return save_base(model, path, config.model.name, history)
+    return save_base(model, path, config, history)

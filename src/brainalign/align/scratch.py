@@ -222,7 +222,8 @@ class _Checkpointer:
         })
         write_metrics_csv(self.run_dir)
         state = {"optimizer": optimizer.state_dict(), STEP: step, **rng_state()}
-        save_checkpoint(self.run_dir, step, model, None, self.config.model.name, state, unit=STEP)
+        save_checkpoint(self.run_dir, step, model, None, self.config.model.name, state, unit=STEP,
+                        image_size=self.config.data.image_size)
         self.started = time.perf_counter()
 
 

@@ -138,7 +138,8 @@ def _train(config: TrainConfig, data: AlignmentData, acceleration: Acceleration,
         state = {"optimizer": optimizer.state_dict(), "epoch": epoch, **rng_state()}
         if scaler is not None:
             state[GRAD_SCALER] = scaler.state_dict()
-        save_checkpoint(run_dir, epoch, model, head, config.model.name, state, keep=config.training.keep_checkpoints)
+        save_checkpoint(run_dir, epoch, model, head, config.model.name, state, keep=config.training.keep_checkpoints,
+                        image_size=config.data.image_size)
         if stop_after is not None and epoch >= stop_after and epoch < epochs:
             return
     metrics = read_jsonl(run_dir / METRICS_JSONL)
@@ -254,7 +255,7 @@ def _base_model(config: TrainConfig, data: AlignmentData, run_dir: Path, device:
     history: list[dict] = []
     model = build_base(config, data, device, history)
     if config.model.pretrain is not None:
-        save_base(model, saved, config.model.name, history)
+        save_base(model, saved, config, history)
     return model
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import typer
 
@@ -21,6 +21,9 @@ WEIGHTS_HELP = ("Weights for a model name: a file (.pth/.pt/.safetensors), a kno
 EPOCH_HELP = "Checkpoint epoch of a run folder (default: the last)."
 DEVICE_HELP = "torch device: auto, cpu, cuda or cuda:N."
 SEED_HELP = "Seed of a random initialisation (a model name without --weights, a fresh classifier head); recorded."
+DEFAULT_IMAGE_SIZE = 224
+IMAGE_SIZE_HELP = (f"Images are resized to this many pixels per side (default: the size the model was trained at, when "
+                   f"its model file or run folder records it, else {DEFAULT_IMAGE_SIZE}).")
 
 
 def warn_if_random(source: "ModelSource") -> None:
@@ -29,6 +32,22 @@ def warn_if_random(source: "ModelSource") -> None:
         typer.echo(f"warning: {source.label} has random weights (initialised with seed {source.seed}); give "
                    "--weights, known weights (cornet_z-imagenet), a model file or a run folder for a trained model",
                    err=True)
+
+
+def image_size_for(given: Optional[int], sources: Sequence["ModelSource"]) -> int:
+    """``--image-size`` when given, else the training image size the models record (one for all of them,
+    said on stderr), else :data:`DEFAULT_IMAGE_SIZE`."""
+    if given is not None:
+        return given
+    recorded = {source.image_size for source in sources}
+    if len(recorded) == 1 and None not in recorded:
+        size = int(recorded.pop() or DEFAULT_IMAGE_SIZE)
+        typer.echo(f"image size {size} px: the size the model was trained at (--image-size to change it)", err=True)
+        return size
+    if len(recorded - {None}) > 1:
+        typer.echo(f"warning: the models were trained at different image sizes ({sorted(recorded - {None})}); "
+                   f"all are shown images of {DEFAULT_IMAGE_SIZE} px: give --image-size", err=True)
+    return DEFAULT_IMAGE_SIZE
 
 
 @app.command("features")
@@ -42,7 +61,7 @@ def features_command(
     layers: Optional[str] = typer.Option(None, help="Comma-separated layers (default: the model's read-out layers)."),
     weights: Optional[str] = typer.Option(None, help=WEIGHTS_HELP),
     epoch: Optional[int] = typer.Option(None, help=EPOCH_HELP),
-    image_size: int = typer.Option(224, min=32, help="Images are resized to this many pixels per side."),
+    image_size: Optional[int] = typer.Option(None, min=32, help=IMAGE_SIZE_HELP),
     pool: str = typer.Option("none", help="Spatial pooling of each layer's maps (channels, height, width): none, "
                                           "avg or max, down to --pool-size x --pool-size per channel."),
     pool_size: int = typer.Option(1, min=1, help="With --pool: the pooled grid's side (1 = one value per channel)."),
@@ -72,7 +91,8 @@ def features_command(
     warn_if_random(source)
     chosen = None if layers is None else [name.strip() for name in layers.split(",") if name.strip()]
     with open_run(out, "features", force=force, resumable=False):
-        features = extract(network, stimuli, chosen, batch_size=batch_size, device=device, image_size=image_size,
+        features = extract(network, stimuli, chosen, batch_size=batch_size, device=device,
+                           image_size=image_size_for(image_size, [source]),
                            out_dir=out, pool=pool, pool_size=pool_size, source=source)
         mark_finished(out, {"layers": list(features)})
     for layer, array in features.items():
@@ -85,7 +105,9 @@ def models_command(
                                                     "their output shapes for one image."),
     weights: Optional[str] = typer.Option(None, help="With --layers: " + WEIGHTS_HELP),
     epoch: Optional[int] = typer.Option(None, help="With --layers: " + EPOCH_HELP),
-    image_size: int = typer.Option(224, help="With --layers: pixels per side of the probe image."),
+    image_size: Optional[int] = typer.Option(None, min=32, help="With --layers: pixels per side of the probe image "
+                                                               f"(default: as for features, {DEFAULT_IMAGE_SIZE} "
+                                                               "or the size the model was trained at)."),
 ) -> None:
     """List the model names and known weights brainalign can build and load, or (--layers MODEL) a model's
     layers: dotted path, module type, output shape and number of features; * marks the default read-outs."""
@@ -100,8 +122,8 @@ def models_command(
 
     from brainalign.models.loader import load
 
-    network = load(layers, weights=weights, epoch=epoch).model
-    rows = network.output_shapes(image_size)
+    network, source = load(layers, weights=weights, epoch=epoch)
+    rows = network.output_shapes(image_size_for(image_size, [source]))
     width = max(len(name) for name in rows)
     typer.echo(f"  {'layer':<{width}}  {'module':<20} {'output shape':<20} {'features':>10}  (* default read-out)")
     for name, (kind, shape) in rows.items():

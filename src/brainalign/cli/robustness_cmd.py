@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from brainalign.cli.app import FORCE_HELP, app
-from brainalign.cli.features_cmd import DEVICE_HELP, EPOCH_HELP, MODEL_HELP, warn_if_random
+from brainalign.cli.features_cmd import DEVICE_HELP, EPOCH_HELP, IMAGE_SIZE_HELP, MODEL_HELP, image_size_for, warn_if_random
 from brainalign import MAX_SEED
 
 NO_WEIGHTS = "-"
@@ -33,7 +33,7 @@ def robustness_command(
     class_index: Optional[Path] = typer.Option(None, help="Class-index JSON/CSV mapping class folders or names to indices."),
     out: Path = typer.Option(Path("robustness"), "--out", "-o", help="Output folder (robustness.csv, .png, .svg)."),
     epoch: Optional[int] = typer.Option(None, help=EPOCH_HELP),
-    image_size: int = typer.Option(224, min=32, help="Images are resized to this many pixels per side."),
+    image_size: Optional[int] = typer.Option(None, min=32, help=IMAGE_SIZE_HELP),
     batch_size: int = typer.Option(32, min=1, help="Images per attacked batch."),
     steps: int = typer.Option(10, min=1, help="PGD steps (step size 2.5 * eps / steps)."),
     limit: Optional[int] = typer.Option(None, min=1, help="Use a random subset of this many images (seeded)."),
@@ -72,27 +72,29 @@ def robustness_command(
     if limit is not None and limit < len(stimuli):
         chosen = np.sort(np.random.default_rng(seed).choice(len(stimuli), size=limit, replace=False))
         stimuli, labels = stimuli.subset([stimuli.ids[i] for i in chosen]), labels[chosen]
-    networks, sources = {}, []
+    networks, sources, loaded = {}, [], []
     for position, spec in enumerate(model):
         weight = weight_list[position] if weight_list else None
         from_run = epoch if is_run_folder(spec) else None  # --epoch applies to the run folders among --model
         network, source = load(spec, weights=None if weight == NO_WEIGHTS else weight, epoch=from_run, device=device,
                                seed=seed)
         warn_if_random(source)
+        loaded.append(source)
         sources.append(source.to_dict())
         networks[source.label if source.label not in networks else f"{source.label}#{position + 1}"] = network
+    size = image_size_for(image_size, loaded)
     with open_run(out, "robustness", force=force, resumable=False) as run:
         out_dir = run.path
         table = compare_robustness(
             networks, stimuli, labels, eps_values, attack,
-            steps=steps, batch_size=batch_size, image_size=image_size, device=device, seed=seed,
+            steps=steps, batch_size=batch_size, image_size=size, device=device, seed=seed,
         )
         atomic_write_text(out_dir / "robustness.csv", table.to_csv(index=False))
         plot_robustness(out_dir / "robustness.csv", out_dir / "robustness")
         atomic_write_json(
             out_dir / "environment.json",
             {**environment_info(seed), "models": model, "weights": weight_list, "sources": sources,
-             "images": str(images), "n_images": len(stimuli)},
+             "images": str(images), "n_images": len(stimuli), "image_size": size},
         )
         mark_finished(out_dir, {"models": list(networks), "attacks": attack, "eps": eps_values})
     typer.echo(table.to_string(index=False, float_format=lambda value: f"{value:.4f}"))

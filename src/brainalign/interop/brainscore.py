@@ -94,7 +94,7 @@ def brainscore_model(
     epoch: int | None = None,
     region_layer_map: Mapping[str, str] | None = None,
     layers: Sequence[str] | None = None,
-    image_size: int = 224,
+    image_size: int | None = None,
     visual_degrees: int = 8,
     identifier: str | None = None,
     seed: int = 0,
@@ -105,6 +105,7 @@ def brainscore_model(
     same-named areas, other models to None (Brain-Score then selects a layer per region). ``layers``:
     default the model's read-out layers plus the mapped ones. ``identifier``: default the model's label
     (``aligned_seed0``, ``cornet_z+FILE``). ``visual_degrees``: 8, Brain-Score's usual commitment.
+    ``image_size``: default the size the model was trained at when its file or run records it, else 224.
     """
     from brainalign.models.loader import load
 
@@ -115,7 +116,8 @@ def brainscore_model(
     if unknown_regions:
         raise ValidationError(f"region_layer_map: regions {unknown_regions} are not Brain-Score's {list(REGIONS)}")
     chosen = model.check_layers([*(layers or model.layer_names), *(mapping or {}).values()])
-    return BrainScoreModel(identifier or source.label, model, list(dict.fromkeys(chosen)), mapping, image_size,
+    size = image_size if image_size is not None else source.image_size or 224
+    return BrainScoreModel(identifier or source.label, model, list(dict.fromkeys(chosen)), mapping, size,
                            visual_degrees, source)
 
 

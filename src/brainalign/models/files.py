@@ -22,12 +22,40 @@ MODEL_FILE = "model.safetensors"
 HEAD_FILE = "head.safetensors"
 STATE_FILE = "state.pt"
 ARCHITECTURE_KEY = "brainalign_model"  # model-file metadata naming the architecture
+IMAGE_SIZE_KEY = "image_size"  # model-file metadata: pixels per side of the images the model was trained on
+RUN_CONFIG = "config.yaml"  # a training run's resolved config (its data.image_size for files without the key)
 
 
-def save_model_file(model: LayeredModel, path: str | os.PathLike[str], model_name: str) -> Path:
-    """Write ``model``'s weights to ``path`` (safetensors, atomically) with its architecture in the metadata."""
+def save_model_file(model: LayeredModel, path: str | os.PathLike[str], model_name: str,
+                    image_size: int | None = None) -> Path:
+    """Write ``model``'s weights to ``path`` (safetensors, atomically) with its architecture in the metadata
+    and, when given, the side in pixels of the images it was trained on (``image_size``)."""
     metadata = {"format": "pt", ARCHITECTURE_KEY: model_name, "num_classes": str(model.num_classes)}
+    if image_size is not None:
+        metadata[IMAGE_SIZE_KEY] = str(int(image_size))
     return save_tensors(model, path, metadata)
+
+
+def trained_image_size(file: str | os.PathLike[str], run_dir: str | os.PathLike[str] | None = None) -> int | None:
+    """Pixels per side of the images the model in ``file`` was trained on: the file's metadata, else (files
+    written before it was recorded) ``data.image_size`` of ``run_dir``'s ``config.yaml``; None if neither says."""
+    recorded = file_metadata(file).get(IMAGE_SIZE_KEY)
+    if recorded is not None and recorded.isdigit():
+        return int(recorded)
+    config = None if run_dir is None else Path(run_dir) / RUN_CONFIG
+    if config is None or not config.is_file():
+        return None
+    import yaml
+
+    from brainalign.inputs import read_text
+
+    try:
+        settings = yaml.safe_load(read_text(config, "run config"))
+    except yaml.YAMLError:
+        return None  # only a default of the image size; the run's other readers report a damaged config
+    data = settings.get("data") if isinstance(settings, dict) else None
+    size = data.get("image_size") if isinstance(data, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
 
 
 def load_model_file(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> LayeredModel:

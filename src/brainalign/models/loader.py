@@ -39,6 +39,7 @@ from brainalign.models.files import (
     is_model_file,
     is_run_folder,
     load_model_file,
+    trained_image_size,
 )
 from brainalign.models.catalogue import KNOWN_WEIGHTS, model_names
 from brainalign.models.registry import build_model
@@ -58,7 +59,9 @@ class ModelSource:
     tables and legends (the run folder's name, ``base`` for ``RUN/base/model.safetensors``,
     ``cornet_z+FILE_STEM`` for a name with a weights file); ``weights_sha256``: of the weights file read
     (None for a torchvision weights name or random weights); ``seed``: of the random initialisation of
-    whatever was not loaded (None when every weight was loaded).
+    whatever was not loaded (None when every weight was loaded); ``image_size``: pixels per side of the
+    images a model file or run was trained on, when it records them
+    (:func:`~brainalign.models.files.trained_image_size`; None otherwise).
     """
 
     spec: str
@@ -70,6 +73,7 @@ class ModelSource:
     label: str
     weights_sha256: str | None = None
     seed: int | None = None
+    image_size: int | None = None
 
     @property
     def random_weights(self) -> bool:
@@ -171,7 +175,8 @@ def _from_name(
     else:  # random initialisation, known or torchvision weights, or a new classifier size
         model = build_model(name, weights=weights, **classes)
     source = None if weights is None else str(weights)
-    return model, ModelSource(name, "name", name, source, None, model.num_classes, label)
+    trained = trained_image_size(weights_file) if weights_file is not None and is_model_file(weights_file) else None
+    return model, ModelSource(name, "name", name, source, None, model.num_classes, label, image_size=trained)
 
 
 def _from_path(path: Path, epoch: int | None) -> tuple[LayeredModel, ModelSource]:
@@ -181,7 +186,8 @@ def _from_path(path: Path, epoch: int | None) -> tuple[LayeredModel, ModelSource
         chosen = checkpoint_epochs(path)[-1] if epoch is None else epoch
         label = path.name if epoch is None else f"{path.name}@epoch{epoch}"
         model = load_model_file(file)
-        return model, ModelSource(str(path), "run", _architecture(file), str(file), chosen, model.num_classes, label)
+        return model, ModelSource(str(path), "run", _architecture(file), str(file), chosen, model.num_classes, label,
+                                  image_size=trained_image_size(file, path))
     file = path / MODEL_FILE if path.is_dir() else path
     if path.is_dir() and not file.is_file():
         raise ValidationError(f"{path} is a folder but neither a training run (no {CHECKPOINTS}/) nor a folder "
@@ -193,7 +199,8 @@ def _from_path(path: Path, epoch: int | None) -> tuple[LayeredModel, ModelSource
         )
     model = load_model_file(file)
     label = file.parent.name if file.stem == "model" else file.stem  # RUN/base/model.safetensors -> base
-    return model, ModelSource(str(path), "model_file", _architecture(file), str(file), None, model.num_classes, label)
+    return model, ModelSource(str(path), "model_file", _architecture(file), str(file), None, model.num_classes, label,
+                              image_size=trained_image_size(file))
 
 
 def _architecture(file: Path) -> str:
