@@ -39,14 +39,14 @@ def image_size_for(given: Optional[int], sources: Sequence["ModelSource"]) -> in
     said on stderr), else :data:`DEFAULT_IMAGE_SIZE`."""
     if given is not None:
         return given
-    recorded = {source.image_size for source in sources}
-    if len(recorded) == 1 and None not in recorded:
-        size = int(recorded.pop() or DEFAULT_IMAGE_SIZE)
+    recorded = {source.image_size for source in sources if source.image_size is not None}
+    if len(recorded) == 1 and all(source.image_size is not None for source in sources):
+        size = recorded.pop()
         typer.echo(f"image size {size} px: the size the model was trained at (--image-size to change it)", err=True)
         return size
-    if len(recorded - {None}) > 1:
-        typer.echo(f"warning: the models were trained at different image sizes ({sorted(recorded - {None})}); "
-                   f"all are shown images of {DEFAULT_IMAGE_SIZE} px: give --image-size", err=True)
+    if len(recorded) > 1:
+        typer.echo(f"warning: the models were trained at different image sizes ({sorted(recorded)}); all are shown "
+                   f"images of {DEFAULT_IMAGE_SIZE} px: give --image-size", err=True)
     return DEFAULT_IMAGE_SIZE
 
 
