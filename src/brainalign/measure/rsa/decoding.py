@@ -32,6 +32,7 @@ Classifiers:
 """
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Sequence, cast
 
 import numpy as np
@@ -155,7 +156,8 @@ def decoding_rdms(
     the per-subject calls. classifier: ``"lda"`` (equals sklearn shrinkage LDA with fixed
     ``shrinkage``), ``"shared_lda"`` or ``"ncm"``. Returns :class:`RDMs` with ``n_times`` RDMs per
     subject of accuracies in [0, 1]; descriptors ``time_index``, ``time`` (s, when known), ``subject``
-    (when known). num_threads: torch threads during a single-subject call (None = torch's current
+    (when known). device: where ``"shared_lda"`` and ``"ncm"`` run (the exact ``"lda"`` runs on the CPU:
+    its per-pair step is a compiled CPU loop). num_threads: torch threads during a single-subject call (None = torch's current
     setting). The work is many medium-sized batched ops; on a machine busy with other jobs, 1 thread
     is often fastest. Memory: about 4 float64 copies of one subject's trials per concurrent subject.
     """
@@ -224,8 +226,8 @@ def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutation
     n_folds = n_pseudo * n_permutations
     folds = track(folds, "decoding RDMs (folds)", total=n_folds, disable=not progress)
     if classifier == "lda":
-        plan = _PairPlan.make(n, n_pseudo - 2, device)
-        counts = torch.zeros((n_times, plan.n_pairs), dtype=torch.float64, device=device)
+        plan = _PairPlan.make(n, n_pseudo - 2)
+        counts = torch.zeros((n_times, plan.n_pairs), dtype=torch.float64)
         for train, test in folds:
             _count_lda_correct(counts, plan, train, test, shrinkage, time_chunk)
         condensed = plan.squareform(counts, 0.5 / n_folds)
@@ -242,9 +244,7 @@ def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutation
     return RDMs(condensed, list(ids) if ids is not None else [], descriptors, DECODING_MEASURE)
 
 
-def pairwise_lda_accuracy(
-    train: np.ndarray, test: np.ndarray, shrinkage: float, time_chunk: int = 8, device: str = "cpu"
-) -> np.ndarray:
+def pairwise_lda_accuracy(train: np.ndarray, test: np.ndarray, shrinkage: float, time_chunk: int = 8) -> np.ndarray:
     """Test accuracy ``(n_pairs, n_times)`` (squareform pair order) of a shrinkage LDA per pair.
 
     train: ``(n, m, d, T)`` pseudo-trials (m >= 2 per class), test: ``(n, d, T)``. For pair (i, j),
@@ -254,16 +254,16 @@ def pairwise_lda_accuracy(
     decision ``(x - (mu_i + mu_j)/2)^T Sigma^{-1} (mu_j - mu_i)`` uses Woodbury and a Schur complement,
     so only a k x k system is solved per pair and time point. A test pseudo-trial is predicted j when
     the decision is > 0 (sklearn's rule). Per time point, a few GEMMs fill a grid of every
-    stimulus-by-stimulus value (:func:`_grid_factors`, :func:`_fill_grid`; one buffer reused), one gather
-    takes the pairs' values and :func:`_woodbury_scores` decides all pairs with in-place elementwise
-    operations on ``(n_pairs,)`` rows (small enough to stay in cache). ``time_chunk`` time points share
-    the per-stimulus steps (means, bases, their eigendecompositions).
+    stimulus-by-stimulus value (:func:`_grid_factors`, :func:`_fill_grid`; one buffer reused) and one
+    compiled pass over the pairs reads each pair's values from it and decides (:func:`_pair_decisions`).
+    ``time_chunk`` time points share the per-stimulus steps (means, bases, their eigendecompositions).
+    Runs on the CPU.
     """
     import torch
 
     n, m, _, n_times = train.shape
-    plan = _PairPlan.make(n, m - 1, device)
-    counts = torch.zeros((n_times, plan.n_pairs), dtype=torch.float64, device=device)
+    plan = _PairPlan.make(n, m - 1)
+    counts = torch.zeros((n_times, plan.n_pairs), dtype=torch.float64)
     _count_lda_correct(counts, plan, train, test, shrinkage, time_chunk)
     return plan.squareform(counts, 0.5).T
 
@@ -275,30 +275,18 @@ def _count_lda_correct(counts: "torch.Tensor", plan: "_PairPlan", train: np.ndar
     import torch
 
     n, _, d, n_times = train.shape
-    k, n_pairs, device = plan.k, plan.n_pairs, counts.device
-    grid = torch.empty(n * n + 2 * n * k * n + (n * k) ** 2, dtype=torch.float64, device=device)
-    # gather buffers, reused: the pairs' grid values, then their per-stimulus values (one row per quantity)
-    scores = torch.empty((2, n_pairs), dtype=torch.float64, device=device)
-    values = torch.empty(len(plan.woodbury) + len(plan.small), dtype=torch.float64, device=device)
-    from_grid, per_stimulus = values[: len(plan.woodbury)], values[len(plan.woodbury):]
-    rows = values.view(-1, n_pairs).unbind(0)
-    correct = torch.empty((2, n_pairs), dtype=torch.bool, device=device)
+    k = plan.k
+    grid = torch.empty(n * n + 2 * n * k * n + (n * k) ** 2, dtype=torch.float64)
+    decide, totals = _pair_decisions(k), counts.numpy()
     for t0 in range(0, n_times, time_chunk):
         t1 = min(n_times, t0 + time_chunk)
-        patterns = torch.as_tensor(train[..., t0:t1], dtype=torch.float64, device=device).permute(3, 0, 1, 2)
-        tests = torch.as_tensor(test[..., t0:t1], dtype=torch.float64, device=device).permute(2, 0, 1)
+        patterns = torch.as_tensor(train[..., t0:t1], dtype=torch.float64).permute(3, 0, 1, 2)
+        tests = torch.as_tensor(test[..., t0:t1], dtype=torch.float64).permute(2, 0, 1)
         factors = _grid_factors(patterns.contiguous(), tests.contiguous(), shrinkage)
         for t in range(t1 - t0):
             _fill_grid(grid, [factor[t] for factor in factors[:-1]])
-            torch.index_select(grid, 0, plan.base, out=scores.view(-1))
-            if shrinkage < 1:
-                torch.index_select(grid, 0, plan.woodbury, out=from_grid)
-                torch.index_select(factors[-1][t], 0, plan.small, out=per_stimulus)
-                _woodbury_scores(rows, scores, k)
-            # test i is correct when predicted i (decision <= 0), test j when predicted j (-decision < 0)
-            torch.le(scores[0], 0, out=correct[0])
-            torch.lt(scores[1], 0, out=correct[1])
-            counts[t0 + t].add_(correct[0]).add_(correct[1])
+            decide(grid.numpy(), factors[-1][t].reshape(-1).numpy(), plan.rows, plan.cols, n, k, shrinkage < 1,
+                   totals[t0 + t])
 
 
 def _grid_factors(patterns: "torch.Tensor", tests: "torch.Tensor", shrinkage: float) -> list["torch.Tensor"]:
@@ -358,110 +346,148 @@ def _fill_grid(grid: "torch.Tensor", factors: list["torch.Tensor"]) -> None:
 
 
 class _PairPlan(NamedTuple):
-    """Where every pair's values are, for :func:`_woodbury_scores`, in the plan's pair order.
-
-    Pairs (i < j) are visited in tiles of ``tile x tile`` stimuli, so that the gathers of (i, j) and of
-    (j, i) values both read short runs of nearby memory (cache-friendly); :meth:`squareform` puts counts
-    back in squareform order. woodbury, in the grid (:func:`_fill_grid`), per pair (i, j): ``v_i[a] =
-    V[i, a, j]``, ``V[j, b, i]``, ``Wc[i, a, j]``, ``Wc[j, b, i]`` (k rows each) and ``cross[i, a, j, b]``
-    (k^2 rows, a major). small, in the per-stimulus values: ``E[i, a]``, ``E[j, b]`` (k rows each),
-    ``ridge_i``, ``ridge_j``, ``beta[i, a]``, ``beta[j, b]`` (k rows each). base, in the grid: ``base[i,
-    j]`` and ``base[j, i]``. Each row covers all pairs; int32 indices (half the bytes streamed per gather).
-    """
+    """The order in which :func:`_pair_decisions` visits the pairs (i < j): tiles of ``tile x tile``
+    stimuli, so that the reads of (i, j) and of (j, i) grid values both stay in short runs of nearby
+    memory (cache-friendly); :meth:`squareform` puts counts back in squareform order."""
 
     k: int
     n_pairs: int
-    woodbury: "torch.Tensor"
-    small: "torch.Tensor"
-    base: "torch.Tensor"
+    rows: np.ndarray  # (n_pairs,) int64: i of each pair in plan order
+    cols: np.ndarray  # (n_pairs,) int64: j
     to_squareform: "torch.Tensor"  # column p of the result = plan pair to_squareform[p]
 
     @classmethod
-    def make(cls, n: int, k: int, device: str, tile: int = 16) -> "_PairPlan":
+    def make(cls, n: int, k: int, tile: int = 16) -> "_PairPlan":
         import torch
 
         pairs_i, pairs_j = np.triu_indices(n, k=1)
         order = np.lexsort((pairs_j, pairs_i, pairs_j // tile, pairs_i // tile))  # plan pair p = squareform order[p]
-        rows, cols = (torch.as_tensor(a[order], device=device) for a in (pairs_i, pairs_j))
-
-        def two(first: Any, second: Any, c: int, block: int) -> Any:  # [first, c, block, second] after base
-            return n * n + ((first * k + c) * 2 + block) * n + second
-
-        woodbury = []
-        for block in range(2):
-            woodbury += [two(rows, cols, a, block) for a in range(k)] + [two(cols, rows, b, block) for b in range(k)]
-        woodbury += [n * n + 2 * n * k * n + ((rows * k + a) * n + cols) * k + b for a in range(k) for b in range(k)]
-        small = [rows * k + a for a in range(k)] + [cols * k + b for b in range(k)] + [n * k + rows, n * k + cols]
-        small += [n * k + n + rows * k + a for a in range(k)] + [n * k + n + cols * k + b for b in range(k)]
-        return cls(k, len(order), torch.cat(woodbury).to(torch.int32), torch.cat(small).to(torch.int32),
-                   torch.cat([rows * n + cols, cols * n + rows]).to(torch.int32),
-                   torch.as_tensor(np.argsort(order), device=device))
+        return cls(k, len(order), np.ascontiguousarray(pairs_i[order], dtype=np.int64),
+                   np.ascontiguousarray(pairs_j[order], dtype=np.int64),
+                   torch.as_tensor(np.argsort(order)))
 
     def squareform(self, counts: "torch.Tensor", scale: float) -> np.ndarray:
         """``counts (n_times, n_pairs)`` in the plan's order -> ``scale * counts`` in squareform order."""
         import torch
 
-        return torch.index_select(counts, 1, self.to_squareform).mul_(scale).cpu().numpy()
+        return torch.index_select(counts, 1, self.to_squareform).mul_(scale).numpy()
 
 
-def _woodbury_scores(values: Sequence[Any], scores: "torch.Tensor", k: int) -> None:
-    """Subtract the covariance term from ``scores (2, n_pairs)`` in place: row 0 the decision for test
-    i, row 1 minus the decision for test j (``base``). values: the ``(n_pairs,)`` rows of
-    :class:`_PairPlan`'s woodbury then small gathers (overwritten). The system ``[[D_i, C], [C^T, D_j]]
-    y = U^T v`` is solved for ``z = -y_j`` from its Schur complement on the j block, ``S z = V[j, :, i] +
-    Q v_i`` with ``Q = C^T D_i^{-1}``, ``S = D_j - Q C`` (symmetric positive definite: elimination without
-    pivoting), then ``y_i = D_i^{-1} (v_i + C z)``. The loops run over the basis index only."""
-    import torch
+@functools.cache
+def _pair_decisions(k: int) -> Callable[..., None]:
+    """The compiled per-pair LDA decision for bases of ``k`` vectors (numba, compiled once per process on
+    first use; ``k = 2``, i.e. the default 4 pseudo-trials, in closed form, other ``k`` by loops).
 
-    v_i, v_j, wc_i, wc_j = (values[r * k:(r + 1) * k] for r in range(4))
-    cross = [values[4 * k + a * k:4 * k + (a + 1) * k] for a in range(k)]  # cross[a][b] = B_ia . B_jb
-    small = values[4 * k + k * k:]
-    e_i, e_j, (ridge_i, ridge_j), wd_i, wd_j = small[:k], small[k:2 * k], small[2 * k:2 * k + 2], \
-        small[2 * k + 2:3 * k + 2], small[3 * k + 2:]
-    for a in range(k):  # Wd = B . (x - h) = beta - V / 2, before v is overwritten
-        wd_i[a].add_(v_i[a], alpha=-0.5)
-        wd_j[a].add_(v_j[a], alpha=-0.5)
-    inverse = [row.add_(ridge_j).reciprocal_() for row in e_i]  # D_i^{-1}, D_i[a] = E[i, a] + ridge_j
-    d_j = [row.add_(ridge_i) for row in e_j]
-    q = [[cross[a][b] * inverse[a] for a in range(k)] for b in range(k)]  # q[b][a] = Q[b, a]
-    schur = [[d_j[b] if c == b else torch.zeros_like(d_j[b]) for c in range(k)] for b in range(k)]
-    rhs = list(v_j)
-    for b in range(k):
-        for a in range(k):
-            rhs[b].addcmul_(q[b][a], v_i[a])
-            for c in range(b, k):
-                schur[b][c].addcmul_(q[b][a], cross[a][c], value=-1)
-    z = _solve_symmetric(schur, rhs)
-    for a in range(k):
-        y = v_i[a]
-        for b in range(k):
-            y.addcmul_(cross[a][b], z[b])
-        y.mul_(inverse[a])
-        scores[0].addcmul_(wd_i[a], y, value=-1)
-        scores[1].addcmul_(wc_i[a], y)
-    for b in range(k):
-        scores[0].addcmul_(wc_j[b], z[b])
-        scores[1].addcmul_(wd_j[b], z[b], value=-1)
+    ``decide(grid, per_stimulus, rows, cols, n, k, covariance, counts)`` adds to ``counts (n_pairs,)``
+    the correct test pseudo-trials (0-2) of every pair (rows[p], cols[p]) at one time point. grid and
+    per_stimulus: :func:`_fill_grid`'s buffer and :func:`_grid_factors`'s last factor at that time point.
+    For pair (i, j): ``v_i[a] = V[i, a, j]``, ``v_j[b] = V[j, b, i]``, ``wc_i``/``wc_j`` likewise from Wc,
+    ``C[a, b] = cross[i, a, j, b]``, ``D_i = diag(E[i, :] + ridge_j)``, ``D_j = diag(E[j, :] + ridge_i)``.
+    The Woodbury system ``[[D_i, C], [C^T, D_j]] y = [v_i; v_j]`` is solved for ``z = -y_j`` from its Schur
+    complement on the j block, ``S z = v_j + Q v_i`` with ``Q = C^T D_i^{-1}`` and ``S = D_j - Q C``
+    (symmetric positive definite: elimination without pivoting), then ``y_i = D_i^{-1} (v_i + C z)``;
+    the decisions are ``base[i, j] - Wd_i . y_i + wc_j . z`` (test i, correct when <= 0) and minus
+    ``base[j, i] + wc_i . y_i - Wd_j . z`` (test j, correct when < 0: sklearn's rule), with ``Wd = beta -
+    V / 2``. Without the covariance term (shrinkage 1) only ``base`` decides.
 
+    One fused pass over the pairs replaces gathers into buffers and ~50 elementwise array operations per
+    time point (each streaming every pair's values through memory): numba, since neither numpy nor torch
+    fuses such a loop on the CPU. The closed form for ``k = 2`` (scalars in registers, the 2 x 2 Schur
+    system by Cramer's rule) is 3x faster than the loops, which the other ``k`` use.
+    """
+    import numba
 
-def _solve_symmetric(matrix: list[list[Any]], rhs: list[Any]) -> list[Any]:
-    """Solve ``matrix x = rhs`` for a symmetric positive definite k x k system of elementwise rows
-    (``matrix[b][c]`` read for ``c >= b`` only; matrix and rhs are overwritten): Gaussian elimination
-    without pivoting, then back substitution."""
-    k = len(rhs)
-    for p in range(k):
-        for r in range(p + 1, k):
-            factor = matrix[p][r] / matrix[p][p]
-            for c in range(r, k):
-                matrix[r][c].addcmul_(factor, matrix[p][c], value=-1)
-            rhs[r].addcmul_(factor, rhs[p], value=-1)
-    solution: list[Any] = [None] * k
-    for p in reversed(range(k)):
-        total = rhs[p]
-        for c in range(p + 1, k):
-            total.addcmul_(matrix[p][c], solution[c], value=-1)
-        solution[p] = total.div_(matrix[p][p])
-    return solution
+    @numba.njit(nogil=True, cache=False, boundscheck=False)
+    def decide_2(grid: np.ndarray, per_stimulus: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, k: int,
+                 covariance: bool, counts: np.ndarray) -> None:
+        two, cross0, ridge0, beta0 = n * n, n * n + 4 * n * n, 2 * n, 3 * n
+        for p in range(rows.shape[0]):
+            i, j = rows[p], cols[p]
+            score_i, score_j = grid[i * n + j], grid[j * n + i]
+            if covariance:
+                i0, i1, j0, j1 = two + 4 * i * n + j, two + (4 * i + 2) * n + j, two + 4 * j * n + i, \
+                    two + (4 * j + 2) * n + i
+                v_i0, wc_i0, v_i1, wc_i1 = grid[i0], grid[i0 + n], grid[i1], grid[i1 + n]
+                v_j0, wc_j0, v_j1, wc_j1 = grid[j0], grid[j0 + n], grid[j1], grid[j1 + n]
+                c0, c1 = cross0 + (2 * i * n + j) * 2, cross0 + ((2 * i + 1) * n + j) * 2
+                c00, c01, c10, c11 = grid[c0], grid[c0 + 1], grid[c1], grid[c1 + 1]
+                ridge_i, ridge_j = per_stimulus[ridge0 + i], per_stimulus[ridge0 + j]
+                inverse_0 = 1.0 / (per_stimulus[2 * i] + ridge_j)
+                inverse_1 = 1.0 / (per_stimulus[2 * i + 1] + ridge_j)
+                q00, q01, q10, q11 = c00 * inverse_0, c10 * inverse_1, c01 * inverse_0, c11 * inverse_1  # Q[b, a]
+                s00 = per_stimulus[2 * j] + ridge_i - q00 * c00 - q01 * c10
+                s01 = -q00 * c01 - q01 * c11
+                s11 = per_stimulus[2 * j + 1] + ridge_i - q10 * c01 - q11 * c11
+                rhs_0 = v_j0 + q00 * v_i0 + q01 * v_i1
+                rhs_1 = v_j1 + q10 * v_i0 + q11 * v_i1
+                determinant = s00 * s11 - s01 * s01
+                z0 = (s11 * rhs_0 - s01 * rhs_1) / determinant
+                z1 = (s00 * rhs_1 - s01 * rhs_0) / determinant
+                y0 = (v_i0 + c00 * z0 + c01 * z1) * inverse_0
+                y1 = (v_i1 + c10 * z0 + c11 * z1) * inverse_1
+                wd_i0, wd_i1 = per_stimulus[beta0 + 2 * i] - 0.5 * v_i0, per_stimulus[beta0 + 2 * i + 1] - 0.5 * v_i1
+                wd_j0, wd_j1 = per_stimulus[beta0 + 2 * j] - 0.5 * v_j0, per_stimulus[beta0 + 2 * j + 1] - 0.5 * v_j1
+                score_i += wc_j0 * z0 + wc_j1 * z1 - wd_i0 * y0 - wd_i1 * y1
+                score_j += wc_i0 * y0 + wc_i1 * y1 - wd_j0 * z0 - wd_j1 * z1
+            counts[p] += (score_i <= 0.0) + (score_j < 0.0)
+
+    @numba.njit(nogil=True, cache=False, boundscheck=False)
+    def decide(grid: np.ndarray, per_stimulus: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, k: int,
+               covariance: bool, counts: np.ndarray) -> None:
+        two = n * n  # V / Wc block: [(s k + c) 2 + block] n + o
+        cross0 = two + 2 * n * k * n  # cross block: ((s k + c) n + o) k + e
+        ridge0, beta0 = n * k, n * k + n
+        scratch = np.empty((10, k))
+        v_i, v_j, wd_i, wd_j, wc_i, wc_j = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
+        inverse, rhs, z, y = scratch[6], scratch[7], scratch[8], scratch[9]
+        c, schur = np.empty((k, k)), np.empty((k, k))
+        for p in range(rows.shape[0]):
+            i, j = rows[p], cols[p]
+            score_i, score_j = grid[i * n + j], grid[j * n + i]
+            if covariance:
+                ridge_i, ridge_j = per_stimulus[ridge0 + i], per_stimulus[ridge0 + j]
+                for a in range(k):
+                    row_i, row_j = two + (i * k + a) * 2 * n, two + (j * k + a) * 2 * n
+                    v_i[a], wc_i[a] = grid[row_i + j], grid[row_i + n + j]
+                    v_j[a], wc_j[a] = grid[row_j + i], grid[row_j + n + i]
+                    wd_i[a] = per_stimulus[beta0 + i * k + a] - 0.5 * v_i[a]
+                    wd_j[a] = per_stimulus[beta0 + j * k + a] - 0.5 * v_j[a]
+                    inverse[a] = 1.0 / (per_stimulus[i * k + a] + ridge_j)
+                    for b in range(k):
+                        c[a, b] = grid[cross0 + ((i * k + a) * n + j) * k + b]
+                for b in range(k):  # S = D_j - C^T D_i^{-1} C, rhs = v_j + C^T D_i^{-1} v_i
+                    rhs[b] = v_j[b]
+                    for a in range(k):
+                        rhs[b] += c[a, b] * inverse[a] * v_i[a]
+                    for e in range(b, k):
+                        total = per_stimulus[j * k + b] + ridge_i if e == b else 0.0
+                        for a in range(k):
+                            total -= c[a, b] * inverse[a] * c[a, e]
+                        schur[b, e] = total
+                for q in range(k):  # elimination without pivoting (upper triangle), then back substitution
+                    for r in range(q + 1, k):
+                        factor = schur[q, r] / schur[q, q]
+                        for e in range(r, k):
+                            schur[r, e] -= factor * schur[q, e]
+                        rhs[r] -= factor * rhs[q]
+                for q in range(k - 1, -1, -1):
+                    total = rhs[q]
+                    for e in range(q + 1, k):
+                        total -= schur[q, e] * z[e]
+                    z[q] = total / schur[q, q]
+                for a in range(k):
+                    total = v_i[a]
+                    for b in range(k):
+                        total += c[a, b] * z[b]
+                    y[a] = total * inverse[a]
+                    score_i -= wd_i[a] * y[a]
+                    score_j += wc_i[a] * y[a]
+                for b in range(k):
+                    score_i += wc_j[b] * z[b]
+                    score_j -= wd_j[b] * z[b]
+            counts[p] += (score_i <= 0.0) + (score_j < 0.0)
+
+    return cast(Callable[..., None], decide_2 if k == 2 else decide)
 
 
 def _helmert(m: int) -> np.ndarray:
