@@ -70,6 +70,9 @@ def test_kriegeskorte_92_brain_rdms(shared_data) -> None:
     reference = np.load(shared_data / "kriegeskorte2008_92images" / "rdms_92.npz")
     np.testing.assert_allclose(matrices, reference["hIT_subject_session"].reshape(8, 92, 92), rtol=1e-6)
     np.testing.assert_allclose(matrices.mean(0), reference["hIT_fig1_316vox"], rtol=1e-5, atol=1e-6)
+    descriptors = RDMs.load(shared_data / "kriegeskorte2008_92images" / "original" / "92_brainRDMs.mat").descriptors
+    assert list(descriptors["subject"]) == ["BE", "BE", "KO", "KO", "SN", "SN", "TI", "TI"]  # from the toolbox names
+    assert list(descriptors["session"]) == [1, 2] * 4 and set(descriptors["roi"]) == {"hIT"}
 
 
 def test_bad_files(tmp_path) -> None:

@@ -83,8 +83,10 @@ def test_rsa_against_matlab_rdm_file(shared_data, tmp_path, capsys) -> None:
     model_rdm = compute_rdms(features).dissimilarities[0]
     expected = spearmanr(model_rdm, loaded.dissimilarities[0]).statistic
     assert table.loc[table["name"] == names[0], "similarity"].item() == pytest.approx(expected, abs=1e-9)
-    summary = pd.read_csv(tmp_path / "rsa" / "rsa_summary.csv").iloc[0]  # the 8 RDMs as units, with the ceiling
-    assert summary["n"] == 8 and summary["mean"] == pytest.approx(table["similarity"].mean())
+    summary = pd.read_csv(tmp_path / "rsa" / "rsa_summary.csv").iloc[0]  # 4 subjects (2 sessions each) as units
+    per_subject = table.groupby("subject")["similarity"].mean()
+    assert summary["n"] == len(per_subject) == 4 and summary["mean"] == pytest.approx(per_subject.mean())
+    assert summary["sem"] == pytest.approx(per_subject.std(ddof=1) / 2)
     assert 0 <= summary["p_value"] <= 1 and summary["ceiling_lower"] < summary["ceiling_upper"]
     assert "noise ceiling" in capsys.readouterr().out
 

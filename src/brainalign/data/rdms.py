@@ -24,12 +24,15 @@ Computing RDMs from features lives in :mod:`brainalign.measure.rsa.rdm`.
   on the last axis) / condensed vectors.
 
 Plain arrays carry no stimulus ids (they are ``"0"..."n-1"``) nor a measure; their names go in the
-descriptor column ``name``.
+descriptor column ``name``. Names in the RSA toolbox's MATLAB form ``<roi> | <subject> | Session: <k>``
+(``hIT | BE | Session: 1``) also give the columns ``roi``, ``subject`` and ``session``, so the 92-image
+file's 8 RDMs are 4 subjects (the unit of ``brainalign rsa``) with 2 sessions each.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -309,7 +312,21 @@ class RDMs:
         names = [name for _, stack_names in stacks for name in stack_names]
         _validate(matrices, names, source)
         rows, cols = np.triu_indices(matrices.shape[-1], k=1)
-        return cls(matrices[:, rows, cols], descriptors={"name": names})
+        return cls(matrices[:, rows, cols], descriptors=_name_descriptors(names))
+
+
+_TOOLBOX_NAME = re.compile(r"^\s*(?P<roi>[^|]+?)\s*\|\s*(?P<subject>[^|]+?)\s*\|\s*Session:\s*(?P<session>\d+)\s*$")
+
+
+def _name_descriptors(names: list[str]) -> dict[str, list[Any]]:
+    """``{"name": names}``, plus ``roi``, ``subject``, ``session`` when every name has the RSA toolbox's
+    MATLAB form ``<roi> | <subject> | Session: <k>``."""
+    parsed = [_TOOLBOX_NAME.match(name) for name in names]
+    if not names or not all(parsed):
+        return {"name": names}
+    matches = [match for match in parsed if match is not None]
+    return {"name": names, "roi": [match["roi"] for match in matches],
+            "subject": [match["subject"] for match in matches], "session": [int(match["session"]) for match in matches]}
 
 
 def is_rdms_file(path: str | os.PathLike[str]) -> bool:

@@ -3,8 +3,8 @@ test against 0 with subjects as the unit, and the noise ceiling of the target.
 
 Neural RDMs are split into *targets* (time points or ROIs: the descriptor columns :data:`TARGET_COLUMNS`)
 and *units*: the values of the ``subject`` descriptor, or every neural RDM of a target when there is no
-such column (e.g. the 8 RDMs of ``92_brainRDMs.mat``: 4 subjects x 2 sessions, which are then not
-independent units; name a subject column to pool them). A subject with several RDMs of one target has its
+such column (then not necessarily independent units; name a subject column to pool them; the 8 RDMs of
+``92_brainRDMs.mat`` get one from their names: 4 subjects x 2 sessions). A subject with several RDMs of one target has its
 similarities averaged (and its RDMs averaged for the ceiling), so subjects stay the unit of inference
 (Nili et al. 2014; ReAlnet, Lu et al., Methods "Statistical analyses": t-tests across subjects).
 
