@@ -48,6 +48,8 @@ def parse_config(kind: type[ConfigT], raw: Any, source: str = "config") -> Confi
 def load_config(kind: type[ConfigT], path: str | os.PathLike[str]) -> ConfigT:
     """Read a YAML file (``yaml.safe_load``) and validate it as ``kind``."""
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"config file {file} is a folder, not a file; pass the path of a YAML config")
     if not file.is_file():
         raise ConfigError(f"config file {file} does not exist; pass the path of a YAML config")
     try:

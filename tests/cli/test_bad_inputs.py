@@ -244,8 +244,13 @@ def test_train_refuses_bad_config(case: str, tmp_path: Path, capsys: pytest.Capt
     assert sorted(tmp_path.iterdir()) == [path]  # no run folder, nothing written
 
 
+def test_a_folder_given_as_config_is_named_as_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    refused(["train", tmp_path], capsys, tmp_path, "is a folder, not a file")
+
+
 @pytest.mark.parametrize("sweep, named", [
     ({"betas": [-5]}, "betas"), ({"betas": [".inf"]}, "betas"), ({"seeds": [-1]}, "seeds"), ({"seeds": [2**40]}, "seeds"),
+    ({"subjects": []}, "subjects"),  # not "every subject": an empty list is refused, not silently replaced
 ])
 def test_sweep_refuses_bad_lists_before_training(sweep: dict, named: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
@@ -356,6 +361,7 @@ def test_features_refuses_torchvision_weights_it_cannot_download(images: Path, t
 @pytest.mark.parametrize("table, named", [
     (b"id,path\na,img0.png\nb\n", "line(s) [3]"),
     (b"id,path\na,img0.png\n,img1.png\n", "'id' is empty"),
+    (b"id,path\na,img0.png\na,img1.png\n", "repeated: ['a']"),
     (b"id,path\na,img\xff.png\n", "UTF-8"),
     (b"id,file\na,img0.png\n", "['path']"),
     (b"", "empty"),
@@ -380,6 +386,7 @@ def test_features_refuses_a_decompression_bomb(images: Path, tmp_path: Path, mon
 @pytest.mark.parametrize("options, named", [
     (["--eps", "0:1:1e-8"], "at most 100"),
     (["--eps", "0:inf:0.1"], "--eps"),
+    (["--eps", "-0.1,0.2"], "--eps '-0.1,0.2': eps value -0.1 is outside [0, 1]"),
     (["--seed", "-1"], "--seed"),
     (["--image-size", "0"], "--image-size"),
 ])

@@ -177,7 +177,7 @@ class SweepConfig(_Strict):
 
     out_dir: str = "runs/sweep"
     resources: JobResources = Field(default_factory=JobResources, description="per job, on Ray")
-    subjects: Optional[list[str]] = Field(None, description="default: every simulated subject / data.subject")
+    subjects: Optional[list[str]] = Field(None, min_length=1, description="default: every simulated subject / data.subject")
     betas: list[Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: [1.0], min_length=1, description="weights of the neural terms, each >= 0")
     controls: list[Control] = Field(default_factory=lambda: list[Control](["none"]), min_length=1)

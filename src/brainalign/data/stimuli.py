@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from brainalign.data.order import read_order
 from brainalign.errors import DataFormatError, ValidationError
-from brainalign.inputs import read_csv_rows
+from brainalign.inputs import about, read_csv_rows
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -95,7 +95,8 @@ class Stimuli:
                 f"{absent[:5]}; relative paths are read relative to the CSV's folder"
             )
         concepts = [row["concept"] for row in rows] if "concept" in columns else None
-        return cls([row["id"] for row in rows], paths=paths, concepts=concepts)
+        with about(f"stimulus table {csv_path}"):  # e.g. a repeated id
+            return cls([row["id"] for row in rows], paths=paths, concepts=concepts)
 
     @classmethod
     def from_array(

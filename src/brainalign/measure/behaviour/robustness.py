@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from brainalign.errors import ValidationError
+from brainalign.inputs import about
 from brainalign.measure.behaviour.classification import (
     ImageSource,
     Normalization,
@@ -63,7 +64,8 @@ def parse_eps(spec: str) -> list[float]:
         raise ValidationError(
             f"--eps {spec!r} is not an epsilon grid; write start:stop:step (e.g. 0:0.06:0.01) or a list (0,0.01,0.03)"
         ) from None
-    return check_eps(values)
+    with about(f"--eps {spec!r}"):  # e.g. a value outside [0, 1]
+        return check_eps(values)
 
 
 def check_eps(eps: float | Sequence[float]) -> list[float]:
