@@ -40,6 +40,31 @@ def test_timecourse_and_difference_figures(tmp_path: Path) -> None:
     assert "aligned - base" in paths[1].read_text()
 
 
+def test_difference_curves_tell_every_reference_apart(tmp_path: Path, monkeypatch) -> None:
+    """aligned minus base and minus each of three controls: four curves of the aligned colour, each with its
+    own line style and significance marker in the legend (the demo's figure drew the three controls alike)."""
+    references = ["base", "control_beta0", "control_no_contrastive", "control_unpaired"]
+    pairs = [("aligned", reference) for reference in references] + [("control_beta0", "base")]
+    marks = pd.DataFrame([(model, reference, "IT", time, 1, 0.01, 0.001) for model, reference in pairs
+                          for time in (0.0, 0.1)],
+                         columns=["model", "reference", "layer", "time", "significant", "difference", "sem"])
+    write_table(marks, tmp_path / "sig.csv", "rsa_significance")
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, stem: drawn.append(fig) or [])
+    figures.plot_rsa_differences(tmp_path / "sig.csv", tmp_path / "diff")
+    legend = drawn[0].legends[0]
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert labels == [f"{model} - {reference}" for model, reference in pairs]
+    looks = [(handle.get_color(), str(handle.get_linestyle()), handle.get_marker(), handle.get_markerfacecolor())
+             for handle in legend.legend_handles]
+    assert len(set(looks)) == len(pairs)
+    aligned = looks[:4]
+    assert len({look[2] for look in aligned}) == 4 and [look[1] for look in aligned] == ["-", "--", "--", "--"]
+    assert looks[4][1:3] == aligned[0][1:3]  # every difference from base: solid line, filled dots
+    axes = drawn[0].axes[0]
+    assert {line.get_marker() for line in axes.lines if line.get_linestyle() == "None"} == {"o", "s", "^", "D"}
+
+
 def test_robustness_and_predictions_figures(tmp_path: Path) -> None:
     table = pd.DataFrame({"model": ["base", "base", "aligned", "aligned"], "eps": [0.0, 0.01] * 2,
                           "top1": [0.9, 0.5, 0.8, 0.45], "top1_aligned": [0.0, -0.4, 0.0, -0.35]})

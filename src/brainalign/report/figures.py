@@ -21,6 +21,7 @@ from matplotlib import colors as mcolors
 from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 from matplotlib.typing import RcKeyType
 from scipy.stats import spearmanr
@@ -45,6 +46,8 @@ _FAMILY_COLOURS = {
 }
 _OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939", "#843c39")
 SIMILARITY_LABEL = "similarity (Spearman rho)"
+_REFERENCE_STYLES: tuple[tuple[Any, str], ...] = (  # (line style, significance marker) per reference of a difference
+    ("-", "o"), ((0, (5, 2)), "s"), ((0, (5, 2, 1, 2)), "^"), ((0, (1, 1.5)), "D"), ((0, (8, 2, 1, 2, 1, 2)), "v"))
 
 
 def model_colour(model: str) -> str:
@@ -113,11 +116,15 @@ def plot_rsa_timecourses(timecourses_csv: PathLike, out_stem: PathLike, ceiling_
 
 def plot_rsa_differences(significance_csv: PathLike, out_stem: PathLike) -> list[Path]:
     """Difference curves model - reference per layer on one shared y-axis (mean across subjects, SEM band),
-    one line per pair coloured by the model, dashed when the reference is a control; time points in a
-    significant cluster (or FDR-significant) are marked by dots under the curves."""
+    one line per pair coloured by the model, with a line style and marker per reference (base: solid, filled
+    dots; each control its own dash pattern and open marker); time points in a significant cluster (or
+    FDR-significant) are marked under the curves, one row per pair, with the marker of its reference."""
     table = read_table(significance_csv, "rsa_significance")
     table = table.assign(reference=table["reference"] if "reference" in table.columns else "base")
     pairs = list(dict.fromkeys(zip(table["model"], table["reference"])))
+    references = list(dict.fromkeys(reference for _, reference in pairs))
+    references = sorted(references, key=lambda name: name != "base")  # base first: solid line, filled dots
+    styles = {name: _REFERENCE_STYLES[index % len(_REFERENCE_STYLES)] for index, name in enumerate(references)}
     layers = _ordered(table["layer"])
     with rc_context(STYLE):
         fig, axes = _panels(len(layers), panel_height=2.8)
@@ -128,20 +135,25 @@ def plot_rsa_differences(significance_csv: PathLike, out_stem: PathLike) -> list
             for rank, (model, reference) in enumerate(pairs):
                 rows = table[(table["layer"] == layer) & (table["model"] == model)
                              & (table["reference"] == reference)].sort_values("time")
-                colour, style = model_colour(model), "-" if reference == "base" else "--"
+                colour, (style, marker) = model_colour(model), styles[reference]
+                fill = colour if reference == "base" else "white"
                 time_ms = rows["time"].to_numpy(float) * 1000.0
-                ax.plot(time_ms, rows["difference"], color=colour, ls=style, lw=1.4, label=f"{model} - {reference}")
+                ax.plot(time_ms, rows["difference"], color=colour, ls=style, lw=1.4)
                 ax.fill_between(time_ms, rows["difference"] - rows["sem"], rows["difference"] + rows["sem"],
                                 color=colour, alpha=0.15, lw=0)
                 marked = rows["significant"].to_numpy(bool)
-                ax.plot(time_ms[marked], np.full(marked.sum(), low - step * (rank + 1)), "o", ms=3,
-                        color=colour, mfc=colour if reference == "base" else "white")
+                ax.plot(time_ms[marked], np.full(marked.sum(), low - step * (rank + 1)), marker, ms=3.5,
+                        color=colour, mfc=fill, ls="none")
             ax.axhline(0.0, color="black", lw=0.6)
             ax.set_title(f"layer {layer}")
             ax.set_xlabel("time (ms)")
         axes[0].set_ylabel("difference in similarity (rho)")
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), frameon=False)
+        handles = [Line2D([], [], color=model_colour(model), ls=styles[reference][0], lw=1.4,
+                          marker=styles[reference][1], ms=4, mfc=model_colour(model) if reference == "base" else "white")
+                   for model, reference in pairs]
+        labels = [f"{model} - {reference}" for model, reference in pairs]
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), frameon=False,
+                   handlelength=3.2)
         return _save(fig, out_stem)
 
 

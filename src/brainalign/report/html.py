@@ -212,10 +212,11 @@ FIGURES: tuple[FigureSpec, ...] = (
                           f"{_subjects_text(d, 'rsa_timecourses')}; bands: SEM{_ceiling_text(d)}.")),
     FigureSpec("rsa_differences", "eeg", "Difference curves: model minus reference", "rsa_significance",
                _from_table("rsa_significance", figures.plot_rsa_differences),
-               lambda d: ("Similarity of each model minus its reference (solid: minus base; dashed: aligned minus a "
-                          "control of the same beta), rho units, per layer; lines: mean over "
-                          f"n = {_significance_n(d)} subjects, bands: SEM. Dots "
-                          "under the curves (filled: vs base; open: vs a control): time points where the difference "
+               lambda d: ("Similarity of each model minus its reference, rho units, per layer: colour = the model, "
+                          "line style = the reference (solid: minus base; a dash pattern per control of the same beta, "
+                          f"see the legend); lines: mean over n = {_significance_n(d)} subjects, bands: SEM. Markers "
+                          "under the curves, one row per pair (filled dots: vs base; open squares, triangles, diamonds: "
+                          "vs a control): time points where the difference "
                           f"is significant across subjects ({_significance_test(d)}).")),
     FigureSpec("improvement", "improvement", "Improvement ratio over the base model", "improvement",
                _draw_improvement, _caption_improvement),
