@@ -113,6 +113,7 @@ BAD_FILES: dict[str, tuple[str, Callable[[Path], None] | None]] = {
     "Responses rois missing": ("resp_rois.npz", _responses_meta(roi_names=["V1"])),
     "Responses with NaN": ("resp_nan.npz", _responses_nan),
     "wrong suffix": ("rdms.txt", _bytes(b"0 1\n1 0\n")),
+    "garbage mat": ("garbage.mat", _bytes(b"garbage" * 3)),  # scipy's loadmat raises IndexError on it
 }
 
 
@@ -131,7 +132,7 @@ def test_rdm_refuses_bad_file(case: str, tmp_path: Path, capsys: pytest.CaptureF
     before = sorted(tmp_path.rglob("*"))
     refused(["rdm", bad, "--out", out], capsys, bad)
     assert not out.exists() and not out.with_suffix(".png").exists()
-    assert sorted(p for p in tmp_path.rglob("*") if p != out.parent) == before  # nothing (half-)written
+    assert sorted(tmp_path.rglob("*")) == before  # nothing (half-)written, not even the folder of --out
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
@@ -481,7 +482,19 @@ def test_report_refuses_damaged_result_files(case: str, synthetic_run: Path, tmp
     assert sorted(run_dir.rglob("*")) == before  # no figure drawn, no report written
 
 
+@pytest.mark.parametrize("memory", ["nan", "inf", "0", "-1"])
+def test_rdm_refuses_bad_memory(memory: str, good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    refused(["rdm", good / "features.npy", "--out", tmp_path / "out" / "x.npz", "--memory", memory], capsys, "--memory")
+    assert not (tmp_path / "out").exists()
+
+
+def test_rdms_lists_only_readable_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = _make(tmp_path, "garbage mat")
+    refused(["rdms", bad], capsys, bad, "not a readable MATLAB file")
+
+
 @pytest.mark.parametrize("content, named", [(b"id\n\xff\xfe\n", "UTF-8"), (b"", "empty"), (b"name\nx\n", "'id'"),
+                                            (b"id\na\nb\nc\n", "lists 3 ids"),
                                             (b'id\n"' + b"x" * 200_000 + b'"\n', "field larger than field limit")])
 def test_rsa_refuses_bad_order_files(content: bytes, named: str, tmp_path: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:

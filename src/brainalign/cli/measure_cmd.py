@@ -3,6 +3,8 @@
 (model RDMs vs neural RDMs/responses -> CSV, statistics across subjects with noise ceilings, figure)."""
 from __future__ import annotations
 
+import contextlib
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Optional
 
@@ -57,16 +59,23 @@ def rdm_command(
         raise ValidationError(f"--out {out}: must end in .npz")
     check_output_file(out, force, is_rdms_file)
     check_output_file(out.with_suffix(".png"), force, is_quicklook_figure)
-    if memory <= 0:
-        raise ValidationError(f"--memory {memory}: must be > 0 (GB of working memory)")
+    if not 0 < memory < math.inf:
+        raise ValidationError(f"--memory {memory}: must be a finite number > 0 (GB of working memory)")
+    created = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]  # deepest first
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
-        rdms = _rdms(source, None, metric, eeg, classifier, permutations, memory_limit=int(memory * 2**30),
-                     scratch=Path(scratch) / "dissimilarities.npy")
-        rdms.save(out)
-        figure = plot_rdms(_preview_stimuli(rdms), out.with_suffix(".png"))
-        summary = f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli"
-        del rdms  # release the scratch file's memory map before its folder is removed
+    try:
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
+            rdms = _rdms(source, None, metric, eeg, classifier, permutations, memory_limit=int(memory * 2**30),
+                         scratch=Path(scratch) / "dissimilarities.npy")
+            rdms.save(out)
+            figure = plot_rdms(_preview_stimuli(rdms), out.with_suffix(".png"))
+            summary = f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli"
+            del rdms  # release the scratch file's memory map before its folder is removed
+    except BaseException:
+        for folder in created:  # a failed rdm leaves no empty folders behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     typer.echo(f"{summary} -> {out} (preview {figure})")
 
 
@@ -135,7 +144,8 @@ def rsa_command(
     stacks = []
     for path in neural:
         models, rdms, warnings = paired_rdms(model_stack, _rdms(path, key, "correlation", eeg, classifier, permutations, npy="rdms"),
-                                             stimulus_order, model_source=str(model_rdms), neural_source=str(path))
+                                             stimulus_order, model_source=str(model_rdms), neural_source=str(path),
+                                             order_source=f"order file {order}")
         for warning in warnings:
             typer.echo(f"warning: {warning}", err=True)
         if len(neural) > 1 and subject not in rdms.descriptors.columns:

@@ -90,6 +90,7 @@ def paired_rdms(
     order: Sequence[str] | None = None,
     model_source: str = "the model RDMs",
     neural_source: str = "the neural RDMs",
+    order_source: str = "the order",
 ) -> PairedRDMs:
     """``models`` and ``neural`` on the model RDMs' stimuli, in their order.
 
@@ -98,8 +99,8 @@ def paired_rdms(
     :func:`brainalign.data.order.read_order`) names them; without it their rows are assumed to follow the
     other side's order, and a warning says so and how to give the order. Raises
     :class:`~brainalign.errors.ValidationError` when RDMs without ids differ in size from the other side
-    (or from ``order``), or when ids do not cover the model RDMs' stimuli. ``model_source`` and
-    ``neural_source`` name the inputs in messages.
+    (or from ``order``), or when ids do not cover the model RDMs' stimuli. ``model_source``,
+    ``neural_source`` and ``order_source`` name the inputs in messages.
     """
     sides = {model_source: models, neural_source: neural}
     without_ids = [name for name, rdms in sides.items() if not rdms.has_stimulus_ids]
@@ -110,8 +111,8 @@ def paired_rdms(
             warnings.append(f"both inputs carry stimulus ids; the order given ({len(ids)} ids) was not used")
         for name in without_ids:
             if sides[name].n_stimuli != len(ids):
-                raise ValidationError(f"{name} are on {sides[name].n_stimuli} stimuli but the order lists {len(ids)} "
-                                      "ids; give one id per row of the RDMs")
+                raise ValidationError(f"{name} are on {sides[name].n_stimuli} stimuli but {order_source} lists "
+                                      f"{len(ids)} ids; give one id per row of the RDMs")
             sides[name] = sides[name].match_stimuli(ids)
         models, neural = sides[model_source], sides[neural_source]
     elif without_ids:
