@@ -229,6 +229,22 @@ def make_dirs(path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
+@contextlib.contextmanager
+def output_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """``mkdir -p path`` for a single output file's folder (outside a run); when the block fails, the folders
+    it created are removed again (each only when empty), so a refused or failed command leaves no debris."""
+    target = Path(path)
+    created = [folder for folder in (target, *target.parents) if not folder.exists()]  # deepest first
+    make_dirs(target)
+    try:
+        yield target
+    except BaseException:
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def check_run_dir(path: str | os.PathLike[str], kind: str, force: bool = False, resume: bool = False,
                   resumable: bool = True, parent: "Run | str | os.PathLike[str] | None" = None) -> RunState:
     """Refuse an output folder brainalign may not use as a ``kind`` run; return its state.

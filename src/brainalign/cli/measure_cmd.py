@@ -3,7 +3,6 @@
 (model RDMs vs neural RDMs/responses -> CSV, statistics across subjects with noise ceilings, figure)."""
 from __future__ import annotations
 
-import contextlib
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Optional
@@ -53,7 +52,7 @@ def rdm_command(
     from brainalign.data.rdms import is_rdms_file
     from brainalign.errors import ValidationError
     from brainalign.report.quicklook import is_quicklook_figure, plot_rdms
-    from brainalign.runs import check_output_file
+    from brainalign.runs import check_output_file, output_folder
 
     if out.suffix != ".npz":
         raise ValidationError(f"--out {out}: must end in .npz")
@@ -61,21 +60,13 @@ def rdm_command(
     check_output_file(out.with_suffix(".png"), force, is_quicklook_figure)
     if not 0 < memory < math.inf:
         raise ValidationError(f"--memory {memory}: must be a finite number > 0 (GB of working memory)")
-    created = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]  # deepest first
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
-            rdms = _rdms(source, None, metric, eeg, classifier, permutations, memory_limit=int(memory * 2**30),
-                         scratch=Path(scratch) / "dissimilarities.npy")
-            rdms.save(out)
-            figure = plot_rdms(_preview_stimuli(rdms), out.with_suffix(".png"))
-            summary = f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli"
-            del rdms  # release the scratch file's memory map before its folder is removed
-    except BaseException:
-        for folder in created:  # a failed rdm leaves no empty folders behind
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
+    with output_folder(out.parent), tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
+        rdms = _rdms(source, None, metric, eeg, classifier, permutations, memory_limit=int(memory * 2**30),
+                     scratch=Path(scratch) / "dissimilarities.npy")
+        rdms.save(out)
+        figure = plot_rdms(_preview_stimuli(rdms), out.with_suffix(".png"))
+        summary = f"{rdms.n_rdms} RDMs on {rdms.n_stimuli} stimuli"
+        del rdms  # release the scratch file's memory map before its folder is removed
     typer.echo(f"{summary} -> {out} (preview {figure})")
 
 

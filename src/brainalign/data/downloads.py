@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 
 from brainalign.errors import DownloadError, MissingDatasetError, ValidationError
+from brainalign.runs import output_folder
 
 _FIGSHARE = "https://ndownloader.figshare.com/files/"
 _SHEN_PAGE = "https://figshare.com/articles/Deep_Image_Reconstruction/7033577"
@@ -122,14 +123,14 @@ def fetch(
             f"{entry.name} has no direct download URL; download it by hand from {entry.page} and put it at "
             f"{target} ({entry.description})"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{entry.filename}."))
-    try:
-        downloaded = _download(address, staging, entry.filename, expected, progress)
-        _verify(downloaded, entry, expected, where=f"download from {address}")
-        os.replace(downloaded, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with output_folder(target.parent):  # a failed download leaves no new empty cache folder
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{entry.filename}."))
+        try:
+            downloaded = _download(address, staging, entry.filename, expected, progress)
+            _verify(downloaded, entry, expected, where=f"download from {address}")
+            os.replace(downloaded, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
