@@ -55,3 +55,18 @@ def test_one_subject_is_not_testable_and_real_data_say_study() -> None:
     assert comparison_results(rows)[0]["verdict"] == "not testable"
     rows = pd.concat(control_rows(_similarity({"aligned": 0.1, "control_beta0": 0.0}), "aligned", "r", "IT"))
     assert "in this study" in comparison_results(rows, simulated=False)[0]["statement"]
+
+
+def test_an_interval_end_just_above_zero_is_not_printed_as_zero() -> None:
+    """The demo's aligned - control_no_contrastive interval starts at +3e-05: its sentence said '+0.0000' next to
+    'the interval lies above 0'; the end is now printed with two significant digits."""
+    from brainalign.report.results import signed
+
+    assert [signed(value) for value in (0.0211, 2.99e-05, -1e-06, 0.0)] == ["+0.0211", "+3.0e-05", "-1.0e-06", "+0.0000"]
+    spread = 0.004 * np.array([-1.0, 0.0, 1.0])  # t(0.975, 2) x SEM = 4.303 x 0.004 / sqrt(3)
+    values = 4.3027 * 0.004 / np.sqrt(3) + 3e-5 + spread
+    rows = pd.DataFrame({"comparison": "aligned - control_beta0", "claim": "c", "readout": "r", "target": "IT",
+                         "subject": ["s1", "s2", "s3"], "difference": values})
+    entry = comparison_results(rows)[0]
+    assert entry["verdict"] == "holds" and 0 < entry["ci_low"] < 5e-5
+    assert "+0.0000" not in entry["statement"] and f"CI {signed(entry['ci_low'])} to" in entry["statement"]

@@ -31,6 +31,7 @@ from brainalign.report.results import (
     read_predictions,
     read_run_json,
     read_table,
+    signed,
     table_path,
 )
 from brainalign.runs import atomic_write_text
@@ -350,7 +351,7 @@ def _summary_section(summary: dict) -> str:
     tests = summary.get("tests", [])
     if tests:
         body = [[t["model"], t.get("reference", t.get("other", "")), t.get("readout", ""), t.get("target", ""),
-                 str(t["n"]), f"{t['mean_difference']:+.4f}", _interval(t.get("ci_low"), t.get("ci_high")),
+                 str(t["n"]), signed(t['mean_difference']), _interval(t.get("ci_low"), t.get("ci_high")),
                  _number(t.get("cohens_dz")), f"{t['n_better']}/{t['n']}", _p(t.get("p_value")),
                  _p(t.get("p_corrected"))] for t in tests]
         header = ["model", "vs", "readout", "target", "n", "mean difference", "95 % CI", "d_z", "subjects higher",
@@ -368,7 +369,7 @@ def _comparisons_block(comparisons: list[dict]) -> str:
         return ""
     items = "".join(f"<li><strong>{html.escape(entry.get('verdict', ''))}</strong>: "
                     f"{html.escape(entry.get('statement', ''))}</li>" for entry in comparisons)
-    rows = [[entry["comparison"], entry.get("readout", ""), f"{entry['mean']:+.4f}",
+    rows = [[entry["comparison"], entry.get("readout", ""), signed(entry['mean']),
              _interval(entry.get("ci_low"), entry.get("ci_high")), str(entry["n"]), _p(entry.get("p_value")),
              _p(entry.get("p_sign_flip")), _p(entry.get("p_corrected")), entry.get("verdict", "")]
             for entry in comparisons]
@@ -391,7 +392,7 @@ def _readouts_table(readouts: dict) -> str:
                     rows.append([kind.upper() if kind in ("eeg", "roi") else kind, model, target, where,
                                  _percent(entry["improvement_ratio"]),
                                  _interval(100 * float(ratio_ci[0]), 100 * float(ratio_ci[1]), digits=1, unit=" %"),
-                                 f"{entry['improvement']:+.4f}", _interval(*entry.get("improvement_ci", [np.nan] * 2)),
+                                 signed(entry['improvement']), _interval(*entry.get("improvement_ci", [np.nan] * 2)),
                                  str(entry["n"]), _p(entry["p_value"]), _p(entry.get("p_corrected"))])
     if not rows:
         return ""
@@ -502,7 +503,7 @@ def _percent(value: Any) -> str:
 def _interval(low: Any, high: Any, digits: int = 4, unit: str = "") -> str:
     if low is None or high is None or not (np.isfinite(float(low)) and np.isfinite(float(high))):
         return ""
-    return f"[{float(low):+.{digits}f}, {float(high):+.{digits}f}]{unit}"
+    return f"[{signed(float(low), digits)}, {signed(float(high), digits)}]{unit}"
 
 
 def _p(value: Any) -> str:

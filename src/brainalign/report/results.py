@@ -302,6 +302,16 @@ def read_run_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     return content
 
 
+def signed(value: float, digits: int = 4) -> str:
+    """``value`` with its sign at ``digits`` decimals (``+0.0211``); a non-zero value that would print as 0
+    gets two significant digits instead (``+3.0e-05``), so the side of 0 an interval's end lies on stays
+    visible in every summary sentence and report table."""
+    text = f"{value:+.{digits}f}"
+    if value != 0 and np.isfinite(value) and float(text) == 0:
+        return f"{value:+.1e}"
+    return text
+
+
 def describe_tables() -> str:
     """Every result table's file, row and columns (dtype, required, meaning) as Markdown."""
     lines = []

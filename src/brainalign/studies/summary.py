@@ -11,6 +11,7 @@ import pandas as pd
 
 from brainalign.align.controls import model_rank
 from brainalign.measure.statistics import correct_p, paired_difference, ratio_of_means, sign_flip_test
+from brainalign.report.results import signed
 from brainalign.studies import statistics as st
 from brainalign.studies.analyses.improvement import PEAK, WINDOW
 from brainalign.studies.analyses.similarity import ROI, WHOLE
@@ -83,8 +84,8 @@ def comparison_results(table: pd.DataFrame, confidence: float = 0.95, simulated:
                      n_better=difference.n_better, p_value=difference.p_value,
                      p_sign_flip=float(sign_flip_test(values, seed=seed)), verdict=verdict)
         entry["statement"] = (
-            f"{comparison}: {difference.mean:+.4f} (similarity units; {confidence:.0%} CI {difference.ci_low:+.4f} to "
-            f"{difference.ci_high:+.4f}; n = {difference.n} subjects, {difference.n_better} higher). Claim: "
+            f"{comparison}: {signed(difference.mean)} (similarity units; {confidence:.0%} CI {signed(difference.ci_low)} "
+            f"to {signed(difference.ci_high)}; n = {difference.n} subjects, {difference.n_better} higher). Claim: "
             f"{first['claim']}. " + {"holds": f"Holds {where} (the interval lies above 0).",
                                       "not supported": f"Not supported {where} (the interval includes 0).",
                                       "reversed": f"Not supported {where}: the reverse holds (the interval lies "
