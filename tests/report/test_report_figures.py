@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colors as mcolors
+from matplotlib.collections import PolyCollection
 import pytest
 from PIL import Image
 
@@ -63,6 +65,27 @@ def test_difference_curves_tell_every_reference_apart(tmp_path: Path, monkeypatc
     assert looks[4][1:3] == aligned[0][1:3]  # every difference from base: solid line, filled dots
     axes = drawn[0].axes[0]
     assert {line.get_marker() for line in axes.lines if line.get_linestyle() == "None"} == {"o", "s", "^", "D"}
+
+
+def test_one_whole_response_ceiling_is_drawn_behind_every_layer(tmp_path: Path, monkeypatch) -> None:
+    """Every layer is compared with the same whole-response RDM, whose one ceiling row is named 'whole
+    response', not by layer: the demo's figure drew no band although its caption promised one."""
+    table = pd.DataFrame([("base", layer, f"s{i}", 0.4 + 0.01 * i, "whole response") for layer in ("V1", "IT")
+                          for i in range(3)], columns=["model", "target", "subject", "similarity", "readout"])
+    ceiling = pd.DataFrame({"readout": ["whole response"], "target": ["whole response"], "lower": [0.8],
+                            "upper": [0.85], "n": [3], "time": [np.nan]})
+    write_table(table, tmp_path / "similarity.csv", "similarity")
+    write_table(ceiling, tmp_path / "ceiling.csv", "noise_ceiling")
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, stem: drawn.append(fig) or [])
+    figures.plot_similarity_bars(tmp_path / "similarity.csv", tmp_path / "sim", readout="whole response",
+                                 ceiling_csv=tmp_path / "ceiling.csv")
+    grey = mcolors.to_rgb(figures.CEILING_COLOUR)
+    bands = [band for band in drawn[0].axes[0].collections if isinstance(band, PolyCollection)
+             and np.allclose(band.get_facecolor()[0][:3], grey)]
+    assert len(bands) == 2  # one band behind each layer's bars
+    assert all(np.allclose(band.get_paths()[0].vertices[:, 1].min(), 0.8) for band in bands)
+    assert "noise ceiling" in [text.get_text() for text in drawn[0].legends[0].get_texts()]
 
 
 def test_robustness_and_predictions_figures(tmp_path: Path) -> None:

@@ -546,9 +546,11 @@ def _grouped_bars(ax: Axes, table: pd.DataFrame, value: str, ceiling: pd.DataFra
     targets, models = _ordered(table["target"]), _ordered(table["model"])
     stats = _mean_sem(table, ["target", "model"], value).set_index(["target", "model"])
     width = 0.8 / len(models)
+    shared = ceiling is not None and len(ceiling) == 1 and not set(ceiling["target"]) & set(targets)
     for index, target in enumerate(targets):
-        if ceiling is not None and target in set(ceiling["target"]):
-            bound = ceiling[ceiling["target"] == target].iloc[0]
+        if ceiling is not None and (shared or target in set(ceiling["target"])):
+            # a ceiling per target, or one neural target every layer is compared with (the whole response)
+            bound = ceiling.iloc[0] if shared else ceiling[ceiling["target"] == target].iloc[0]
             ax.fill_between([index - 0.45, index + 0.45], bound["lower"], bound["upper"], color=CEILING_COLOUR,
                             alpha=0.6, lw=0, label="noise ceiling" if index == 0 else None, zorder=0)
         for rank, model in enumerate(models):
