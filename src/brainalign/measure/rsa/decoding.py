@@ -193,6 +193,9 @@ def _many_subjects(subjects: list[Any], options: tuple[Any, ...], progress: bool
             "stimuli in the same order, or in separate calls"
         )
     workers = max(1, min(len(subjects), n_jobs or available_cores()))
+    classifier, n_pseudo = options[:2]
+    if classifier == "lda" and n_pseudo >= 3:
+        _pair_decisions(n_pseudo - 2)  # compiled here, once, not by every worker at the same moment
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # one torch thread per subject: no OpenMP barriers between the workers
     try:
@@ -375,8 +378,9 @@ class _PairPlan(NamedTuple):
 
 @functools.cache
 def _pair_decisions(k: int) -> Callable[..., None]:
-    """The compiled per-pair LDA decision for bases of ``k`` vectors (numba, compiled once per process on
-    first use; ``k = 2``, i.e. the default 4 pseudo-trials, in closed form, other ``k`` by loops).
+    """The compiled per-pair LDA decision for bases of ``k`` vectors (numba, compiled on the first request
+    for that ``k`` in a process; ``k = 2``, i.e. the default 4 pseudo-trials, in closed form, other ``k`` by
+    loops).
 
     ``decide(grid, per_stimulus, rows, cols, n, k, covariance, counts)`` adds to ``counts (n_pairs,)``
     the correct test pseudo-trials (0-2) of every pair (rows[p], cols[p]) at one time point. grid and
@@ -397,97 +401,101 @@ def _pair_decisions(k: int) -> Callable[..., None]:
     """
     import numba
 
-    @numba.njit(nogil=True, cache=False, boundscheck=False)
-    def decide_2(grid: np.ndarray, per_stimulus: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, k: int,
-                 covariance: bool, counts: np.ndarray) -> None:
-        two, cross0, ridge0, beta0 = n * n, n * n + 4 * n * n, 2 * n, 3 * n
-        for p in range(rows.shape[0]):
-            i, j = rows[p], cols[p]
-            score_i, score_j = grid[i * n + j], grid[j * n + i]
-            if covariance:
-                i0, i1, j0, j1 = two + 4 * i * n + j, two + (4 * i + 2) * n + j, two + 4 * j * n + i, \
-                    two + (4 * j + 2) * n + i
-                v_i0, wc_i0, v_i1, wc_i1 = grid[i0], grid[i0 + n], grid[i1], grid[i1 + n]
-                v_j0, wc_j0, v_j1, wc_j1 = grid[j0], grid[j0 + n], grid[j1], grid[j1 + n]
-                c0, c1 = cross0 + (2 * i * n + j) * 2, cross0 + ((2 * i + 1) * n + j) * 2
-                c00, c01, c10, c11 = grid[c0], grid[c0 + 1], grid[c1], grid[c1 + 1]
-                ridge_i, ridge_j = per_stimulus[ridge0 + i], per_stimulus[ridge0 + j]
-                inverse_0 = 1.0 / (per_stimulus[2 * i] + ridge_j)
-                inverse_1 = 1.0 / (per_stimulus[2 * i + 1] + ridge_j)
-                q00, q01, q10, q11 = c00 * inverse_0, c10 * inverse_1, c01 * inverse_0, c11 * inverse_1  # Q[b, a]
-                s00 = per_stimulus[2 * j] + ridge_i - q00 * c00 - q01 * c10
-                s01 = -q00 * c01 - q01 * c11
-                s11 = per_stimulus[2 * j + 1] + ridge_i - q10 * c01 - q11 * c11
-                rhs_0 = v_j0 + q00 * v_i0 + q01 * v_i1
-                rhs_1 = v_j1 + q10 * v_i0 + q11 * v_i1
-                determinant = s00 * s11 - s01 * s01
-                z0 = (s11 * rhs_0 - s01 * rhs_1) / determinant
-                z1 = (s00 * rhs_1 - s01 * rhs_0) / determinant
-                y0 = (v_i0 + c00 * z0 + c01 * z1) * inverse_0
-                y1 = (v_i1 + c10 * z0 + c11 * z1) * inverse_1
-                wd_i0, wd_i1 = per_stimulus[beta0 + 2 * i] - 0.5 * v_i0, per_stimulus[beta0 + 2 * i + 1] - 0.5 * v_i1
-                wd_j0, wd_j1 = per_stimulus[beta0 + 2 * j] - 0.5 * v_j0, per_stimulus[beta0 + 2 * j + 1] - 0.5 * v_j1
-                score_i += wc_j0 * z0 + wc_j1 * z1 - wd_i0 * y0 - wd_i1 * y1
-                score_j += wc_i0 * y0 + wc_i1 * y1 - wd_j0 * z0 - wd_j1 * z1
-            counts[p] += (score_i <= 0.0) + (score_j < 0.0)
+    kernel = _decide_pairs_2 if k == 2 else _decide_pairs
+    signature = "void(f8[::1], f8[::1], i8[::1], i8[::1], i8, i8, b1, f8[::1])"  # compiled now, for this k only
+    return cast(Callable[..., None], numba.njit(signature, nogil=True, boundscheck=False)(kernel))
 
-    @numba.njit(nogil=True, cache=False, boundscheck=False)
-    def decide(grid: np.ndarray, per_stimulus: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, k: int,
-               covariance: bool, counts: np.ndarray) -> None:
-        two = n * n  # V / Wc block: [(s k + c) 2 + block] n + o
-        cross0 = two + 2 * n * k * n  # cross block: ((s k + c) n + o) k + e
-        ridge0, beta0 = n * k, n * k + n
-        scratch = np.empty((10, k))
-        v_i, v_j, wd_i, wd_j, wc_i, wc_j = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
-        inverse, rhs, z, y = scratch[6], scratch[7], scratch[8], scratch[9]
-        c, schur = np.empty((k, k)), np.empty((k, k))
-        for p in range(rows.shape[0]):
-            i, j = rows[p], cols[p]
-            score_i, score_j = grid[i * n + j], grid[j * n + i]
-            if covariance:
-                ridge_i, ridge_j = per_stimulus[ridge0 + i], per_stimulus[ridge0 + j]
-                for a in range(k):
-                    row_i, row_j = two + (i * k + a) * 2 * n, two + (j * k + a) * 2 * n
-                    v_i[a], wc_i[a] = grid[row_i + j], grid[row_i + n + j]
-                    v_j[a], wc_j[a] = grid[row_j + i], grid[row_j + n + i]
-                    wd_i[a] = per_stimulus[beta0 + i * k + a] - 0.5 * v_i[a]
-                    wd_j[a] = per_stimulus[beta0 + j * k + a] - 0.5 * v_j[a]
-                    inverse[a] = 1.0 / (per_stimulus[i * k + a] + ridge_j)
-                    for b in range(k):
-                        c[a, b] = grid[cross0 + ((i * k + a) * n + j) * k + b]
-                for b in range(k):  # S = D_j - C^T D_i^{-1} C, rhs = v_j + C^T D_i^{-1} v_i
-                    rhs[b] = v_j[b]
-                    for a in range(k):
-                        rhs[b] += c[a, b] * inverse[a] * v_i[a]
-                    for e in range(b, k):
-                        total = per_stimulus[j * k + b] + ridge_i if e == b else 0.0
-                        for a in range(k):
-                            total -= c[a, b] * inverse[a] * c[a, e]
-                        schur[b, e] = total
-                for q in range(k):  # elimination without pivoting (upper triangle), then back substitution
-                    for r in range(q + 1, k):
-                        factor = schur[q, r] / schur[q, q]
-                        for e in range(r, k):
-                            schur[r, e] -= factor * schur[q, e]
-                        rhs[r] -= factor * rhs[q]
-                for q in range(k - 1, -1, -1):
-                    total = rhs[q]
-                    for e in range(q + 1, k):
-                        total -= schur[q, e] * z[e]
-                    z[q] = total / schur[q, q]
-                for a in range(k):
-                    total = v_i[a]
-                    for b in range(k):
-                        total += c[a, b] * z[b]
-                    y[a] = total * inverse[a]
-                    score_i -= wd_i[a] * y[a]
-                    score_j += wc_i[a] * y[a]
+
+def _decide_pairs_2(grid: np.ndarray, per_stimulus: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int,
+                    k: int, covariance: bool, counts: np.ndarray) -> None:
+    """:func:`_pair_decisions` for ``k = 2``, in closed form (compiled by numba)."""
+    two, cross0, ridge0, beta0 = n * n, n * n + 4 * n * n, 2 * n, 3 * n
+    for p in range(rows.shape[0]):
+        i, j = rows[p], cols[p]
+        score_i, score_j = grid[i * n + j], grid[j * n + i]
+        if covariance:
+            i0, i1, j0, j1 = two + 4 * i * n + j, two + (4 * i + 2) * n + j, two + 4 * j * n + i, \
+                two + (4 * j + 2) * n + i
+            v_i0, wc_i0, v_i1, wc_i1 = grid[i0], grid[i0 + n], grid[i1], grid[i1 + n]
+            v_j0, wc_j0, v_j1, wc_j1 = grid[j0], grid[j0 + n], grid[j1], grid[j1 + n]
+            c0, c1 = cross0 + (2 * i * n + j) * 2, cross0 + ((2 * i + 1) * n + j) * 2
+            c00, c01, c10, c11 = grid[c0], grid[c0 + 1], grid[c1], grid[c1 + 1]
+            ridge_i, ridge_j = per_stimulus[ridge0 + i], per_stimulus[ridge0 + j]
+            inverse_0 = 1.0 / (per_stimulus[2 * i] + ridge_j)
+            inverse_1 = 1.0 / (per_stimulus[2 * i + 1] + ridge_j)
+            q00, q01, q10, q11 = c00 * inverse_0, c10 * inverse_1, c01 * inverse_0, c11 * inverse_1  # Q[b, a]
+            s00 = per_stimulus[2 * j] + ridge_i - q00 * c00 - q01 * c10
+            s01 = -q00 * c01 - q01 * c11
+            s11 = per_stimulus[2 * j + 1] + ridge_i - q10 * c01 - q11 * c11
+            rhs_0 = v_j0 + q00 * v_i0 + q01 * v_i1
+            rhs_1 = v_j1 + q10 * v_i0 + q11 * v_i1
+            determinant = s00 * s11 - s01 * s01
+            z0 = (s11 * rhs_0 - s01 * rhs_1) / determinant
+            z1 = (s00 * rhs_1 - s01 * rhs_0) / determinant
+            y0 = (v_i0 + c00 * z0 + c01 * z1) * inverse_0
+            y1 = (v_i1 + c10 * z0 + c11 * z1) * inverse_1
+            wd_i0, wd_i1 = per_stimulus[beta0 + 2 * i] - 0.5 * v_i0, per_stimulus[beta0 + 2 * i + 1] - 0.5 * v_i1
+            wd_j0, wd_j1 = per_stimulus[beta0 + 2 * j] - 0.5 * v_j0, per_stimulus[beta0 + 2 * j + 1] - 0.5 * v_j1
+            score_i += wc_j0 * z0 + wc_j1 * z1 - wd_i0 * y0 - wd_i1 * y1
+            score_j += wc_i0 * y0 + wc_i1 * y1 - wd_j0 * z0 - wd_j1 * z1
+        counts[p] += (score_i <= 0.0) + (score_j < 0.0)
+
+
+def _decide_pairs(grid: np.ndarray, per_stimulus: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, k: int,
+                  covariance: bool, counts: np.ndarray) -> None:
+    """:func:`_pair_decisions` for any ``k``, by loops over the basis index (compiled by numba)."""
+    two = n * n  # V / Wc block: [(s k + c) 2 + block] n + o
+    cross0 = two + 2 * n * k * n  # cross block: ((s k + c) n + o) k + e
+    ridge0, beta0 = n * k, n * k + n
+    scratch = np.empty((10, k))
+    v_i, v_j, wd_i, wd_j, wc_i, wc_j = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
+    inverse, rhs, z, y = scratch[6], scratch[7], scratch[8], scratch[9]
+    c, schur = np.empty((k, k)), np.empty((k, k))
+    for p in range(rows.shape[0]):
+        i, j = rows[p], cols[p]
+        score_i, score_j = grid[i * n + j], grid[j * n + i]
+        if covariance:
+            ridge_i, ridge_j = per_stimulus[ridge0 + i], per_stimulus[ridge0 + j]
+            for a in range(k):
+                row_i, row_j = two + (i * k + a) * 2 * n, two + (j * k + a) * 2 * n
+                v_i[a], wc_i[a] = grid[row_i + j], grid[row_i + n + j]
+                v_j[a], wc_j[a] = grid[row_j + i], grid[row_j + n + i]
+                wd_i[a] = per_stimulus[beta0 + i * k + a] - 0.5 * v_i[a]
+                wd_j[a] = per_stimulus[beta0 + j * k + a] - 0.5 * v_j[a]
+                inverse[a] = 1.0 / (per_stimulus[i * k + a] + ridge_j)
                 for b in range(k):
-                    score_i += wc_j[b] * z[b]
-                    score_j -= wd_j[b] * z[b]
-            counts[p] += (score_i <= 0.0) + (score_j < 0.0)
-
-    return cast(Callable[..., None], decide_2 if k == 2 else decide)
+                    c[a, b] = grid[cross0 + ((i * k + a) * n + j) * k + b]
+            for b in range(k):  # S = D_j - C^T D_i^{-1} C, rhs = v_j + C^T D_i^{-1} v_i
+                rhs[b] = v_j[b]
+                for a in range(k):
+                    rhs[b] += c[a, b] * inverse[a] * v_i[a]
+                for e in range(b, k):
+                    total = per_stimulus[j * k + b] + ridge_i if e == b else 0.0
+                    for a in range(k):
+                        total -= c[a, b] * inverse[a] * c[a, e]
+                    schur[b, e] = total
+            for q in range(k):  # elimination without pivoting (upper triangle), then back substitution
+                for r in range(q + 1, k):
+                    factor = schur[q, r] / schur[q, q]
+                    for e in range(r, k):
+                        schur[r, e] -= factor * schur[q, e]
+                    rhs[r] -= factor * rhs[q]
+            for q in range(k - 1, -1, -1):
+                total = rhs[q]
+                for e in range(q + 1, k):
+                    total -= schur[q, e] * z[e]
+                z[q] = total / schur[q, q]
+            for a in range(k):
+                total = v_i[a]
+                for b in range(k):
+                    total += c[a, b] * z[b]
+                y[a] = total * inverse[a]
+                score_i -= wd_i[a] * y[a]
+                score_j += wc_i[a] * y[a]
+            for b in range(k):
+                score_i += wc_j[b] * z[b]
+                score_j -= wd_j[b] * z[b]
+        counts[p] += (score_i <= 0.0) + (score_j < 0.0)
 
 
 def _helmert(m: int) -> np.ndarray:
