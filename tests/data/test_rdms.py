@@ -151,3 +151,20 @@ def test_provenance_is_saved_and_kept_by_selections(tmp_path) -> None:
     assert RDMs.concat([rdms, rdms]).provenance == record
     assert RDMs.concat([rdms, _measured()]).provenance is None  # RDMs of several sources
     assert RDMs.load(_measured().save(tmp_path / "plain.npz")).provenance is None
+
+
+@pytest.mark.parametrize("raised", [ZeroDivisionError("integer division or modulo by zero"),
+                                    UnboundLocalError("local variable 'arr' referenced before assignment"),
+                                    IndexError("index out of range")])
+def test_a_mat_file_scipy_chokes_on_is_one_error_naming_it(raised: Exception, tmp_path, monkeypatch) -> None:
+    """What scipy's loadmat raises from inside its parser on damaged MAT files (found by fuzzing it)."""
+    import scipy.io
+
+    def choke(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr(scipy.io, "loadmat", choke)
+    path = tmp_path / "damaged.mat"
+    path.write_bytes(b"MATLAB 5.0 MAT-file, damaged")
+    with pytest.raises(DataFormatError, match=r"damaged\.mat is not a readable MATLAB file"):
+        RDMs.load(path)

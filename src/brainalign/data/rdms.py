@@ -425,7 +425,9 @@ def _read_mat(path: Path, key: str | None) -> Stacks:
 
     try:
         content = loadmat(path, squeeze_me=True, struct_as_record=False)
-    except (MatReadError, TypeError, NotImplementedError, IndexError, UnboundLocalError) as error:  # scipy on damaged files
+    # what scipy's reader raises on damaged files (found by fuzzing it): beside its own error, index, name
+    # (UnboundLocalError) and arithmetic (ZeroDivisionError) errors from inside the parser
+    except (MatReadError, TypeError, NotImplementedError, IndexError, NameError, ArithmeticError) as error:
         raise DataFormatError(f"{path} is not a readable MATLAB file ({error})") from None
     variables = {name: value for name, value in content.items() if not name.startswith("__")}
     if key is not None and key not in variables:
