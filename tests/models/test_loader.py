@@ -132,3 +132,19 @@ def test_features_command_takes_run_folders_model_files_and_the_base_as_weights(
         assert run(["features", *spec, str(folder), "--out", str(out), "--layers", "IT", "--image-size", "32"]) == 0
         np.testing.assert_allclose(load_features(out)["IT"], expected[epoch], rtol=1e-5, atol=1e-6)
     assert run(["features", "cornet_z", str(folder), "--out", str(tmp_path / "x"), "--epoch", "1"]) == 2
+
+
+def test_image_size_for_several_models(capsys) -> None:
+    """--image-size wins; one recorded training size is used and said; models that disagree (or one that records
+    none) get the default, with a warning when two recorded sizes differ."""
+    from dataclasses import replace
+
+    from brainalign.cli.features_cmd import DEFAULT_IMAGE_SIZE, image_size_for
+
+    source = load("cornet_z").source
+    at32, at48 = replace(source, image_size=32), replace(source, image_size=48)
+    assert image_size_for(64, [at32]) == 64 and capsys.readouterr().err == ""
+    assert image_size_for(None, [at32, at32]) == 32 and "image size 32 px" in capsys.readouterr().err
+    assert image_size_for(None, [at32, source]) == DEFAULT_IMAGE_SIZE and capsys.readouterr().err == ""
+    assert image_size_for(None, [at32, at48]) == DEFAULT_IMAGE_SIZE
+    assert "trained at different image sizes ([32, 48])" in capsys.readouterr().err
