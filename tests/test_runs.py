@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -224,3 +225,17 @@ def test_a_run_marker_that_is_not_utf8_is_refused_with_one_message(tmp_path) -> 
         check_run_dir(folder, "train", force=True)
     assert run(["demo", "--out", str(folder), "--force"]) == 2
     assert sorted(p.name for p in folder.iterdir()) == before and (folder / MARKER).read_bytes() == b"\xff\xfe not text"
+
+
+def test_an_unwritable_output_is_refused_before_anything_is_written(tmp_path, monkeypatch) -> None:
+    """An existing folder, or the parent of a new one or of an output file, that this user cannot write to is
+    refused with one message naming it (os.access is faked: as root every path is writable)."""
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setattr("brainalign.runs.os.access", lambda path, mode: False)
+    with pytest.raises(RunExistsError, match=re.escape(f"{tmp_path / 'empty'} is not writable")):
+        check_run_dir(tmp_path / "empty", "rsa")
+    with pytest.raises(RunExistsError, match=re.escape(f"{tmp_path} is not writable, so {tmp_path / 'new'} cannot be created")):
+        check_run_dir(tmp_path / "new", "rsa")
+    with pytest.raises(RunExistsError, match=re.escape(f"{tmp_path} is not writable, so {tmp_path / 'x.npz'} cannot be created")):
+        check_output_file(tmp_path / "x.npz", force=False, ours=lambda path: True)
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "empty"]
