@@ -170,6 +170,10 @@ BAD_FEATURE_FOLDERS: dict[str, tuple[bytes | None, np.ndarray | None, str]] = {
     "index with unhashable layer": (json.dumps({**_INDEX, "layers": [["v1"]]}).encode(), np.ones((N, 4)),
                                     "features.json"),
     "layer file missing": (json.dumps(_INDEX).encode(), None, "v1.npy"),
+    "layer file outside the folder": (json.dumps({**_INDEX, "files": {"v1": "../v1.npy"}}).encode(), np.ones((N, 4)),
+                                      "features.json"),
+    "layer file an absolute path": (json.dumps({**_INDEX, "files": {"v1": "/etc/passwd"}}).encode(), np.ones((N, 4)),
+                                    "features.json"),
     "layer rows differ from ids": (json.dumps(_INDEX).encode(), np.random.rand(N + 3, 4), "v1.npy"),
     "layer of strings": (json.dumps(_INDEX).encode(), np.array([["a"]] * N), "v1.npy"),
 }

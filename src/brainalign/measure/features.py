@@ -152,6 +152,11 @@ def read_feature_index(folder: str | os.PathLike[str]) -> dict[str, Any]:
                if not isinstance(layer, str) or not isinstance(index["files"].get(layer), str)]
     if unnamed or not index["layers"]:
         raise DataFormatError(f"{where}: layers {unnamed or '[]'} have no file under 'files'; {_REEXTRACT}")
+    outside = [layer for layer in index["layers"] if Path(index["files"][layer]).name != index["files"][layer]
+               or index["files"][layer] in ("", ".", "..")]
+    if outside:
+        raise DataFormatError(f"{where}: 'files' of layers {outside} are not file names in {folder} (a features "
+                              f"folder reads only its own files); {_REEXTRACT}")
     return index
 
 
