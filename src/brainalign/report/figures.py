@@ -27,6 +27,7 @@ from matplotlib.typing import RcKeyType
 from scipy.stats import spearmanr
 
 from brainalign.align.controls import beta_suffix, label_stem
+from brainalign.measure.rsa.readouts import EEG_COURSE
 from brainalign.measure.statistics import paired_difference, ratio_of_means
 from brainalign.report.results import ALL_SUBJECTS, read_predictions, read_table
 from brainalign.runs import atomic_write_with
@@ -95,7 +96,7 @@ def plot_rsa_timecourses(timecourses_csv: PathLike, out_stem: PathLike, ceiling_
     if kind == "cross_timecourses":
         table = (table.groupby(["dataset", "model", "data_subject", "layer", "time"], sort=False)["similarity"]
                  .mean().reset_index().rename(columns={"data_subject": "subject"}))
-    ceiling = _ceiling(ceiling_csv, "eeg time course")
+    ceiling = _ceiling(ceiling_csv, EEG_COURSE)
     layers = _ordered(table["layer"])
     with rc_context(STYLE):
         fig, axes = _panels(len(layers), panel_height=2.8)

@@ -34,11 +34,11 @@ from brainalign.report.results import (
     signed,
     table_path,
 )
+from brainalign.measure.rsa.readouts import ROI, WHOLE
 from brainalign.runs import atomic_write_text
 
 REPORT_FILE = "report.html"
 FIGURES_DIR = "figures"
-WHOLE, ROI, PEAK, WINDOW = "whole response", "roi best layer", "eeg peak", "eeg 50-200 ms"
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,12 @@ def roi_similarity(model_rdms: RDMs, fmri_rdms: RDMs, method: str = "spearman",
 
 
 EEG_WINDOW = (0.05, 0.2)  # seconds, inclusive: ReAlnet's 50-200 ms average
+# The readout names of the result tables' ``readout`` column (written by studies, read by the report):
+WHOLE = "whole response"  # each layer vs the subject's whole held-out response
+ROI = "roi best layer"  # per fMRI ROI, the best layer's similarity
+PEAK = "eeg peak"  # EEG time course at the reference model's peak
+WINDOW = f"eeg {EEG_WINDOW[0] * 1000:g}-{EEG_WINDOW[1] * 1000:g} ms"  # EEG time course averaged over EEG_WINDOW
+EEG_COURSE = "eeg time course"  # every EEG time point (noise ceilings)
 
 
 def in_window(times: "np.ndarray | Sequence[float]", window: tuple[float, float] = EEG_WINDOW) -> np.ndarray:

@@ -19,13 +19,11 @@ import numpy as np
 import pandas as pd
 
 from brainalign.measure import improvement_ratio, timecourse_readout
-from brainalign.measure.rsa.readouts import EEG_WINDOW
+from brainalign.measure.rsa.readouts import EEG_WINDOW, PEAK, WINDOW
 from brainalign.studies import statistics as st
 from brainalign.studies.analyses.base import Analysis, always
 from brainalign.studies.context import StudyContext
 
-PEAK = "eeg peak"
-WINDOW = f"eeg {EEG_WINDOW[0] * 1000:g}-{EEG_WINDOW[1] * 1000:g} ms"
 COLUMNS = ["model", "reference", "readout", "target", "subject", "base", "aligned", "improvement",
            "improvement_ratio", "time"]
 

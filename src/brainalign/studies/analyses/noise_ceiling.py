@@ -15,11 +15,12 @@ import pandas as pd
 
 from brainalign.data.rdms import RDMs
 from brainalign.measure import noise_ceiling as ceiling_of
+from brainalign.measure.rsa.readouts import EEG_COURSE
 from brainalign.studies.analyses.base import Analysis
 from brainalign.studies.analyses.similarity import ROI, WHOLE
 from brainalign.studies.context import StudyContext
 
-EEG = "eeg time course"
+EEG = EEG_COURSE
 
 
 def noise_ceiling(context: StudyContext) -> Optional[pd.DataFrame]:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import pandas as pd
 
 from brainalign.measure import compare, roi_similarity
+from brainalign.measure.rsa.readouts import ROI, WHOLE
 from brainalign.progress import track
 from brainalign.studies.analyses.base import Analysis, always
 from brainalign.studies.context import StudyContext
 from brainalign.studies.evaluate import BASE
 
-WHOLE = "whole response"
-ROI = "roi best layer"
 
 
 def similarity(context: StudyContext) -> pd.DataFrame:
