@@ -5,13 +5,15 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from brainalign.cli import run
-from brainalign.data import simulate
+from brainalign.data import Responses, Stimuli, simulate
 from brainalign.errors import RunExistsError
+from brainalign.measure import neural_rdms, noise_ceiling
 from brainalign.report import read_table, table_path
 from brainalign.report.results import SUMMARY_KEYS
 from brainalign.runs import is_finished
@@ -95,8 +97,10 @@ def test_study_writes_every_result_and_a_finished_report(tiny_run: Path) -> None
     assert set(truth["stage"]) == {"early", "mid", "high", "object"} and set(truth["layer"]) == {"V1", "V2", "V4", "IT"}
     assert len(truth) == 3 * 2 * 4 * 4 and truth["similarity"].between(-1, 1).all()  # models x subjects x layers x stages
     ceiling = read_table(table_path(tiny_run, "noise_ceiling"), "noise_ceiling")
-    assert set(ceiling["readout"]) == {"whole response", "eeg time course"} and (ceiling["lower"] <= ceiling["upper"]).all()
-    assert len(ceiling) == 1 + 20 and set(summary["noise_ceiling"]) == {"whole response", "eeg time course"}
+    readouts = {"whole response", "eeg time course", "cross-dataset roi"}
+    assert set(ceiling["readout"]) == readouts and (ceiling["lower"] <= ceiling["upper"]).all()
+    assert set(summary["noise_ceiling"]) == readouts
+    assert (ceiling["readout"] == "whole response").sum() == 1 and (ceiling["readout"] == "eeg time course").sum() == 20
     significance = read_table(table_path(tiny_run, "rsa_significance"), "rsa_significance")
     assert set(zip(significance["model"], significance["reference"])) == {
         ("aligned", "base"), ("aligned", "control_unpaired"), ("control_unpaired", "base")}
@@ -140,3 +144,20 @@ def test_every_model_is_scored_on_the_cross_dataset(tiny_run: Path) -> None:
     page = (tiny_run / "report.html").read_text()
     assert 'id="fig-cross_similarity"' in page and 'data-file="figures/cross_similarity.png"' in page
     assert (tiny_run / "figures" / "cross_similarity.png").stat().st_size > 0
+
+
+def test_cross_dataset_targets_have_noise_ceilings_of_their_own_subjects(tiny_run: Path) -> None:
+    """Every ROI of the cross-evaluation entry gets the ceiling of the entry's two subjects' RDMs (repetition
+    averaged patterns of the images both saw), computed here from the files the study read."""
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    entry = config["cross_evaluation"][0]
+    recorded = [Responses.load(entry["responses"].format(subject=subject)) for subject in entry["subjects"]]
+    shown = Stimuli.from_csv(entry["stimuli"]).ids
+    common = [sid for sid in shown if all(sid in r.stimulus_ids for r in recorded)]
+    rdms = [neural_rdms(r.subset(common), "correlation") for r in recorded]
+    ceiling = read_table(table_path(tiny_run, "noise_ceiling"), "noise_ceiling").query("readout == 'cross-dataset roi'")
+    rois = list(rdms[0].descriptors["roi"])
+    assert list(ceiling["target"]) == [f"simfmri {roi}" for roi in rois] and (ceiling["n"] == 2).all()
+    for roi, (_, row) in zip(rois, ceiling.iterrows()):
+        lower, upper = noise_ceiling(np.vstack([r.select(roi=roi).dissimilarities for r in rdms]), "spearman")
+        assert (row["lower"], row["upper"]) == pytest.approx((lower, upper), abs=1e-12)

@@ -129,8 +129,10 @@ TABLES: dict[str, TableFormat] = {
         _c("similarity", "float", "RSA similarity of the layer RDM with the stage's noise-free RDM (held-out images)"),
     )),
     "noise_ceiling": TableFormat("noise_ceiling.csv", "one neural target", (
-        _c("readout", "str", "'eeg time course', 'roi best layer' or 'whole response' (what it bounds)"),
-        _c("target", "str", "time point (as text), ROI or 'whole response'"),
+        _c("readout", "str", "'eeg time course', 'roi best layer', 'whole response', 'cross-dataset roi' or "
+           "'cross-dataset eeg time course' (what it bounds)"),
+        _c("target", "str", "time point (as text), ROI or 'whole response'; '<entry> <ROI or time>' for a "
+           "cross_evaluation entry"),
         _c("lower", "float", "lower bound: mean over subjects of the similarity of a subject's RDM with the mean "
            "of the other subjects' RDMs"),
         _c("upper", "float", "upper bound: the same with the mean of all subjects' RDMs"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from brainalign.models.loader import load
 from brainalign.studies import evaluate as ev
 from brainalign.studies.config import EvaluationConfig, StudyConfig
 
+T = TypeVar("T")
 POOLED_LAYERS = ("decoder.avgpool", "avgpool")  # the final pooled layer (CORnet; torchvision ResNet/VGG)
 
 
@@ -98,11 +99,15 @@ class StudyContext:
             self._rdms[key] = ev.model_rdms(network, self.held_out(subject).stimuli, settings)
         return self._rdms[key]
 
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, computed the first time ``key`` is asked for and kept for the later analyses."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return cast(T, self._cache[key])
+
     def labelled_images(self) -> Optional[LabelledImages]:
         """:func:`labelled_images` of this study (loaded once)."""
-        if "labelled" not in self._cache:
-            self._cache["labelled"] = labelled_images(self.evaluation, self.sweep.train.data)
-        return self._cache["labelled"]
+        return self.once("labelled", lambda: labelled_images(self.evaluation, self.sweep.train.data))
 
     def layer_rdms(self, subject: str, model: ev.TrainedModel | None = None,
                    layers: list[str] | None = None) -> RDMs:

@@ -86,6 +86,8 @@ ROI = "roi best layer"  # per fMRI ROI, the best layer's similarity
 PEAK = "eeg peak"  # EEG time course at the reference model's peak
 WINDOW = f"eeg {EEG_WINDOW[0] * 1000:g}-{EEG_WINDOW[1] * 1000:g} ms"  # EEG time course averaged over EEG_WINDOW
 EEG_COURSE = "eeg time course"  # every EEG time point (noise ceilings)
+CROSS_ROI = "cross-dataset roi"  # per ROI of a cross_evaluation entry (noise ceilings)
+CROSS_EEG = "cross-dataset eeg time course"  # every time point of a cross_evaluation entry (noise ceilings)
 
 
 def in_window(times: "np.ndarray | Sequence[float]", window: tuple[float, float] = EEG_WINDOW) -> np.ndarray:

@@ -73,6 +73,13 @@ def cross_targets(cross: CrossDataset, evaluation: EvaluationConfig, data: DataC
     return stimuli, targets
 
 
+def study_cross_targets(context: StudyContext, cross: CrossDataset) -> tuple[Stimuli, dict[str, RDMs]]:
+    """:func:`cross_targets` of a study's entry, computed once for every analysis that reads them (the
+    scores here and the noise ceilings)."""
+    return context.once(f"cross_evaluation {cross.name}", lambda: cross_targets(
+        cross, context.evaluation, context.sweep.train.data, context.subjects))
+
+
 def _simulated_recordings(cross: CrossDataset, data: DataConfig,
                           subjects: list[str] | None) -> tuple[Stimuli, dict[str, Responses]]:
     """The held-out images and each subject's held-out responses of ``data``'s simulated observer recorded in
@@ -100,7 +107,7 @@ def _scored(context: StudyContext, modality: str) -> Optional[pd.DataFrame]:
     method = evaluation.compare_method
     parts = []
     for cross in track(entries, f"cross-evaluation ({modality})", disable=not context.progress):
-        stimuli, targets = cross_targets(cross, evaluation, context.sweep.train.data, context.subjects)
+        stimuli, targets = study_cross_targets(context, cross)
         settings = evaluation.model_copy(update={"image_size": cross.image_size or evaluation.image_size,
                                                  "layers": context.roi_layers if modality == "fmri" else context.layers})
         networks = [(ev.BASE, ALL_SUBJECTS, 0, context.base)] + [

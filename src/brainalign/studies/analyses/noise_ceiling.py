@@ -1,10 +1,12 @@
 """Noise ceiling of every neural target: how well any model could match the subjects' RDMs.
 
-Per target (the whole response, each EEG time point, each ROI) the subjects' held-out RDMs give a lower
+Per target (the whole response, each EEG time point, each ROI, and each ROI or time point of every
+``cross_evaluation`` entry, whose own subjects are the unit there) the subjects' held-out RDMs give a lower
 and an upper bound (Nili et al. 2014; :func:`brainalign.measure.noise_ceiling`, equal to rsatoolbox's
 ``boot_noise_ceiling``): upper = mean over subjects of the similarity of a subject's RDM with the mean of
 all subjects' RDMs, lower = the same with the mean of the other subjects' RDMs. It needs >= 2 subjects who
-saw the same images; otherwise the analysis writes nothing.
+saw the same images; otherwise the analysis writes nothing for that data set. A cross-evaluation target is
+named ``<entry> <ROI>`` or ``<entry> <time>``.
 """
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ import pandas as pd
 
 from brainalign.data.rdms import RDMs
 from brainalign.measure import noise_ceiling as ceiling_of
-from brainalign.measure.rsa.readouts import EEG_COURSE
+from brainalign.measure.rsa.readouts import CROSS_EEG, CROSS_ROI, EEG_COURSE
 from brainalign.studies.analyses.base import Analysis
+from brainalign.studies.analyses.cross import study_cross_targets
 from brainalign.studies.analyses.similarity import ROI, WHOLE
 from brainalign.studies.context import StudyContext
 
@@ -24,20 +27,37 @@ EEG = EEG_COURSE
 
 
 def noise_ceiling(context: StudyContext) -> Optional[pd.DataFrame]:
-    """``noise_ceiling`` table: one row per neural target, or None with < 2 subjects on the same images."""
-    targets = [context.neural(subject) for subject in context.subjects]
-    if len(targets) < 2 or any(t["whole"].stimulus_ids != targets[0]["whole"].stimulus_ids for t in targets):
-        return None
+    """``noise_ceiling`` table: one row per neural target, or None when no data set has >= 2 subjects on the
+    same images."""
     method = context.evaluation.compare_method
-    rows = [_row(WHOLE, WHOLE, np.nan, [t["whole"] for t in targets], method)]
-    if "times" in targets[0] and context.evaluation.timecourses:
-        times = targets[0]["times"].descriptors["time"].to_numpy(float)
-        rows += [_row(EEG, f"{time:g}", time, [t["times"][[index]] for t in targets], method)
-                 for index, time in enumerate(times)]
-    if "rois" in targets[0] and context.evaluation.rois:
-        rows += [_row(ROI, str(roi), np.nan, [t["rois"].select(roi=roi) for t in targets], method)
-                 for roi in targets[0]["rois"].descriptors["roi"]]
-    return pd.DataFrame(rows)
+    rows = []
+    targets = [context.neural(subject) for subject in context.subjects]
+    if len(targets) > 1 and all(t["whole"].stimulus_ids == targets[0]["whole"].stimulus_ids for t in targets):
+        rows.append(_row(WHOLE, WHOLE, np.nan, [t["whole"] for t in targets], method))
+        if "times" in targets[0] and context.evaluation.timecourses:
+            rows += _time_rows(EEG, "", [t["times"] for t in targets], method)
+        if "rois" in targets[0] and context.evaluation.rois:
+            rows += _roi_rows(ROI, "", [t["rois"] for t in targets], method)
+    for cross in context.config.cross_evaluation:  # every data subject's RDMs are on the entry's common images
+        recorded = list(study_cross_targets(context, cross)[1].values())
+        if len(recorded) > 1:
+            rows += (_roi_rows(CROSS_ROI, f"{cross.name} ", recorded, method) if cross.modality == "fmri"
+                     else _time_rows(CROSS_EEG, f"{cross.name} ", recorded, method))
+    return pd.DataFrame(rows) if rows else None
+
+
+def _time_rows(readout: str, prefix: str, subject_rdms: list[RDMs], method: str) -> list[dict]:
+    """One row per time point (one RDM per time point; ``time`` in s, else the ``time_index``)."""
+    descriptors = subject_rdms[0].descriptors
+    times = descriptors["time" if "time" in descriptors else "time_index"].to_numpy(float)
+    return [_row(readout, f"{prefix}{time:g}", time, [rdms[[index]] for rdms in subject_rdms], method)
+            for index, time in enumerate(times)]
+
+
+def _roi_rows(readout: str, prefix: str, subject_rdms: list[RDMs], method: str) -> list[dict]:
+    """One row per ROI of RDMs with a ``roi`` descriptor."""
+    return [_row(readout, f"{prefix}{roi}", np.nan, [rdms.select(roi=roi) for rdms in subject_rdms], method)
+            for roi in subject_rdms[0].descriptors["roi"]]
 
 
 def _row(readout: str, target: str, time: float, subject_rdms: list[RDMs], method: str) -> dict:
