@@ -8,14 +8,12 @@ sub-folders (ids ``concept/stem``). Torch-free, so commands that only read RDM f
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections import Counter
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 from brainalign.errors import DataFormatError
-from brainalign.inputs import read_text, reading
+from brainalign.inputs import read_csv_rows
 
 ID_COLUMN = "id"
 PATH_COLUMNS = ("file", "path")
@@ -27,27 +25,20 @@ def read_order(path: str | os.PathLike[str]) -> list[str]:
     Raises :class:`DataFormatError` naming the file when it is missing, has no id/file/path column, no
     rows, empty or repeated ids.
     """
-    source = Path(path)
-    if not source.is_file():
-        raise DataFormatError(f"order file {source} does not exist; give a CSV with an '{ID_COLUMN}' column")
-    reader = csv.DictReader(io.StringIO(read_text(source, "order file"), newline=""))
-    with reading(source, "order file", f"give a CSV with an '{ID_COLUMN}' column"):
-        columns = [str(name) for name in reader.fieldnames or []]
-        rows = list(reader)
+    fix = f"give a CSV with an '{ID_COLUMN}' column"
+    columns, rows = read_csv_rows(path, "order file", (), fix)
     column = next((name for name in (ID_COLUMN, *PATH_COLUMNS) if name in columns), None)
     if column is None:
-        raise DataFormatError(f"order file {source} has no column '{ID_COLUMN}' (nor {' or '.join(PATH_COLUMNS)}); "
+        raise DataFormatError(f"order file {path} has no column '{ID_COLUMN}' (nor {' or '.join(PATH_COLUMNS)}); "
                               f"its columns are {columns}: add a header line with '{ID_COLUMN}'")
-    values = [(row.get(column) or "").strip() for row in rows]
+    values = [row.get(column, "") for row in rows]
     ids = values if column == ID_COLUMN else [PurePath(value).stem for value in values]
-    if not ids:
-        raise DataFormatError(f"order file {source} has a header but no rows; list one stimulus per line")
     empty = [number for number, value in enumerate(ids, start=2) if not value]
     if empty:
-        raise DataFormatError(f"order file {source}: column '{column}' is empty on line(s) {empty[:5]}; "
+        raise DataFormatError(f"order file {path}: column '{column}' is empty on line(s) {empty[:5]}; "
                               "give every row a stimulus")
     repeated = sorted(value for value, count in Counter(ids).items() if count > 1)
     if repeated:
-        raise DataFormatError(f"order file {source}: column '{column}' repeats {repeated[:5]}; "
+        raise DataFormatError(f"order file {path}: column '{column}' repeats {repeated[:5]}; "
                               "list every stimulus once")
     return ids
