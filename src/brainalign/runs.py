@@ -87,7 +87,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically; return the path."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
 def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> Path:
@@ -102,7 +102,7 @@ def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
     target = claim(path)
     make_dirs(target.parent)
     with open(target, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, default=_json_default) + "\n")
+        handle.write(json.dumps(record, default=json_default) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -126,7 +126,9 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return records
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps``'s ``default`` for brainalign's records: arrays and numpy/torch scalars as lists or
+    numbers, paths as text."""
     if hasattr(obj, "tolist"):
         return obj.tolist()
     if isinstance(obj, Path):

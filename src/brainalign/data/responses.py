@@ -34,7 +34,7 @@ from brainalign.inputs import (
     reading,
     required_fields,
 )
-from brainalign.runs import atomic_write_with
+from brainalign.runs import atomic_write_with, json_default
 
 if TYPE_CHECKING:
     from brainalign.data.stimuli import Stimuli
@@ -207,7 +207,7 @@ class Responses:
         arrays: dict[str, Any] = {
             "data": self.data,
             "stimulus_ids": np.array(self.stimulus_ids, dtype=str),
-            "meta": np.array(json.dumps(meta, default=_json_default)),
+            "meta": np.array(json.dumps(meta, default=json_default)),
         }
         if self.channels is not None:
             arrays["channels"] = np.array(self.channels, dtype=str)
@@ -347,12 +347,6 @@ def is_responses_file(path: str | os.PathLike[str]) -> bool:
 
 
 # ---------------------------------------------------------------- validation
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"info value of type {type(obj).__name__} is not JSON serialisable")
-
-
 def _check_data(data: Any, allow_nan: bool) -> np.ndarray:
     if hasattr(data, "detach"):  # torch tensor
         data = data.detach().cpu().numpy()
