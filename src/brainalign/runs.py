@@ -101,10 +101,17 @@ def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
     """Append one JSON line to ``path`` (flushed and fsynced, so a kill loses at most this line)."""
     target = claim(path)
     make_dirs(target.parent)
-    with open(target, "a", encoding="utf-8") as handle:
+    _append_line(target, record, sync=True)
+
+
+def _append_line(path: Path, record: dict[str, Any], sync: bool = False) -> None:
+    """Append ``record`` as one JSON line (``sync``: flushed and fsynced). A run marker's lines need no
+    fsync: a line lost in a crash leaves a file unlisted, i.e. treated as the user's and never removed."""
+    with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, default=json_default) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+        if sync:
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -208,8 +215,7 @@ class Run:
 
     def _record(self, name: str, entry: EntryType) -> None:
         self._entries[name] = entry
-        with open(self.path / MARKER, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"path": name, "type": entry}) + "\n")
+        _append_line(self.path / MARKER, {"path": name, "type": entry})
 
 
 _OPEN_RUNS: list[Run] = []
@@ -283,8 +289,7 @@ def open_run(path: str | os.PathLike[str], kind: str, force: bool = False, resum
         if resuming:
             entries = _manifest(target)
             _remove_temporaries(target, entries)
-            with open(target / MARKER, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps({"resumed": _now(), "pid": os.getpid()}) + "\n")
+            _append_line(target / MARKER, {"resumed": _now(), "pid": os.getpid()})
         else:
             if state in ("finished", "unfinished"):
                 _clean(target)
