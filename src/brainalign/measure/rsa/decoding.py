@@ -213,8 +213,6 @@ def _many_subjects(subjects: list[Any], options: tuple[Any, ...], progress: bool
 
 def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutations: int, shrinkage: float,
                    noise_normalisation: bool, seed: int, time_chunk: int, device: str, progress: bool) -> RDMs:
-    import torch
-
     from brainalign.progress import track
 
     if classifier not in CLASSIFIERS:
@@ -230,7 +228,7 @@ def _decoding_rdms(responses: Any, classifier: str, n_pseudo: int, n_permutation
     folds = track(folds, "decoding RDMs (folds)", total=n_folds, disable=not progress)
     if classifier == "lda":
         plan = _PairPlan.make(n, n_pseudo - 2)
-        counts = torch.zeros((n_times, plan.n_pairs), dtype=torch.float64)
+        counts = np.zeros((n_times, plan.n_pairs))
         for train, test in folds:
             _count_lda_correct(counts, plan, train, test, shrinkage, time_chunk)
         condensed = plan.squareform(counts, 0.5 / n_folds)
@@ -262,25 +260,23 @@ def pairwise_lda_accuracy(train: np.ndarray, test: np.ndarray, shrinkage: float,
     ``time_chunk`` time points share the per-stimulus steps (means, bases, their eigendecompositions).
     Runs on the CPU.
     """
-    import torch
-
     n, m, _, n_times = train.shape
     plan = _PairPlan.make(n, m - 1)
-    counts = torch.zeros((n_times, plan.n_pairs), dtype=torch.float64)
+    counts = np.zeros((n_times, plan.n_pairs))
     _count_lda_correct(counts, plan, train, test, shrinkage, time_chunk)
     return plan.squareform(counts, 0.5).T
 
 
-def _count_lda_correct(counts: "torch.Tensor", plan: "_PairPlan", train: np.ndarray, test: np.ndarray,
+def _count_lda_correct(counts: np.ndarray, plan: "_PairPlan", train: np.ndarray, test: np.ndarray,
                        shrinkage: float, time_chunk: int) -> None:
     """Add to ``counts (n_times, n_pairs)`` (the plan's pair order) the number of correctly decoded test
     pseudo-trials (0, 1 or 2) of each pair and time point (method: :func:`pairwise_lda_accuracy`)."""
     import torch
 
-    n, _, d, n_times = train.shape
+    n, _, _, n_times = train.shape
     k = plan.k
     grid = torch.empty(n * n + 2 * n * k * n + (n * k) ** 2, dtype=torch.float64)
-    decide, totals = _pair_decisions(k), counts.numpy()
+    decide = _pair_decisions(k)
     for t0 in range(0, n_times, time_chunk):
         t1 = min(n_times, t0 + time_chunk)
         patterns = torch.as_tensor(train[..., t0:t1], dtype=torch.float64).permute(3, 0, 1, 2)
@@ -289,7 +285,7 @@ def _count_lda_correct(counts: "torch.Tensor", plan: "_PairPlan", train: np.ndar
         for t in range(t1 - t0):
             _fill_grid(grid, [factor[t] for factor in factors[:-1]])
             decide(grid.numpy(), factors[-1][t].reshape(-1).numpy(), plan.rows, plan.cols, n, k, shrinkage < 1,
-                   totals[t0 + t])
+                   counts[t0 + t])
 
 
 def _grid_factors(patterns: "torch.Tensor", tests: "torch.Tensor", shrinkage: float) -> list["torch.Tensor"]:
@@ -357,23 +353,19 @@ class _PairPlan(NamedTuple):
     n_pairs: int
     rows: np.ndarray  # (n_pairs,) int64: i of each pair in plan order
     cols: np.ndarray  # (n_pairs,) int64: j
-    to_squareform: "torch.Tensor"  # column p of the result = plan pair to_squareform[p]
+    to_squareform: np.ndarray  # column p of the result = plan pair to_squareform[p]
 
     @classmethod
     def make(cls, n: int, k: int, tile: int = 16) -> "_PairPlan":
-        import torch
-
         pairs_i, pairs_j = np.triu_indices(n, k=1)
         order = np.lexsort((pairs_j, pairs_i, pairs_j // tile, pairs_i // tile))  # plan pair p = squareform order[p]
         return cls(k, len(order), np.ascontiguousarray(pairs_i[order], dtype=np.int64),
                    np.ascontiguousarray(pairs_j[order], dtype=np.int64),
-                   torch.as_tensor(np.argsort(order)))
+                   np.argsort(order))
 
-    def squareform(self, counts: "torch.Tensor", scale: float) -> np.ndarray:
+    def squareform(self, counts: np.ndarray, scale: float) -> np.ndarray:
         """``counts (n_times, n_pairs)`` in the plan's order -> ``scale * counts`` in squareform order."""
-        import torch
-
-        return torch.index_select(counts, 1, self.to_squareform).mul_(scale).numpy()
+        return counts[:, self.to_squareform] * scale
 
 
 @functools.cache
