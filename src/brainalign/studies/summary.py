@@ -13,8 +13,7 @@ from brainalign.align.controls import model_rank
 from brainalign.measure.statistics import correct_p, paired_difference, ratio_of_means, sign_flip_test
 from brainalign.report.results import signed
 from brainalign.studies import statistics as st
-from brainalign.studies.analyses.improvement import PEAK, WINDOW
-from brainalign.studies.analyses.similarity import ROI, WHOLE
+from brainalign.measure.rsa.readouts import PEAK, ROI, WHOLE, WINDOW
 from brainalign.studies.config import StudyConfig
 from brainalign.studies.evaluate import BASE
 

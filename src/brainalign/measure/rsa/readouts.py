@@ -95,6 +95,8 @@ def in_window(times: "np.ndarray | Sequence[float]", window: tuple[float, float]
     -0.2 + 25 / 100 = 0.04999999999999999 belong to the 50 ms point)."""
     seconds = np.asarray(times, dtype=float)
     return (seconds >= window[0] - 1e-9) & (seconds <= window[1] + 1e-9)
+
+
 # similarities compared elementwise: a float, an array or a pandas Series/DataFrame (the result has the same type)
 Improvable = TypeVar("Improvable", float, np.ndarray, pd.Series, pd.DataFrame)
 

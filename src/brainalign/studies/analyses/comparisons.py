@@ -30,11 +30,9 @@ import pandas as pd
 
 from brainalign.align.controls import label_stem
 from brainalign.measure import compare
-from brainalign.measure.rsa.readouts import in_window
+from brainalign.measure.rsa.readouts import WHOLE, WINDOW, in_window
 from brainalign.studies import statistics as st
 from brainalign.studies.analyses.base import Analysis, always
-from brainalign.studies.analyses.improvement import WINDOW
-from brainalign.studies.analyses.similarity import WHOLE
 from brainalign.studies.analyses.ground_truth import stage_rdms
 from brainalign.studies.context import StudyContext
 from brainalign.studies.evaluate import TrainedModel

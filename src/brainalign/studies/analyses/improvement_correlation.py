@@ -15,9 +15,7 @@ import pandas as pd
 
 from brainalign.measure import improvement_correlation as correlate
 from brainalign.studies.analyses.base import Analysis, always
-from brainalign.measure.rsa.readouts import in_window
-from brainalign.studies.analyses.improvement import WINDOW
-from brainalign.studies.analyses.similarity import ROI
+from brainalign.measure.rsa.readouts import ROI, WINDOW, in_window
 from brainalign.studies.context import StudyContext
 from brainalign.studies.evaluate import BASE
 from brainalign.studies.statistics import ALIGNED

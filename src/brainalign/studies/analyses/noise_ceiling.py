@@ -17,13 +17,10 @@ import pandas as pd
 
 from brainalign.data.rdms import RDMs
 from brainalign.measure import noise_ceiling as ceiling_of
-from brainalign.measure.rsa.readouts import CROSS_EEG, CROSS_ROI, EEG_COURSE
+from brainalign.measure.rsa.readouts import CROSS_EEG, CROSS_ROI, EEG_COURSE, ROI, WHOLE
 from brainalign.studies.analyses.base import Analysis
 from brainalign.studies.analyses.cross import study_cross_targets
-from brainalign.studies.analyses.similarity import ROI, WHOLE
 from brainalign.studies.context import StudyContext
-
-EEG = EEG_COURSE
 
 
 def noise_ceiling(context: StudyContext) -> Optional[pd.DataFrame]:
@@ -35,7 +32,7 @@ def noise_ceiling(context: StudyContext) -> Optional[pd.DataFrame]:
     if len(targets) > 1 and all(t["whole"].stimulus_ids == targets[0]["whole"].stimulus_ids for t in targets):
         rows.append(_row(WHOLE, WHOLE, np.nan, [t["whole"] for t in targets], method))
         if "times" in targets[0] and context.evaluation.timecourses:
-            rows += _time_rows(EEG, "", [t["times"] for t in targets], method)
+            rows += _time_rows(EEG_COURSE, "", [t["times"] for t in targets], method)
         if "rois" in targets[0] and context.evaluation.rois:
             rows += _roi_rows(ROI, "", [t["rois"] for t in targets], method)
     for cross in context.config.cross_evaluation:  # every data subject's RDMs are on the entry's common images

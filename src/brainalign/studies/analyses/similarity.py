@@ -19,7 +19,6 @@ from brainalign.studies.context import StudyContext
 from brainalign.studies.evaluate import BASE
 
 
-
 def similarity(context: StudyContext) -> pd.DataFrame:
     """``similarity`` table: one row per model, target and subject (seeds averaged)."""
     method = context.evaluation.compare_method
