@@ -9,6 +9,7 @@ import typer
 
 from brainalign.cli.app import FORCE_HELP, app
 from brainalign import MAX_SEED
+from brainalign.models.catalogue import DEFAULT_IMAGE_SIZE
 
 if TYPE_CHECKING:
     from brainalign.models.loader import ModelSource
@@ -21,7 +22,6 @@ WEIGHTS_HELP = ("Weights for a model name: a file (.pth/.pt/.safetensors), a kno
 EPOCH_HELP = "Checkpoint epoch of a run folder (default: the last)."
 DEVICE_HELP = "torch device: auto, cpu, cuda or cuda:N."
 SEED_HELP = "Seed of a random initialisation (a model name without --weights, a fresh classifier head); recorded."
-DEFAULT_IMAGE_SIZE = 224
 IMAGE_SIZE_HELP = (f"Images are resized to this many pixels per side (default: the size the model was trained at, when "
                    f"its model file or run folder records it, else {DEFAULT_IMAGE_SIZE}).")
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from brainalign.errors import ValidationError
+from brainalign.models.catalogue import DEFAULT_IMAGE_SIZE
 
 if TYPE_CHECKING:
     from brainalign.models.base import LayeredModel
@@ -116,7 +117,7 @@ def brainscore_model(
     if unknown_regions:
         raise ValidationError(f"region_layer_map: regions {unknown_regions} are not Brain-Score's {list(REGIONS)}")
     chosen = model.check_layers([*(layers or model.layer_names), *(mapping or {}).values()])
-    size = image_size if image_size is not None else source.image_size or 224
+    size = image_size if image_size is not None else source.image_size or DEFAULT_IMAGE_SIZE
     return BrainScoreModel(identifier or source.label, model, list(dict.fromkeys(chosen)), mapping, size,
                            visual_degrees, source)
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CORNET_NAMES = ("cornet_s", "cornet_z")
+#: Pixels per side of the images a model is shown when neither the user nor the model (its file or run)
+#: says: the ImageNet models' input size.
+DEFAULT_IMAGE_SIZE = 224
 
 TORCHVISION_CLASSIFIERS = (
     "alexnet", "convnext_base", "convnext_large", "convnext_small", "convnext_tiny", "densenet121", "densenet161",
